@@ -1,0 +1,18 @@
+"""fasthinge: fused hinge-family losses and their gradients, on parallel Numba kernels.
+
+Importing the package compiles nothing and imports neither Numba nor CUDA;
+each kernel is compiled (or loaded from Numba's cache) on its first call.
+
+>>> import numpy as np, fasthinge as fh
+>>> scores = np.array([[0.1, 0.2, 0.4, 0.8]], dtype=np.float32)
+>>> loss, grad = fh.weston_watkins(scores, np.array([3]))
+>>> float(loss)
+0.32499998807907104
+"""
+
+from ._binary import binary_hinge
+from ._multiclass import crammer_singer, weston_watkins
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "binary_hinge", "crammer_singer", "weston_watkins"]

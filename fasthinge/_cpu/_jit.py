@@ -1,0 +1,46 @@
+"""Shared Numba options for every CPU kernel.
+
+Environment knobs are read once, here, at import of the kernel package (never
+inside a kernel: Numba freezes globals at compile time).
+
+- ``FASTHINGE_CACHE=0`` disables Numba's on-disk cache (default: on). Use it
+  for read-only installs where ``NUMBA_CACHE_DIR`` cannot be set.
+
+``fastmath`` is always off: NaN must propagate and ``z > 0`` tests must keep
+their IEEE meaning.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+_CACHE = os.environ.get("FASTHINGE_CACHE", "1") != "0"
+
+#: Options of the per-row helpers (inlined into the drivers by LLVM).
+ROW = dict(cache=_CACHE, nogil=True, fastmath=False, error_model="numpy")
+#: Options of the serial drivers.
+SERIAL = dict(ROW)
+#: Options of the parallel drivers (``prange`` over fixed chunks).
+PARALLEL = dict(ROW, parallel=True)
+
+
+def row_jit(func):
+    """Compile a per-row helper (lazy; compiled on first use)."""
+    return numba.njit(**ROW)(func)
+
+
+def serial_jit(func):
+    """Compile a serial driver (lazy)."""
+    return numba.njit(**SERIAL)(func)
+
+
+def parallel_jit(func):
+    """Compile a parallel driver (lazy).
+
+    Serial and parallel drivers must be distinct Python functions: Numba's
+    cache does not tell a ``parallel=True`` build from a ``parallel=False``
+    build of the same function.
+    """
+    return numba.njit(**PARALLEL)(func)

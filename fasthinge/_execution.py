@@ -1,0 +1,134 @@
+"""What every public function does around its kernel: shared keywords, buffers, reduction.
+
+The flow of a call: validate every argument (``_validation``) → allocate or
+check the gradient buffer → run the serial or parallel driver (``_threading``)
+→ add the per-chunk partial sums in index order → reduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _threading
+from . import _validation as v
+
+#: Rows are grouped in chunks of about this many elements (fixed by the shape,
+#: never by the thread count, so the sums are deterministic).
+CHUNK_ELEMENTS = 1 << 14
+
+
+@dataclass
+class Call:
+    """The validated shared arguments of one call."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    sample_weight: np.ndarray  # (N,) in the scores' dtype, or empty
+    reduction: str
+    ignore: int
+    denominator: float  # what "mean" divides by
+    grad: np.ndarray  # the gradient buffer, or an empty placeholder
+    loss_out: np.ndarray  # per-row losses for "none", or an empty placeholder
+    n_threads: int | None
+    return_grad: bool
+
+
+def prepare(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sample_weight: Any,
+    reduction: str,
+    ignore: int,
+    return_grad: Any,
+    out: Any,
+    n_threads: Any,
+    originals: tuple,
+) -> Call:
+    """Check the shared keywords and allocate the outputs."""
+    v.check_choice(reduction, "reduction", v.REDUCTIONS)
+    return_grad = v.check_flag(return_grad, "return_grad")
+    n_threads = v.check_n_threads(n_threads, _threading.max_threads())
+    n_rows, dtype = scores.shape[0], scores.dtype
+    if sample_weight is None:
+        weights = np.empty(0, dtype)
+    else:
+        weights = v.as_weight(sample_weight, "sample_weight", n_rows, dtype)
+    if out is not None and not return_grad:
+        raise ValueError("out was given with return_grad=False; no gradient is written")
+    if out is not None:
+        grad = v.check_out(out, scores.shape, dtype, originals)
+    elif return_grad:
+        grad = np.empty(scores.shape, dtype)
+    else:
+        grad = np.empty((0,) * scores.ndim, dtype)
+    loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
+    denominator = _denominator(labels, ignore, weights, reduction)
+    return Call(
+        scores,
+        labels,
+        weights,
+        reduction,
+        ignore,
+        denominator,
+        grad,
+        loss_out,
+        n_threads,
+        return_grad,
+    )
+
+
+def _denominator(labels: np.ndarray, ignore: int, weights: np.ndarray, reduction: str) -> float:
+    """N kept rows ("sum_over_batch_size", unweighted "mean"), Σw over them ("mean"), or 1."""
+    if reduction in ("sum", "none"):
+        return 1.0
+    kept = None if ignore == v.NO_IGNORE else labels != ignore
+    if reduction == "sum_over_batch_size" or weights.shape[0] == 0:
+        return float(labels.shape[0] if kept is None else np.count_nonzero(kept))
+    total = float(np.sum(weights if kept is None else weights[kept], dtype=np.float64))
+    if total == 0 and (kept is None or kept.any()):
+        raise ValueError(
+            "sample_weight sums to 0 over the kept rows, so the weighted mean is undefined; "
+            "use reduction='sum' or reduction='sum_over_batch_size'"
+        )
+    return total
+
+
+def gradient_denominator(call: Call, norm: float = 1.0) -> tuple:
+    """``(g_const, grad_denom)``: each row's gradient is scaled by ``w_i / grad_denom``.
+
+    ``g_const = dtype(1 / grad_denom)`` is that scale when there are no sample
+    weights (PyTorch: ``T(1. / (N * C))``).
+    """
+    grad_denom = (call.denominator or 1.0) * norm
+    return call.scores.dtype.type(1.0 / grad_denom), grad_denom
+
+
+def run(call: Call, kernels: tuple, weights: tuple, params: tuple, rows_per_chunk: int) -> Any:
+    """Run the driver over fixed chunks and return what the public function returns."""
+    n_rows = call.scores.shape[0]
+    partials = np.empty(-(-n_rows // rows_per_chunk), np.float64)
+    args = (call.scores, call.labels, weights, params, call.grad, call.loss_out, partials)
+    serial, parallel = kernels
+    _threading.launch(serial, parallel, args, call.scores.size, call.n_threads)
+    loss = _reduce(call, partials)
+    return (loss, call.grad) if call.return_grad else loss
+
+
+def _reduce(call: Call, partials: np.ndarray) -> Any:
+    """Add the chunk sums in index order (in float64) and round once to the dtype."""
+    dtype = call.scores.dtype
+    if call.reduction == "none":
+        return call.loss_out
+    total = float(np.sum(partials))
+    if call.reduction == "sum":
+        return dtype.type(total)
+    return dtype.type(total / call.denominator if call.denominator else np.nan)
+
+
+def rows_per_chunk(n_columns: int) -> int:
+    """Rows in one fixed chunk of a (N, n_columns) matrix."""
+    return max(1, CHUNK_ELEMENTS // max(1, n_columns))

@@ -1,0 +1,261 @@
+"""Public multiclass losses: Weston–Watkins and Crammer–Singer (validate, dispatch, reduce)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _execution as ex
+from . import _validation as v
+from ._docstrings import shared_doc
+
+WESTON_WATKINS, CRAMMER_SINGER = 0, 1  # = fasthinge._cpu.multiclass kinds
+
+
+def _kernels() -> tuple:
+    from ._cpu import multiclass  # imports Numba: only on the first call
+
+    return multiclass.multiclass_serial, multiclass.multiclass_parallel
+
+
+def _run_multiclass(
+    kind: int,
+    scores: Any,
+    labels: Any,
+    *,
+    margin: Any,
+    p: Any,
+    class_weight: Any,
+    norm_by_classes: bool,
+    drop_nan: bool,
+    kink: str,
+    ties: str,
+    ignore_index: Any,
+    **shared: Any,
+) -> Any:
+    """Validate, allocate, run the multiclass driver for ``kind`` and reduce."""
+    s = v.as_scores(scores, 2)
+    n_rows, n_classes = s.shape
+    ignore = v.check_ignore_index(ignore_index)
+    y = v.as_class_labels(labels, n_rows, n_classes, ignore)
+    dtype = s.dtype
+    m = v.check_margin(margin, dtype)
+    p = v.check_p(p)
+    kink_mode = v.KINKS.index(v.check_choice(kink, "kink", v.KINKS))
+    split_ties = v.check_choice(ties, "ties", v.TIES) == "split"
+    if class_weight is None:
+        w = np.ones(n_classes, dtype)
+    else:
+        w = v.as_weight(class_weight, "class_weight", n_classes, dtype)
+    call = ex.prepare(
+        s,
+        y,
+        ignore=ignore,
+        originals=(scores, labels, class_weight, shared.get("sample_weight")),
+        **shared,
+    )
+    norm = float(n_classes) if norm_by_classes else 1.0
+    g_const, grad_denom = ex.gradient_denominator(call, norm)
+    rows = ex.rows_per_chunk(n_classes)
+    params = (
+        m,
+        p,
+        dtype.type(norm),
+        kink_mode,
+        dtype.type(v.KINK_FRACTIONS[kink]),
+        drop_nan,
+        split_ties,
+        g_const,
+        grad_denom,
+        ignore,
+        rows,
+        kind,
+    )
+    return ex.run(call, _kernels(), (w, call.sample_weight), params, rows)
+
+
+@shared_doc
+def weston_watkins(
+    scores: Any,
+    labels: Any,
+    *,
+    margin: float = 1.0,
+    p: int = 1,
+    class_weight: Any = None,
+    normalize: bool = True,
+    nan: str = "propagate",
+    sample_weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    kink: str = "zero",
+    ties: str = "first",
+    return_grad: bool = True,
+    out: np.ndarray | None = None,
+    n_threads: int | None = None,
+) -> Any:
+    """Weston–Watkins multiclass hinge (PyTorch ``MultiMarginLoss``, CS231n SVM) and its gradient.
+
+    For row ``i`` with label ``y`` and ``z_j = (m − s_y) + s_j``::
+
+        ℓ_i = w[y] · Σ_{j ≠ y} max(0, z_j)^p  / C      (normalize=True, PyTorch)
+        ℓ_i = w[y] · Σ_{j ≠ y} max(0, z_j)^p           (normalize=False, CS231n)
+
+    The gradient is ``w[y]·(1 or 2 z_j)`` (÷C) on each violating ``j`` and
+    minus their sum on ``y``; loss and gradient come from one pass over the
+    scores.
+
+    Parameters
+    ----------
+    scores : array_like of shape (N, C), float32 or float64
+        Class scores. Other dtypes raise ``TypeError``; non-contiguous or
+        byte-swapped arrays are copied. The result has the same dtype.
+    labels : array_like of shape (N,), integer
+        True class of each row, in ``[0, C)`` (or ``ignore_index``).
+    margin : float, default 1.0
+        The margin ``m``, rounded to the scores' dtype (as PyTorch does).
+    p : {1, 2}, default 1
+        1 for the hinge, 2 for the squared hinge.
+    class_weight : array_like of shape (C,), optional
+        ``w``: the weight of the **true** class multiplies the row's terms,
+        after the power (PyTorch's ``weight``).
+    normalize : bool, default True
+        Divide each row by ``C`` (PyTorch) or not (CS231n, Weston & Watkins).
+    nan : {"propagate", "drop"}, default "propagate"
+        ``"propagate"``: a NaN score makes its row's loss and gradient NaN.
+        ``"drop"``: a NaN term counts as satisfied (0), as PyTorch eager does
+        because it tests ``z > 0``.
+    {shared_keywords}
+
+    Returns
+    -------
+    {returns}
+
+    See Also
+    --------
+    crammer_singer : the max-violator form.
+
+    Notes
+    -----
+    With the defaults this is ``torch.nn.functional.multi_margin_loss`` with
+    the same ``p``, ``margin``, ``weight=class_weight`` and ``reduction``, loss
+    and gradient, computed in the same order (bit-identical rows; the mean is
+    accumulated in float64 as PyTorch's CPU kernel does). PyTorch returns
+    uninitialised memory for an empty batch; here ``"mean"`` is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, fasthinge as fh
+    >>> loss, grad = fh.weston_watkins(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([3]))
+    >>> float(loss), grad.tolist()
+    (0.32499999999999996, [[0.25, 0.25, 0.25, -0.75]])
+    """
+    v.check_choice(nan, "nan", ("propagate", "drop"))
+    normalize = v.check_flag(normalize, "normalize")
+    return _run_multiclass(
+        WESTON_WATKINS,
+        scores,
+        labels,
+        margin=margin,
+        p=p,
+        class_weight=class_weight,
+        norm_by_classes=normalize,
+        drop_nan=nan == "drop",
+        kink=kink,
+        ties=ties,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        reduction=reduction,
+        return_grad=return_grad,
+        out=out,
+        n_threads=n_threads,
+    )
+
+
+@shared_doc
+def crammer_singer(
+    scores: Any,
+    labels: Any,
+    *,
+    margin: float = 1.0,
+    p: int = 1,
+    class_weight: Any = None,
+    sample_weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    kink: str = "zero",
+    ties: str = "first",
+    return_grad: bool = True,
+    out: np.ndarray | None = None,
+    n_threads: int | None = None,
+) -> Any:
+    """Crammer–Singer multiclass hinge (scikit-learn ``hinge_loss``, liblinear) and its gradient.
+
+    For row ``i`` with label ``y``::
+
+        ℓ_i = w[y] · max(0, m − (s_y − max_{j ≠ y} s_j))^p
+
+    Satisfied rows are exactly 0. When the row is active the gradient is
+    ``+w[y]·(1 or 2ℓ)`` on the best wrong class and the opposite on ``y``.
+
+    Parameters
+    ----------
+    scores : array_like of shape (N, C), float32 or float64
+        Class scores. Other dtypes raise ``TypeError``; non-contiguous or
+        byte-swapped arrays are copied. The result has the same dtype.
+    labels : array_like of shape (N,), integer
+        True class of each row, in ``[0, C)`` (or ``ignore_index``).
+    margin : float, default 1.0
+        The margin ``m`` (scikit-learn and liblinear use 1), rounded to the
+        scores' dtype.
+    p : {1, 2}, default 1
+        1 for the hinge, 2 for the squared hinge.
+    class_weight : array_like of shape (C,), optional
+        The weight of the true class multiplies the row's loss.
+    {shared_keywords}
+
+    Returns
+    -------
+    {returns}
+
+    See Also
+    --------
+    weston_watkins : the sum-over-violators form.
+
+    Notes
+    -----
+    ``crammer_singer(S, y, sample_weight=w)`` equals
+    ``sklearn.metrics.hinge_loss(y, S, labels=np.arange(C), sample_weight=w)``
+    for ``C ≥ 3`` (scikit-learn computes ``1 − (s_y − max)`` in the same
+    order). NaN in a row makes its loss NaN and puts NaN on the gradient of
+    ``y`` and of the (first) NaN score. A row of a single class (C = 1) has
+    loss 0. ``kink="half"`` counts ``y`` as one more member of the tie set of
+    the max, as ``jax.grad`` does: ½ with one best wrong class, ``k/(k+1)``
+    with ``ties="split"`` and ``k`` tied ones.
+
+    Examples
+    --------
+    >>> import numpy as np, fasthinge as fh
+    >>> S = np.array([[2.0, 1.5, -1.0], [0.0, 3.0, 1.0]])
+    >>> loss, grad = fh.crammer_singer(S, np.array([0, 1]), reduction="none")
+    >>> loss.tolist(), grad.tolist()
+    ([0.5, 0.0], [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    """
+    return _run_multiclass(
+        CRAMMER_SINGER,
+        scores,
+        labels,
+        margin=margin,
+        p=p,
+        class_weight=class_weight,
+        norm_by_classes=False,
+        drop_nan=False,
+        kink=kink,
+        ties=ties,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        reduction=reduction,
+        return_grad=return_grad,
+        out=out,
+        n_threads=n_threads,
+    )

@@ -1,0 +1,180 @@
+"""Argument checks, run in Python before any kernel: ``ValueError``/``TypeError``.
+
+Every message names the argument and the offending value. No check modifies
+its input; a conversion (a non-contiguous or byte-swapped array) makes a copy.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
+KINKS = ("zero", "full", "half")  # kink_mode 0, 1, 2 in the kernels
+#: The share of the active slope taken at a kink.
+KINK_FRACTIONS = {"zero": 0.0, "full": 1.0, "half": 0.5}
+TIES = ("first", "split")
+#: Labels never equal this, so it stands for ``ignore_index=None``.
+NO_IGNORE = np.iinfo(np.int64).min
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a NumPy array (array-likes are converted, never copied needlessly)."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "__cuda_array_interface__"):
+        raise TypeError(f"{name} is a CUDA array; the CPU functions take NumPy arrays")
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists, objects without __array__
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+
+
+def as_scores(scores: Any, ndim: int, name: str = "scores") -> np.ndarray:
+    """A native-endian, C-contiguous float32/float64 array of ``ndim`` dimensions.
+
+    Integers, booleans, float16 and complex values are rejected (cast them
+    yourself); non-contiguous and byte-swapped arrays are copied.
+    """
+    array = as_array(scores, name)
+    if array.dtype not in FLOAT_DTYPES and array.dtype.newbyteorder("=") not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be float32 or float64, got dtype {array.dtype}; "
+            f"cast it explicitly (e.g. {name}.astype(np.float32))"
+        )
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return np.ascontiguousarray(array)
+
+
+def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np.ndarray:
+    """Integer class indices (N,), each in ``[0, n_classes)`` or equal to ``ignore``."""
+    array = as_array(labels, "labels")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers (class indices), got dtype {array.dtype}")
+    if array.shape != (n_rows,):
+        raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
+    if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+        array = array.astype(np.int64)
+    if n_rows:
+        bad = (array < 0) | (array >= n_classes)
+        if ignore != NO_IGNORE:
+            bad &= array != ignore
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"labels must be in [0, {n_classes}) (or ignore_index), "
+                f"got labels[{first}] = {array[first]}"
+            )
+    return np.ascontiguousarray(array)
+
+
+def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) -> np.ndarray:
+    """Binary targets (N,), each equal to ``pos``, ``neg`` or ``ignore``."""
+    array = as_array(labels, "labels")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"labels must be integer or float, got dtype {array.dtype}")
+    if array.shape != (n_rows,):
+        raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if n_rows:
+        bad = (array != pos) & (array != neg)
+        if ignore != NO_IGNORE:
+            bad &= array != ignore
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"labels must be {neg} or {pos} (label_encoding), "
+                f"got labels[{first}] = {array[first]}"
+            )
+    return np.ascontiguousarray(array)
+
+
+def check_margin(margin: Any, dtype: np.dtype) -> np.floating:
+    """A finite real margin, rounded to ``dtype`` (as PyTorch rounds it)."""
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+        raise TypeError(f"margin must be a real number, got {_shown(margin)}")
+    if not np.isfinite(float(margin)):
+        raise ValueError(f"margin must be finite, got {margin}")
+    return dtype.type(margin)
+
+
+def check_p(p: Any) -> int:
+    """The power ``p``: 1 (hinge) or 2 (squared hinge)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral) or p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {_shown(p)}")
+    return int(p)
+
+
+def check_choice(value: Any, name: str, choices: tuple | dict) -> Any:
+    """``value`` if it is one of ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {_shown(value)}")
+    return value
+
+
+def check_ignore_index(ignore_index: Any) -> int:
+    """An integer label to skip, or ``NO_IGNORE`` for ``None``."""
+    if ignore_index is None:
+        return NO_IGNORE
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"ignore_index must be an integer or None, got {_shown(ignore_index)}")
+    return int(ignore_index)
+
+
+def as_weight(weight: Any, name: str, length: int, dtype: np.dtype) -> np.ndarray:
+    """A real (length,) weight vector in ``dtype`` (a copy only when needed)."""
+    array = as_array(weight, name)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    if array.shape != (length,):
+        raise ValueError(f"{name} must have shape ({length},), got {array.shape}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_out(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple) -> np.ndarray:
+    """A writeable C-contiguous buffer of ``shape`` and ``dtype`` sharing no input's memory."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {dtype} (the scores' dtype), got {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+    for array in inputs:
+        if array is not None and np.may_share_memory(out, array):
+            raise ValueError("out must not share memory with an input")
+    return out
+
+
+def check_n_threads(n_threads: Any, max_threads: int) -> int | None:
+    """``None`` (Numba's current setting) or an int in ``[1, max_threads]``."""
+    if n_threads is None:
+        return None
+    try:
+        count = operator.index(n_threads)
+    except TypeError:
+        raise TypeError(f"n_threads must be an integer or None, got {_shown(n_threads)}") from None
+    if isinstance(n_threads, bool) or not 1 <= count <= max_threads:
+        raise ValueError(f"n_threads must be in [1, {max_threads}], got {_shown(n_threads)}")
+    return count
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A Python or NumPy boolean."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_shown(value)}")
+    return bool(value)

@@ -1,0 +1,124 @@
+"""Slow, obviously-correct loop references for every public loss (float64 math).
+
+Each ``*_rows`` function returns per-row losses ``ℓ_i`` and the gradient of
+``Σ_i ℓ_i`` (unweighted, unreduced); ``reduce`` applies weights and the
+reduction. Inputs on a coarse grid (multiples of 1/4) are exact in float32 and
+float64, so kinks and ties fall the same way in every dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+KINK = {"zero": 0.0, "full": 1.0, "half": 0.5}
+
+
+def hinge_term(z: float, p: int, kink: str) -> tuple[float, float]:
+    """max(0, z)^p and its derivative in z, with the kink convention."""
+    if math.isnan(z):
+        return z, z
+    if z > 0:
+        return (z, 1.0) if p == 1 else (z * z, 2 * z)
+    if z == 0 and p == 1:
+        return 0.0, KINK[kink]
+    return 0.0, 0.0
+
+
+def weston_watkins_rows(
+    S,
+    y,
+    *,
+    margin=1.0,
+    p=1,
+    class_weight=None,
+    normalize=True,
+    nan="propagate",
+    kink="zero",
+    ignore_index=None,
+):
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    w = np.ones(c) if class_weight is None else np.asarray(class_weight, float)
+    norm = c if normalize else 1
+    for i in range(n):
+        if ignore_index is not None and y[i] == ignore_index:
+            continue
+        t = int(y[i])
+        for j in range(c):
+            if j == t:
+                continue
+            z = margin - float(S[i, t]) + float(S[i, j])
+            if math.isnan(z) and nan == "drop":
+                continue
+            h, d = hinge_term(z, p, kink)
+            loss[i] += w[t] * h / norm
+            grad[i, j] += w[t] * d / norm
+            grad[i, t] -= w[t] * d / norm
+    return loss, grad
+
+
+def crammer_singer_rows(
+    S, y, *, margin=1.0, p=1, class_weight=None, kink="zero", ties="first", ignore_index=None
+):
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    w = np.ones(c) if class_weight is None else np.asarray(class_weight, float)
+    for i in range(n):
+        if (ignore_index is not None and y[i] == ignore_index) or c == 1:
+            continue
+        t = int(y[i])
+        wrong = [j for j in range(c) if j != t]
+        values = [float(S[i, j]) for j in wrong]
+        if any(math.isnan(x) for x in values):
+            first_nan = wrong[[math.isnan(x) for x in values].index(True)]
+            loss[i] = grad[i, first_nan] = grad[i, t] = math.nan
+            continue
+        best = max(values)
+        tied = [j for j, x in zip(wrong, values, strict=False) if x == best]
+        z = margin - (float(S[i, t]) - best)
+        h, d = hinge_term(z, p, "full" if kink == "half" else kink)
+        winners = tied if ties == "split" else tied[:1]
+        if z == 0 and p == 1 and kink == "half":  # y joins the tie set (jax.grad)
+            d = len(winners) / (len(winners) + 1)
+        loss[i] = w[t] * h
+        for j in winners:
+            grad[i, j] += w[t] * d / len(winners)
+        grad[i, t] -= w[t] * d
+    return loss, grad
+
+
+def binary_hinge_rows(
+    f, t, *, margin=1.0, p=1, label_encoding="pm1", kink="zero", ignore_index=None
+):
+    n = f.shape[0]
+    loss, grad = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        if ignore_index is not None and t[i] == ignore_index:
+            continue
+        sign = 1.0 if t[i] == 1 else -1.0
+        h, d = hinge_term(margin - sign * float(f[i]), p, kink)
+        loss[i], grad[i] = h, -sign * d
+    return loss, grad
+
+
+def reduce(loss, grad, y, *, reduction="mean", sample_weight=None, ignore_index=None):
+    """Apply sample weights and the reduction; scale the gradient to match."""
+    n = loss.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    kept = np.ones(n, bool) if ignore_index is None else np.asarray(y) != ignore_index
+    weighted = loss * w
+    shape = (n,) + (1,) * (grad.ndim - 1)
+    grad = grad * w.reshape(shape)
+    if reduction == "none":
+        return weighted, grad
+    if reduction == "sum":
+        return weighted.sum(), grad
+    if reduction == "mean" and sample_weight is not None:
+        denom = w[kept].sum()
+    else:
+        denom = kept.sum()
+    if denom == 0:
+        return math.nan, grad
+    return weighted.sum() / denom, grad / denom

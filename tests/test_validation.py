@@ -1,0 +1,206 @@
+"""Every bad argument raises a clear ValueError/TypeError naming it, before any kernel runs."""
+
+import numpy as np
+import pytest
+
+import fasthinge as fh
+
+S = np.arange(12, dtype=np.float64).reshape(4, 3) / 7
+Y = np.array([0, 2, 1, 2])
+F = np.array([0.5, -1.0, 2.0, 0.0])
+T = np.array([1, -1, 1, -1])
+
+MULTICLASS = [fh.weston_watkins, fh.crammer_singer]
+ALL = [(fh.weston_watkins, S, Y), (fh.crammer_singer, S, Y), (fh.binary_hinge, F, T)]
+
+
+def _raises(exc, match, func, *args, **kwargs):
+    with pytest.raises(exc, match=match):
+        func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.float16, np.complex128])
+def test_scores_dtype(func, s, y, dtype):
+    _raises(
+        TypeError,
+        f"scores must be float32 or float64, got dtype {np.dtype(dtype)}",
+        func,
+        s.astype(dtype),
+        y,
+    )
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_object_scores(func, s, y):
+    _raises(TypeError, "scores must be float32 or float64", func, s.astype(object), y)
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+def test_multiclass_scores_ndim(func):
+    _raises(ValueError, r"scores must be 2-D, got shape \(3,\)", func, S[0], Y[:1])
+    _raises(ValueError, r"scores must be 2-D, got shape \(1, 4, 3\)", func, S[None], Y)
+
+
+def test_binary_scores_ndim():
+    _raises(ValueError, r"scores must be 1-D, got shape \(4, 3\)", fh.binary_hinge, S, T)
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+@pytest.mark.parametrize("bad,idx", [(-1, 1), (3, 2), (100, 0)])
+def test_labels_out_of_range(func, bad, idx):
+    y = Y.copy()
+    y[idx] = bad
+    _raises(ValueError, rf"labels must be in \[0, 3\).*labels\[{idx}\] = {bad}", func, S, y)
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+def test_labels_kind_and_shape(func):
+    _raises(TypeError, "labels must be integers", func, S, Y.astype(float))
+    _raises(TypeError, "labels must be integers", func, S, Y.astype(bool))
+    _raises(ValueError, r"labels must have shape \(4,\)", func, S, Y[:3])
+    _raises(ValueError, r"labels must have shape \(4,\)", func, S, Y[None])
+
+
+def test_ignore_index_allows_only_itself():
+    y = np.array([0, -100, 1, 2])
+    fh.crammer_singer(S, y, ignore_index=-100)
+    _raises(ValueError, r"labels\[1\] = -100", fh.crammer_singer, S, y, ignore_index=-1)
+    _raises(TypeError, "ignore_index must be an integer", fh.crammer_singer, S, Y, ignore_index=1.5)
+    _raises(TypeError, "ignore_index must be an integer", fh.binary_hinge, F, T, ignore_index=True)
+
+
+def test_binary_labels():
+    _raises(
+        ValueError,
+        r"labels must be -1 or 1.*labels\[0\] = 0",
+        fh.binary_hinge,
+        F,
+        np.array([0, 1, 1, -1]),
+    )
+    _raises(
+        ValueError,
+        r"labels must be 0 or 1.*labels\[1\] = -1",
+        fh.binary_hinge,
+        F,
+        np.array([0, -1, 1, 1]),
+        label_encoding="01",
+    )
+    _raises(ValueError, "labels must be -1 or 1", fh.binary_hinge, F, np.array([1, 0.5, 1, 1]))
+    _raises(TypeError, "labels must be integer or float", fh.binary_hinge, F, T.astype(bool))
+    _raises(
+        ValueError, "label_encoding must be one of", fh.binary_hinge, F, T, label_encoding="auto"
+    )
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_p_margin_reduction_kink_ties(func, s, y):
+    for p in (0, 3, 1.0, True, "1"):
+        _raises(ValueError, f"p must be 1 or 2, got {p!r}", func, s, y, p=p)
+    for margin in (np.nan, np.inf, -np.inf):
+        _raises(ValueError, "margin must be finite", func, s, y, margin=margin)
+    for margin in ("1", None, True, 1j):
+        _raises(TypeError, "margin must be a real number", func, s, y, margin=margin)
+    _raises(ValueError, "reduction must be one of .* got 'avg'", func, s, y, reduction="avg")
+    _raises(ValueError, "reduction must be one of", func, s, y, reduction=None)
+    _raises(ValueError, "kink must be one of .* got 'left'", func, s, y, kink="left")
+    _raises(ValueError, "ties must be one of .* got 'last'", func, s, y, ties="last")
+    _raises(TypeError, "return_grad must be True or False", func, s, y, return_grad="yes")
+
+
+def test_nan_and_normalize_keywords():
+    _raises(ValueError, "nan must be one of .* got 'raise'", fh.weston_watkins, S, Y, nan="raise")
+    _raises(TypeError, "normalize must be True or False", fh.weston_watkins, S, Y, normalize=1)
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_sample_weight(func, s, y):
+    _raises(
+        ValueError,
+        r"sample_weight must have shape \(4,\), got \(3,\)",
+        func,
+        s,
+        y,
+        sample_weight=np.ones(3),
+    )
+    _raises(
+        TypeError,
+        "sample_weight must be real numbers",
+        func,
+        s,
+        y,
+        sample_weight=np.ones(4, complex),
+    )
+    _raises(ValueError, "sample_weight sums to 0", func, s, y, sample_weight=np.zeros(4))
+    # "sum" needs no denominator
+    assert func(s, y, sample_weight=np.zeros(4), reduction="sum", return_grad=False) == 0
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+def test_class_weight(func):
+    _raises(
+        ValueError,
+        r"class_weight must have shape \(3,\), got \(4,\)",
+        func,
+        S,
+        Y,
+        class_weight=np.ones(4),
+    )
+    _raises(
+        TypeError, "class_weight must be real numbers", func, S, Y, class_weight=["a", "b", "c"]
+    )
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_out(func, s, y):
+    _raises(ValueError, "out must have shape", func, s, y, out=np.empty((*s.shape, 1)))
+    _raises(TypeError, "out must have dtype float64", func, s, y, out=np.empty(s.shape, np.float32))
+    _raises(TypeError, "out must be a NumPy array", func, s, y, out=[0.0] * s.size)
+    ro = np.empty(s.shape)
+    ro.flags.writeable = False
+    _raises(ValueError, "out must be C-contiguous and writeable", func, s, y, out=ro)
+    if s.ndim == 2:
+        _raises(ValueError, "C-contiguous", func, s, y, out=np.empty(s.shape[::-1]).T)
+    alias = s.copy()
+    _raises(ValueError, "out must not share memory with an input", func, alias, y, out=alias)
+    _raises(
+        ValueError,
+        "out was given with return_grad=False",
+        func,
+        s,
+        y,
+        out=np.empty(s.shape),
+        return_grad=False,
+    )
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_n_threads(func, s, y):
+    for bad in (0, -1, 10**6):
+        _raises(ValueError, "n_threads must be in", func, s, y, n_threads=bad)
+    for bad in (1.5, "2"):
+        _raises(TypeError, "n_threads must be an integer or None", func, s, y, n_threads=bad)
+
+
+@pytest.mark.parametrize("func,s,y", ALL)
+def test_failures_leave_out_and_inputs_untouched(func, s, y):
+    out = np.full(s.shape, 7.0)
+    s0, y0 = s.copy(), y.copy()
+    with pytest.raises(ValueError):
+        func(s, y, out=out, reduction="bogus")
+    with pytest.raises(ValueError):
+        func(s, y, out=out, sample_weight=np.ones(2))
+    assert (out == 7.0).all()
+    np.testing.assert_array_equal(s, s0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_cuda_like_arrays_are_refused():
+    class FakeCuda:
+        __cuda_array_interface__ = None
+
+    _raises(TypeError, "scores is a CUDA array", fh.crammer_singer, FakeCuda(), Y)
+
+
+def test_ragged_lists_are_a_type_error():
+    _raises(TypeError, "scores could not be converted", fh.crammer_singer, [[1.0], [1.0, 2.0]], Y)
