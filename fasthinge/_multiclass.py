@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,69 +11,63 @@ from . import _execution as ex
 from . import _validation as v
 from ._docstrings import shared_doc
 
-WESTON_WATKINS, CRAMMER_SINGER = 0, 1  # = fasthinge._cpu.multiclass kinds
+
+def _kernels(name: str) -> tuple:
+    """The (serial, parallel) drivers of a loss; imports Numba on the first call."""
+    from ._cpu import multiclass
+
+    return getattr(multiclass, name + "_serial"), getattr(multiclass, name + "_parallel")
 
 
-def _kernels() -> tuple:
-    from ._cpu import multiclass  # imports Numba: only on the first call
+@dataclass
+class _Multiclass:
+    """A validated multiclass call: the shared part and the loss's common scalars."""
 
-    return multiclass.multiclass_serial, multiclass.multiclass_parallel
+    call: ex.Call
+    margin: np.floating
+    p: int
+    class_weight: np.ndarray
+    kink: str
+    split_ties: bool
 
 
-def _run_multiclass(
-    kind: int,
+def _validate(
     scores: Any,
     labels: Any,
     *,
     margin: Any,
     p: Any,
     class_weight: Any,
-    norm_by_classes: bool,
-    drop_nan: bool,
     kink: str,
     ties: str,
     ignore_index: Any,
     **shared: Any,
-) -> Any:
-    """Validate, allocate, run the multiclass driver for ``kind`` and reduce."""
+) -> _Multiclass:
+    """Check every argument (before any kernel runs) and allocate the outputs."""
     s = v.as_scores(scores, 2)
     n_rows, n_classes = s.shape
     ignore = v.check_ignore_index(ignore_index)
     y = v.as_class_labels(labels, n_rows, n_classes, ignore)
-    dtype = s.dtype
-    m = v.check_margin(margin, dtype)
+    m = v.check_margin(margin, s.dtype)
     p = v.check_p(p)
-    kink_mode = v.KINKS.index(v.check_choice(kink, "kink", v.KINKS))
+    v.check_choice(kink, "kink", v.KINKS)
     split_ties = v.check_choice(ties, "ties", v.TIES) == "split"
     if class_weight is None:
-        w = np.ones(n_classes, dtype)
+        w = np.ones(n_classes, s.dtype)
     else:
-        w = v.as_weight(class_weight, "class_weight", n_classes, dtype)
-    call = ex.prepare(
-        s,
-        y,
-        ignore=ignore,
-        originals=(scores, labels, class_weight, shared.get("sample_weight")),
-        **shared,
-    )
-    norm = float(n_classes) if norm_by_classes else 1.0
+        w = v.as_weight(class_weight, "class_weight", n_classes, s.dtype)
+    originals = (scores, labels, class_weight, shared.get("sample_weight"))
+    call = ex.prepare(s, y, ignore=ignore, originals=originals, **shared)
+    return _Multiclass(call, m, p, w, kink, split_ties)
+
+
+def _launch(name: str, mc: _Multiclass, loss_params: tuple, norm: float = 1.0) -> Any:
+    """Run the drivers of loss ``name`` with its scalars ``loss_params`` and reduce."""
+    call = mc.call
     g_const, grad_denom = ex.gradient_denominator(call, norm)
-    rows = ex.rows_per_chunk(n_classes)
-    params = (
-        m,
-        p,
-        dtype.type(norm),
-        kink_mode,
-        dtype.type(v.KINK_FRACTIONS[kink]),
-        drop_nan,
-        split_ties,
-        g_const,
-        grad_denom,
-        ignore,
-        rows,
-        kind,
-    )
-    return ex.run(call, _kernels(), (w, call.sample_weight), params, rows)
+    rows = ex.rows_per_chunk(call.scores.shape[1])
+    params = (*loss_params, g_const, grad_denom, call.ignore, rows)
+    return ex.run(call, _kernels(name), (mc.class_weight, call.sample_weight), params, rows)
 
 
 @shared_doc
@@ -152,24 +147,16 @@ def weston_watkins(
     """
     v.check_choice(nan, "nan", ("propagate", "drop"))
     normalize = v.check_flag(normalize, "normalize")
-    return _run_multiclass(
-        WESTON_WATKINS,
-        scores,
-        labels,
-        margin=margin,
-        p=p,
-        class_weight=class_weight,
-        norm_by_classes=normalize,
-        drop_nan=nan == "drop",
-        kink=kink,
-        ties=ties,
-        ignore_index=ignore_index,
-        sample_weight=sample_weight,
-        reduction=reduction,
-        return_grad=return_grad,
-        out=out,
-        n_threads=n_threads,
-    )
+    mc = _validate(
+        scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,
+        ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
+        return_grad=return_grad, out=out, n_threads=n_threads,
+    )  # fmt: skip
+    dtype = mc.call.scores.dtype
+    norm = float(mc.call.scores.shape[1]) if normalize else 1.0
+    kink_frac = dtype.type(v.KINK_FRACTIONS[kink])
+    loss_params = (mc.margin, mc.p, dtype.type(norm), kink_frac, nan == "drop")
+    return _launch("weston_watkins", mc, loss_params, norm)
 
 
 @shared_doc
@@ -241,21 +228,10 @@ def crammer_singer(
     >>> loss.tolist(), grad.tolist()
     ([0.5, 0.0], [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     """
-    return _run_multiclass(
-        CRAMMER_SINGER,
-        scores,
-        labels,
-        margin=margin,
-        p=p,
-        class_weight=class_weight,
-        norm_by_classes=False,
-        drop_nan=False,
-        kink=kink,
-        ties=ties,
-        ignore_index=ignore_index,
-        sample_weight=sample_weight,
-        reduction=reduction,
-        return_grad=return_grad,
-        out=out,
-        n_threads=n_threads,
-    )
+    mc = _validate(
+        scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,
+        ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
+        return_grad=return_grad, out=out, n_threads=n_threads,
+    )  # fmt: skip
+    kink_mode = v.KINKS.index(kink)
+    return _launch("crammer_singer", mc, (mc.margin, mc.p, kink_mode, mc.split_ties))

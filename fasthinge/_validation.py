@@ -67,16 +67,13 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
         raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
     if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         array = array.astype(np.int64)
-    if n_rows:
-        bad = (array < 0) | (array >= n_classes)
-        if ignore != NO_IGNORE:
-            bad &= array != ignore
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"labels must be in [0, {n_classes}) (or ignore_index), "
-                f"got labels[{first}] = {array[first]}"
-            )
+    array = np.ascontiguousarray(array)
+    first = _first_bad_label("class", array, (n_classes, ignore))
+    if first >= 0:
+        raise ValueError(
+            f"labels must be in [0, {n_classes}) (or ignore_index), "
+            f"got labels[{first}] = {array[first]}"
+        )
     return np.ascontiguousarray(array)
 
 
@@ -89,17 +86,27 @@ def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) 
         raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
-    if n_rows:
-        bad = (array != pos) & (array != neg)
-        if ignore != NO_IGNORE:
-            bad &= array != ignore
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"labels must be {neg} or {pos} (label_encoding), "
-                f"got labels[{first}] = {array[first]}"
-            )
+    array = np.ascontiguousarray(array)
+    first = _first_bad_label("binary", array, (pos, neg, ignore))
+    if first >= 0:
+        raise ValueError(
+            f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"
+        )
     return np.ascontiguousarray(array)
+
+
+def _first_bad_label(kind: str, labels: np.ndarray, args: tuple) -> int:
+    """Index of the first invalid label (one parallel pass, ``_cpu.labels``), or -1."""
+    from . import _threading
+    from ._cpu import labels as kernels
+
+    chunk = 1 << 16
+    first_bad = np.empty(-(-labels.shape[0] // chunk), np.int64)
+    serial = getattr(kernels, kind + "_labels_serial")
+    parallel = getattr(kernels, kind + "_labels_parallel")
+    _threading.launch(serial, parallel, (labels, *args, chunk, first_bad), labels.size, None)
+    first = int(first_bad.min()) if first_bad.size else labels.shape[0]
+    return first if first < labels.shape[0] else -1
 
 
 def check_margin(margin: Any, dtype: np.dtype) -> np.floating:

@@ -50,27 +50,36 @@ def _row(name: str, scores: np.ndarray, labels: np.ndarray) -> str:
     np.testing.assert_allclose(loss, ref_loss, rtol=tol)
     traffic = 2 * scores.nbytes + labels.nbytes
     shape = "x".join(str(d) for d in scores.shape)
-    return (f"{name:<15} {shape:>12} {scores.dtype.name:>8} {first * 1e3:>9.0f} "
-            f"{ours * 1e3:>9.2f} {traffic / ours / 1e9:>7.1f} {numpy * 1e3:>9.1f} "
-            f"{numpy / ours:>8.1f}x")
+    return (
+        f"{name:<15} {shape:>12} {scores.dtype.name:>8} {first * 1e3:>9.0f} "
+        f"{ours * 1e3:>9.2f} {traffic / ours / 1e9:>7.1f} {numpy * 1e3:>9.1f} "
+        f"{numpy / ours:>8.1f}x"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Print the demo table."""
     parser = argparse.ArgumentParser(prog="python -m fasthinge.demo", description=__doc__)
-    parser.add_argument("--elements", type=float, default=1e7,
-                        help="scores per problem (default 1e7)")
+    parser.add_argument(
+        "--elements", type=float, default=1e7, help="scores per problem (default 1e7)"
+    )
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = parser.parse_args(argv)
     import numba
 
-    print(f"fasthinge {fh.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{numba.get_num_threads()} threads ({platform.machine()})")
-    print("time = median of one loss+gradient call into a preallocated `out`; "
-          "GB/s = (read scores + labels, write gradient) / time\n")
-    print(f"{'function':<15} {'shape':>12} {'dtype':>8} {'1st ms':>9} {'ms':>9} {'GB/s':>7} "
-          f"{'NumPy ms':>9} {'speed-up':>9}")
+    print(
+        f"fasthinge {fh.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{numba.get_num_threads()} threads ({platform.machine()})"
+    )
+    print(
+        "time = median of one loss+gradient call into a preallocated `out`; "
+        "GB/s = (read scores + labels, write gradient) / time\n"
+    )
+    print(
+        f"{'function':<15} {'shape':>12} {'dtype':>8} {'1st ms':>9} {'ms':>9} {'GB/s':>7} "
+        f"{'NumPy ms':>9} {'speed-up':>9}"
+    )
     rng = np.random.default_rng(0)
     for name, scores, labels in _problems(int(args.elements), np.dtype(args.dtype), rng):
         print(_row(name, scores, labels), flush=True)

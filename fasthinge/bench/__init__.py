@@ -1,2 +1,4 @@
-"""Benchmarking helpers: clean NumPy baselines, peers, timers (imported by the demo,
-the benchmark command and ``asv_benchmarks``)."""
+"""Benchmarking helpers: clean NumPy baselines, the copy roofline and timers.
+
+Used by the demo, ``python -m fasthinge.bench`` and ``asv_benchmarks``.
+"""

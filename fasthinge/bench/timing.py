@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 
 def median_seconds(func: Callable[[], Any], repeat: int = 7, min_time: float = 0.05) -> float:
-    """Median wall time of ``func()`` over ``repeat`` rounds of enough calls to last ``min_time``."""
+    """Median time of one ``func()`` call over ``repeat`` rounds lasting ``min_time`` each."""
     func()  # warm-up (compilation, page faults of first allocations)
     start = time.perf_counter()
     func()

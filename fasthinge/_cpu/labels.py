@@ -1,0 +1,78 @@
+"""Label checks, run before any loss kernel: the first invalid label of each chunk.
+
+Each chunk writes the index of its first invalid label (or the number of
+labels if there is none) into ``first_bad``; the caller takes the minimum.
+One pass over the labels, in parallel, instead of NumPy's several temporaries.
+"""
+
+from __future__ import annotations
+
+import numba
+
+from ._jit import parallel_jit, row_jit, serial_jit
+
+
+@row_jit
+def _class_chunk(c, labels, n_classes, ignore, chunk):
+    """First ``i`` in chunk ``c`` with ``labels[i]`` outside ``[0, n_classes)`` and ≠ ignore.
+
+    A branch-free (vectorised) sweep finds whether there is one; only then a
+    second sweep finds where.
+    """
+    lo = c * chunk
+    hi = min(labels.shape[0], lo + chunk)
+    bad = False
+    for i in range(lo, hi):
+        y = labels[i]
+        bad |= ((y < 0) | (y >= n_classes)) & (y != ignore)
+    if bad:
+        for i in range(lo, hi):
+            y = labels[i]
+            if (y < 0 or y >= n_classes) and y != ignore:
+                return i
+    return labels.shape[0]
+
+
+@row_jit
+def _binary_chunk(c, labels, pos, neg, ignore, chunk):
+    """First ``i`` in chunk ``c`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``."""
+    lo = c * chunk
+    hi = min(labels.shape[0], lo + chunk)
+    bad = False
+    for i in range(lo, hi):
+        t = labels[i]
+        bad |= (t != pos) & (t != neg) & (t != ignore)
+    if bad:
+        for i in range(lo, hi):
+            t = labels[i]
+            if t != pos and t != neg and t != ignore:
+                return i
+    return labels.shape[0]
+
+
+@serial_jit
+def class_labels_serial(labels, n_classes, ignore, chunk, first_bad):
+    """Serial check of class labels."""
+    for c in range(first_bad.shape[0]):
+        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, chunk)
+
+
+@parallel_jit
+def class_labels_parallel(labels, n_classes, ignore, chunk, first_bad):
+    """Parallel check of class labels."""
+    for c in numba.prange(first_bad.shape[0]):
+        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, chunk)
+
+
+@serial_jit
+def binary_labels_serial(labels, pos, neg, ignore, chunk, first_bad):
+    """Serial check of binary labels."""
+    for c in range(first_bad.shape[0]):
+        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, chunk)
+
+
+@parallel_jit
+def binary_labels_parallel(labels, pos, neg, ignore, chunk, first_bad):
+    """Parallel check of binary labels."""
+    for c in numba.prange(first_bad.shape[0]):
+        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, chunk)
