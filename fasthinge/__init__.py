@@ -10,7 +10,7 @@ each kernel is compiled (or loaded from Numba's cache) on its first call.
 0.32499998807907104
 """
 
-from ._binary import binary_hinge
+from ._binary import binary_hinge, hinge_embedding, modified_huber, perceptron, smooth_hinge
 from ._multiclass import crammer_singer, weston_watkins
 
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
 """Parameter descriptions shared by the public docstrings.
 
-A public docstring writes ``{shared_keywords}`` (alone on a line, indented as
-its other parameters) and ``@shared_doc`` puts this text there.
+A public docstring writes ``{shared_keywords}`` (or ``{smooth_keywords}`` for
+a loss without a kink, and ``{returns}``) alone on a line, indented as its
+other parameters, and ``@shared_doc`` puts the text there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
 
-SHARED_KEYWORDS = """\
+WEIGHTS_AND_REDUCTION = """\
 sample_weight : array_like of shape (N,), optional
     Per-row weights, multiplying each row's loss (and its gradient).
 reduction : {"mean", "sum", "none", "sum_over_batch_size"}, default "mean"
@@ -25,7 +26,9 @@ reduction : {"mean", "sum", "none", "sum_over_batch_size"}, default "mean"
     is 0. A zero ``Σ w_i`` over kept rows raises ``ValueError`` for ``"mean"``.
 ignore_index : int, optional
     Rows whose label equals it are left out of the loss, the gradient (zero
-    rows) and the mean's denominator. Default: no row is ignored.
+    rows) and the mean's denominator. Default: no row is ignored."""
+
+KINK_AND_TIES = """\
 kink : {"zero", "full", "half"}, default "zero"
     Subgradient where a hinge is exactly at its kink (``z = 0``): ``"zero"``
     as PyTorch eager, ``"full"`` the active slope (torch.compile,
@@ -33,7 +36,9 @@ kink : {"zero", "full", "half"}, default "zero"
     Keras on JAX). Irrelevant for ``p=2``, whose slope is 0 there.
 ties : {"first", "split"}, default "first"
     Which of several tied maximal scores receives a max's subgradient: the
-    first index (``torch.max``) or an equal share each (``jax.grad``).
+    first index (``torch.max``) or an equal share each (``jax.grad``)."""
+
+OUTPUTS = """\
 return_grad : bool, default True
     Return ``(loss, grad)``. With ``False`` only the loss is computed and no
     gradient is allocated.
@@ -43,6 +48,11 @@ out : ndarray, optional
 n_threads : int, optional
     Threads for this call (default: Numba's current setting). Results are
     bit-identical for any thread count."""
+
+#: Every shared keyword (the hinge losses).
+SHARED_KEYWORDS = "\n".join((WEIGHTS_AND_REDUCTION, KINK_AND_TIES, OUTPUTS))
+#: The shared keywords of a loss without a kink (smooth losses).
+SMOOTH_KEYWORDS = "\n".join((WEIGHTS_AND_REDUCTION, OUTPUTS))
 
 RETURNS = """\
 loss : numpy scalar of the scores' dtype, or ndarray of shape (N,)
@@ -55,7 +65,9 @@ grad : ndarray of the scores' shape and dtype
 def shared_doc(func: F) -> F:
     """Put the shared parameter and return descriptions into ``func.__doc__``."""
     doc = func.__doc__ or ""
-    for key, text in (("{shared_keywords}", SHARED_KEYWORDS), ("{returns}", RETURNS)):
+    keys = (("{shared_keywords}", SHARED_KEYWORDS), ("{smooth_keywords}", SMOOTH_KEYWORDS),
+            ("{returns}", RETURNS))  # fmt: skip
+    for key, text in keys:
         line = next((ln for ln in doc.splitlines() if ln.strip() == key), None)
         if line is not None:
             indent = line[: len(line) - len(line.lstrip())]

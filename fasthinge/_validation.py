@@ -95,6 +95,18 @@ def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) 
     return np.ascontiguousarray(array)
 
 
+def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
+    """Real-valued targets (N,), any value (``hinge_embedding``)."""
+    array = as_array(labels, "labels")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"labels must be integer or float, got dtype {array.dtype}")
+    if array.shape != (n_rows,):
+        raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return np.ascontiguousarray(array)
+
+
 def _first_bad_label(kind: str, labels: np.ndarray, args: tuple) -> int:
     """Index of the first invalid label (one parallel pass, ``_cpu.labels``), or -1."""
     from . import _threading
@@ -116,6 +128,15 @@ def check_margin(margin: Any, dtype: np.dtype) -> np.floating:
     if not np.isfinite(float(margin)):
         raise ValueError(f"margin must be finite, got {margin}")
     return dtype.type(margin)
+
+
+def check_positive(value: Any, name: str, dtype: np.dtype) -> np.floating:
+    """A finite real number > 0, rounded to ``dtype``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_shown(value)}")
+    if not (np.isfinite(float(value)) and value > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return dtype.type(value)
 
 
 def check_p(p: Any) -> int:

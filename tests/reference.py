@@ -122,3 +122,43 @@ def reduce(loss, grad, y, *, reduction="mean", sample_weight=None, ignore_index=
     if denom == 0:
         return math.nan, grad
     return weighted.sum() / denom, grad / denom
+
+
+def smooth_hinge_rows(
+    f, t, *, gamma=1.0, margin=1.0, scale=1.0, label_encoding="pm1", ignore_index=None
+):
+    """Zhang's quadratically smoothed hinge (scale 4, gamma 2: modified Huber)."""
+    n = f.shape[0]
+    loss, grad = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        if ignore_index is not None and t[i] == ignore_index:
+            continue
+        sign = 1.0 if t[i] == 1 else -1.0
+        u = margin - sign * float(f[i])
+        if math.isnan(u):
+            loss[i] = grad[i] = u
+        elif u <= 0:
+            continue
+        elif u <= gamma:
+            loss[i], grad[i] = scale * u * u / (2 * gamma), -sign * scale * u / gamma
+        else:
+            loss[i], grad[i] = scale * (u - gamma / 2), -sign * scale
+    return loss, grad
+
+
+def hinge_embedding_rows(x, t, *, margin=1.0, kink="full", ignore_index=None):
+    """PyTorch HingeEmbeddingLoss: [t != -1]·x + [t != 1]·(m - x)_+."""
+    n = x.shape[0]
+    loss, grad = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        if ignore_index is not None and t[i] == ignore_index:
+            continue
+        xi = float(x[i])
+        if t[i] != -1:
+            loss[i] += xi
+            grad[i] += 1.0
+        if t[i] != 1:
+            h, d = hinge_term(margin - xi, 1, kink)
+            loss[i] += h
+            grad[i] -= d
+    return loss, grad

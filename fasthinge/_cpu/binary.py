@@ -1,13 +1,16 @@
-"""Fused binary hinge kernel: ``(m − t·f)_+^p`` and its derivative in one pass.
+"""Fused elementwise kernels: binary margin losses and PyTorch's hinge embedding.
 
 Drivers (serial and parallel, same chunks, same sums)::
 
     binary_serial(scores, labels, weights, params, grad, loss_out, partials)
 
 - ``scores`` (N,) float32/float64; ``labels`` (N,) of any real dtype, already
-  validated: each equals ``pos`` (t = +1), ``neg`` (t = −1) or ``ignore``.
+  validated: for the margin losses each equals ``pos`` (t = +1), ``neg``
+  (t = −1) or ``ignore``.
 - ``weights = (sample_weight,)``: (N,) in the scores' dtype, or empty.
-- ``params = (margin, p, kink_frac, pos, g_const, grad_denom, ignore, chunk)``.
+- ``params = (margin, mode, kink_frac, gamma, scale, pos, neg, g_const,
+  grad_denom, ignore, chunk)``, floats in the scores' dtype except
+  ``grad_denom``; ``mode`` picks the loss (HINGE, SQUARED, SMOOTH, EMBEDDING).
 - ``grad`` (N,) or empty; ``loss_out`` (N,) or empty; ``partials`` float64,
   one per fixed chunk of ``chunk`` elements (see ``multiclass.py``).
 """
@@ -22,35 +25,86 @@ from ._simd import add
 
 #: Elements per block: the inner loop runs over one block (L1-resident scratch).
 BLOCK = 512
+#: ``mode`` values (see ``fasthinge._binary``).
+HINGE, SQUARED, SMOOTH, EMBEDDING = 1, 2, 3, 4
 
 
 @row_jit
-def _binary_block(f, t, sw, g, loss, params, acc):
-    """Write the derivative ``g`` and losses ``loss`` of one block; return ``acc + Σ loss``.
+def _margin_block(f, t, sw, g, loss, params, acc):
+    """Binary margin losses of one block: write ``g`` and ``loss``; return ``acc + Σ loss``.
 
+    With ``u = m − t·f``: ``mode`` HINGE ``u_+``, SQUARED ``u_+²``, SMOOTH
+    ``scale·(0 | u²/(2γ) | u − γ/2)`` for ``u ≤ 0 | u ≤ γ | u > γ``.
     Branch-free (selects only), so the loop vectorises. It always writes ``g``
     and ``loss`` (the caller passes scratch when it does not want them), so
     the same loop, hence the same order of additions, serves every call.
     """
-    margin, p, kink_frac, pos, g_const, grad_denom, ignore = params[:7]
+    margin, mode, kink_frac, gamma, scale, pos, neg, g_const, grad_denom, ignore = params[:10]
+    zero = margin - margin
+    one = f.dtype.type(1.0)
+    inv_gamma = one / gamma
+    half_inv_gamma = inv_gamma / f.dtype.type(2.0)
+    half_gamma = gamma / f.dtype.type(2.0)
+    has_sw = sw.shape[0] > 0
+    hinge = mode == HINGE
+    squared = mode == SQUARED
+    for k in range(f.shape[0]):
+        label = t[k]
+        g0 = f.dtype.type(sw[k] / grad_denom) if has_sw else g_const
+        sign = one if label == pos else zero - one
+        u = margin - sign * f[k]
+        active = u > 0
+        if hinge:
+            h = u
+            coef = g0
+        elif squared:
+            h = u * u
+            coef = (g0 + g0) * u
+        else:
+            beyond = u > gamma
+            h = scale * (u - half_gamma if beyond else u * u * half_inv_gamma)
+            coef = scale * (g0 if beyond else g0 * u * inv_gamma)
+        h = h if active else zero
+        coef = coef if active else zero
+        coef = g0 * kink_frac if (u == 0) & hinge else coef
+        h = u if u != u else h  # NaN propagates into the loss and the derivative
+        coef = u if u != u else coef
+        h = h * sw[k] if has_sw else h
+        kept = label != ignore
+        h = h if kept else zero
+        g[k] = (zero - sign * coef) if kept else zero
+        loss[k] = h
+        acc = add(acc, h)
+    return acc
+
+
+@row_jit
+def _embedding_block(f, t, sw, g, loss, params, acc):
+    """PyTorch ``HingeEmbeddingLoss`` of one block: ``[t ≠ −1]·x + [t ≠ 1]·(m − x)_+``.
+
+    A target of 1 gives ``x``, −1 gives ``(m − x)_+`` and any other value
+    both terms (as PyTorch computes it).
+    """
+    margin, mode, kink_frac, gamma, scale, pos, neg, g_const, grad_denom, ignore = params[:10]
     zero = margin - margin
     one = f.dtype.type(1.0)
     has_sw = sw.shape[0] > 0
     for k in range(f.shape[0]):
         label = t[k]
         g0 = f.dtype.type(sw[k] / grad_denom) if has_sw else g_const
-        sign = one if label == pos else zero - one
-        z = margin - sign * f[k]
-        active = z > 0
-        h = (z if p == 1 else z * z) if active else zero
-        coef = (g0 if p == 1 else (g0 + g0) * z) if active else zero
-        coef = g0 * kink_frac if (z == 0) & (p == 1) else coef
-        h = z if z != z else h  # NaN propagates into the loss and the derivative
-        coef = z if z != z else coef
+        x = f[k]
+        u = margin - x
+        linear = label != neg
+        hinged = label != pos
+        slope = one if u > 0 else (kink_frac if u == 0 else zero)
+        h = (x if linear else zero) + ((u if u > 0 else zero) if hinged else zero)
+        coef = (g0 if linear else zero) - (g0 * slope if hinged else zero)
+        h = x if x != x else h  # NaN propagates into the loss and the derivative
+        coef = x if x != x else coef
         h = h * sw[k] if has_sw else h
         kept = label != ignore
         h = h if kept else zero
-        g[k] = (zero - sign * coef) if kept else zero
+        g[k] = coef if kept else zero
         loss[k] = h
         acc = add(acc, h)
     return acc
@@ -71,7 +125,10 @@ def _binary_chunk(c, scores, labels, weights, params, grad, loss_out):
         g = grad[b:e] if grad.shape[0] else scratch_g[: e - b]
         loss = loss_out[b:e] if loss_out.shape[0] else scratch_loss[: e - b]
         sw = sample_weight[b:e] if sample_weight.shape[0] else sample_weight
-        acc = _binary_block(scores[b:e], labels[b:e], sw, g, loss, params, acc)
+        if params[1] == EMBEDDING:
+            acc = _embedding_block(scores[b:e], labels[b:e], sw, g, loss, params, acc)
+        else:
+            acc = _margin_block(scores[b:e], labels[b:e], sw, g, loss, params, acc)
     return acc
 
 

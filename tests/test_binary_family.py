@@ -1,0 +1,134 @@
+"""perceptron, smooth_hinge, modified_huber, hinge_embedding: references and scikit-learn."""
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import assert_close, grid_scores
+
+import fasthinge as fh
+import reference as ref
+
+DTYPES = [np.float32, np.float64]
+REDUCTIONS = ["mean", "sum", "none", "sum_over_batch_size"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_smooth_hinge_and_modified_huber(rng, dtype, reduction):
+    f = grid_scores(rng, 61, dtype) * 2
+    t = rng.choice([-1, 1], 61)
+    for gamma, margin, weighted, ignore in itertools.product(
+        [1.0, 0.5, 2.0, 3.25], [1.0, 0.0, 1.5], [False, True], [None, 5]
+    ):
+        tt = t.copy()
+        if ignore is not None:
+            tt[::4] = ignore
+        sw = rng.uniform(0.5, 2, 61).astype(dtype) if weighted else None
+        loss, grad = fh.smooth_hinge(
+            f,
+            tt,
+            gamma=gamma,
+            margin=margin,
+            sample_weight=sw,
+            reduction=reduction,
+            ignore_index=ignore,
+        )
+        rl, rg = ref.smooth_hinge_rows(f, tt, gamma=gamma, margin=margin, ignore_index=ignore)
+        el, eg = ref.reduce(rl, rg, tt, reduction=reduction, sample_weight=sw, ignore_index=ignore)
+        assert grad.dtype == dtype
+        assert_close(loss, el, dtype)
+        assert_close(grad, eg, dtype)
+    loss, grad = fh.modified_huber(f, t, reduction=reduction)
+    rl, rg = ref.smooth_hinge_rows(f, t, gamma=2.0, scale=4.0)
+    el, eg = ref.reduce(rl, rg, t, reduction=reduction)
+    assert_close(loss, el, dtype)
+    assert_close(grad, eg, dtype)
+
+
+def test_rennie_srebro_formula():
+    z = np.array([-2.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 3.0])
+    expected = np.where(z <= 0, 0.5 - z, np.where(z < 1, 0.5 * (1 - z) ** 2, 0.0))
+    loss = fh.smooth_hinge(z, np.ones(8), reduction="none", return_grad=False)
+    np.testing.assert_allclose(loss, expected, rtol=1e-15)
+
+
+def test_smooth_hinge_tends_to_the_hinge(rng):
+    f = rng.standard_normal(100)
+    t = rng.choice([-1, 1], 100)
+    hinge = fh.binary_hinge(f, t, return_grad=False)
+    smooth = fh.smooth_hinge(f, t, gamma=1e-9, return_grad=False)
+    np.testing.assert_allclose(smooth, hinge, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_perceptron_is_binary_hinge_with_zero_margin(rng, dtype):
+    f = grid_scores(rng, 40, dtype)
+    t = rng.choice([-1, 1], 40)
+    for kink in ("zero", "full", "half"):
+        a = fh.perceptron(f, t, kink=kink, reduction="none")
+        b = fh.binary_hinge(f, t, margin=0.0, kink=kink, reduction="none")
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    assert (f == 0).any()  # the grid puts some scores exactly on the kink
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_hinge_embedding(rng, dtype, reduction):
+    x = grid_scores(rng, 50, dtype)
+    t = rng.choice([-1, 1, 0, 2], 50).astype(dtype)
+    for margin, kink, ignore in itertools.product([1.0, 0.5, 0.0], ["zero", "full"], [None, 2]):
+        loss, grad = fh.hinge_embedding(
+            x, t, margin=margin, kink=kink, reduction=reduction, ignore_index=ignore
+        )
+        rl, rg = ref.hinge_embedding_rows(x, t, margin=margin, kink=kink, ignore_index=ignore)
+        el, eg = ref.reduce(rl, rg, t, reduction=reduction, ignore_index=ignore)
+        assert_close(loss, el, dtype)
+        assert_close(grad, eg, dtype)
+
+
+def test_gamma_validation():
+    for bad in (0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="gamma must be finite and > 0"):
+            fh.smooth_hinge(np.zeros(3), np.ones(3), gamma=bad)
+    with pytest.raises(TypeError, match="gamma must be a real number"):
+        fh.smooth_hinge(np.zeros(3), np.ones(3), gamma="1")
+
+
+def test_hinge_embedding_accepts_any_real_target():
+    loss = fh.hinge_embedding(np.array([0.7]), np.array([0.0]), return_grad=False)
+    assert float(loss) == pytest.approx(1.0)  # x + (1 - x)_+ (hinge-semantics.md §7.3)
+    with pytest.raises(TypeError, match="labels must be integer or float"):
+        fh.hinge_embedding(np.array([0.7]), np.array(["a"]))
+
+
+sgd_fast = pytest.importorskip("sklearn.linear_model._sgd_fast")
+
+
+@pytest.mark.parametrize("threshold", [1.0, 0.0, 0.5])
+def test_sklearn_sgd_hinge_objects(threshold):
+    """SGD's Hinge(threshold): loss, and dloss = -y at the kink (kink='full')."""
+    z = np.array([-2.0, -0.25, 0.0, 0.5, 1.0, 1.5]) + (threshold - 1.0)
+    for y in (-1.0, 1.0):
+        f = z * y
+        loss_obj = sgd_fast.Hinge(threshold)
+        expected = [loss_obj.py_loss(p, y) for p in f]
+        dexpected = [loss_obj.py_dloss(p, y) for p in f]
+        loss, grad = fh.binary_hinge(
+            f, np.full(6, y), margin=threshold, kink="full", reduction="none"
+        )
+        np.testing.assert_allclose(loss, expected, rtol=1e-15)
+        np.testing.assert_allclose(grad, dexpected, rtol=1e-15)
+
+
+def test_sklearn_sgd_squared_hinge_and_modified_huber():
+    f = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 1.0, 2.0])
+    for y in (-1.0, 1.0):
+        sq, mh = sgd_fast.SquaredHinge(1.0), sgd_fast.ModifiedHuber()
+        loss, grad = fh.binary_hinge(f, np.full(7, y), p=2, reduction="none")
+        np.testing.assert_allclose(loss, [sq.py_loss(p, y) for p in f], rtol=1e-15)
+        np.testing.assert_allclose(grad, [sq.py_dloss(p, y) for p in f], rtol=1e-15)
+        loss, grad = fh.modified_huber(f, np.full(7, y), reduction="none")
+        np.testing.assert_allclose(loss, [mh.py_loss(p, y) for p in f], rtol=1e-15)
+        np.testing.assert_allclose(grad, [mh.py_dloss(p, y) for p in f], rtol=1e-15)
