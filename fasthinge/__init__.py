@@ -15,4 +15,13 @@ from ._multiclass import crammer_singer, weston_watkins
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "binary_hinge", "crammer_singer", "weston_watkins"]
+__all__ = [
+    "__version__",
+    "binary_hinge",
+    "crammer_singer",
+    "hinge_embedding",
+    "modified_huber",
+    "perceptron",
+    "smooth_hinge",
+    "weston_watkins",
+]

@@ -4,10 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+import reference as ref
 from conftest import assert_close, grid_scores
 
 import fasthinge as fh
-import reference as ref
 
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["mean", "sum", "none", "sum_over_batch_size"]

@@ -39,7 +39,7 @@ def _margin_block(f, t, sw, g, loss, params, acc):
     and ``loss`` (the caller passes scratch when it does not want them), so
     the same loop, hence the same order of additions, serves every call.
     """
-    margin, mode, kink_frac, gamma, scale, pos, neg, g_const, grad_denom, ignore = params[:10]
+    margin, mode, kink_frac, gamma, scale, pos, _, g_const, grad_denom, ignore = params[:10]
     zero = margin - margin
     one = f.dtype.type(1.0)
     inv_gamma = one / gamma
@@ -85,7 +85,7 @@ def _embedding_block(f, t, sw, g, loss, params, acc):
     A target of 1 gives ``x``, −1 gives ``(m − x)_+`` and any other value
     both terms (as PyTorch computes it).
     """
-    margin, mode, kink_frac, gamma, scale, pos, neg, g_const, grad_denom, ignore = params[:10]
+    margin, _, kink_frac, _, _, pos, neg, g_const, grad_denom, ignore = params[:10]
     zero = margin - margin
     one = f.dtype.type(1.0)
     has_sw = sw.shape[0] > 0
