@@ -11,6 +11,13 @@ each kernel is compiled (or loaded from Numba's cache) on its first call.
 """
 
 from ._binary import binary_hinge, hinge_embedding, modified_huber, perceptron, smooth_hinge
+from ._family import (
+    categorical_hinge,
+    multilabel_margin,
+    one_vs_all,
+    structured_hinge,
+    topk_hinge,
+)
 from ._multiclass import crammer_singer, weston_watkins
 
 __version__ = "0.1.0"
@@ -18,10 +25,15 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "binary_hinge",
+    "categorical_hinge",
     "crammer_singer",
     "hinge_embedding",
     "modified_huber",
+    "multilabel_margin",
+    "one_vs_all",
     "perceptron",
     "smooth_hinge",
+    "structured_hinge",
+    "topk_hinge",
     "weston_watkins",
 ]

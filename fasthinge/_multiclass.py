@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +13,17 @@ from . import _validation as v
 from ._docstrings import shared_doc
 
 
-def _kernels(name: str) -> tuple:
-    """The (serial, parallel) drivers of a loss; imports Numba on the first call."""
-    from ._cpu import multiclass
+def drivers(module: str, name: str) -> tuple:
+    """The (serial, parallel) drivers ``name`` of ``fasthinge._cpu.<module>``.
 
-    return getattr(multiclass, name + "_serial"), getattr(multiclass, name + "_parallel")
+    Imports the kernel module (and Numba) on the first call only.
+    """
+    kernels = importlib.import_module(f"fasthinge._cpu.{module}")
+    return getattr(kernels, name + "_serial"), getattr(kernels, name + "_parallel")
 
 
 @dataclass
-class _Multiclass:
+class Multiclass:
     """A validated multiclass call: the shared part and the loss's common scalars."""
 
     call: ex.Call
@@ -31,7 +34,7 @@ class _Multiclass:
     split_ties: bool
 
 
-def _validate(
+def validate(
     scores: Any,
     labels: Any,
     *,
@@ -42,7 +45,7 @@ def _validate(
     ties: str,
     ignore_index: Any,
     **shared: Any,
-) -> _Multiclass:
+) -> Multiclass:
     """Check every argument (before any kernel runs) and allocate the outputs."""
     s = v.as_scores(scores, 2)
     n_rows, n_classes = s.shape
@@ -58,16 +61,24 @@ def _validate(
         w = v.as_weight(class_weight, "class_weight", n_classes, s.dtype)
     originals = (scores, labels, class_weight, shared.get("sample_weight"))
     call = ex.prepare(s, y, ignore=ignore, originals=originals, **shared)
-    return _Multiclass(call, m, p, w, kink, split_ties)
+    return Multiclass(call, m, p, w, kink, split_ties)
 
 
-def _launch(name: str, mc: _Multiclass, loss_params: tuple, norm: float = 1.0) -> Any:
-    """Run the drivers of loss ``name`` with its scalars ``loss_params`` and reduce."""
+def launch(
+    kernels: tuple, mc: Multiclass, loss_params: tuple, weights: tuple | None = None,
+    norm: float = 1.0, rows: int | None = None,
+) -> Any:  # fmt: skip
+    """Run ``kernels`` with the loss's scalars ``loss_params`` and reduce.
+
+    ``weights`` defaults to ``(class_weight, sample_weight)``; ``norm`` divides
+    every row (and its gradient); ``rows`` overrides the rows per chunk.
+    """
     call = mc.call
     g_const, grad_denom = ex.gradient_denominator(call, norm)
-    rows = ex.rows_per_chunk(call.scores.shape[1])
+    rows = rows or ex.rows_per_chunk(call.scores.shape[1])
     params = (*loss_params, g_const, grad_denom, call.ignore, rows)
-    return ex.run(call, _kernels(name), (mc.class_weight, call.sample_weight), params, rows)
+    weights = (mc.class_weight, call.sample_weight) if weights is None else weights
+    return ex.run(call, kernels, weights, params, rows)
 
 
 @shared_doc
@@ -147,7 +158,7 @@ def weston_watkins(
     """
     v.check_choice(nan, "nan", ("propagate", "drop"))
     normalize = v.check_flag(normalize, "normalize")
-    mc = _validate(
+    mc = validate(
         scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
         return_grad=return_grad, out=out, n_threads=n_threads,
@@ -156,7 +167,7 @@ def weston_watkins(
     norm = float(mc.call.scores.shape[1]) if normalize else 1.0
     kink_frac = dtype.type(v.KINK_FRACTIONS[kink])
     loss_params = (mc.margin, mc.p, dtype.type(norm), kink_frac, nan == "drop")
-    return _launch("weston_watkins", mc, loss_params, norm)
+    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
 
 
 @shared_doc
@@ -228,10 +239,11 @@ def crammer_singer(
     >>> loss.tolist(), grad.tolist()
     ([0.5, 0.0], [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     """
-    mc = _validate(
+    mc = validate(
         scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
         return_grad=return_grad, out=out, n_threads=n_threads,
     )  # fmt: skip
     kink_mode = v.KINKS.index(kink)
-    return _launch("crammer_singer", mc, (mc.margin, mc.p, kink_mode, mc.split_ties))
+    loss_params = (mc.margin, mc.p, kink_mode, mc.split_ties)
+    return launch(drivers("multiclass", "crammer_singer"), mc, loss_params)

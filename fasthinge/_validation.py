@@ -121,6 +121,56 @@ def _first_bad_label(kind: str, labels: np.ndarray, args: tuple) -> int:
     return first if first < labels.shape[0] else -1
 
 
+def as_cost_matrix(cost: Any, n_classes: int, dtype: np.dtype) -> np.ndarray:
+    """A finite, non-negative (C, C) cost matrix with a zero diagonal, in ``dtype``."""
+    array = as_array(cost, "cost")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"cost must be real numbers, got dtype {array.dtype}")
+    if array.shape != (n_classes, n_classes):
+        raise ValueError(f"cost must have shape ({n_classes}, {n_classes}), got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError("cost must be finite and >= 0")
+    if (np.diagonal(array) != 0).any():
+        raise ValueError(f"cost must have a zero diagonal, got {np.diagonal(array)}")
+    return array
+
+
+def as_target_matrix(targets: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Real (N, C) targets (one-hot or soft) in ``dtype``."""
+    array = as_array(targets, "targets")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be real numbers, got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def as_multilabel_targets(targets: Any, shape: tuple) -> np.ndarray:
+    """Integer (N, C) class indices ended by −1, each in ``[−1, C)``, as int64."""
+    array = as_array(targets, "targets")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"targets must be integers (class indices), got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.int64)
+    bad = (array < -1) | (array >= shape[1])
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"targets must be in [-1, {shape[1]}), got targets{list(where)} = "
+                         f"{array[where]}")  # fmt: skip
+    return array
+
+
+def check_k(k: Any, n_classes: int | None) -> int:
+    """The ``k`` of a top-k loss: an integer in ``[1, C − 1]``."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer, got {_shown(k)}")
+    if n_classes is not None and not 1 <= k <= max(1, n_classes - 1):
+        raise ValueError(f"k must be in [1, {max(1, n_classes - 1)}] (C - 1), got {k}")
+    return int(k)
+
+
 def check_margin(margin: Any, dtype: np.dtype) -> np.floating:
     """A finite real margin, rounded to ``dtype`` (as PyTorch rounds it)."""
     if isinstance(margin, bool) or not isinstance(margin, numbers.Real):

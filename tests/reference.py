@@ -162,3 +162,80 @@ def hinge_embedding_rows(x, t, *, margin=1.0, kink="full", ignore_index=None):
             loss[i] += h
             grad[i] -= d
     return loss, grad
+
+
+def one_vs_all_rows(S, y, *, margin=1.0, p=1, normalize=False, kink="zero", ignore_index=None):
+    """Σ_c (m − t_c s_c)_+^p, t_c = +1 for the label, else −1 (÷C with normalize)."""
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    norm = c if normalize else 1
+    for i in range(n):
+        if ignore_index is not None and y[i] == ignore_index:
+            continue
+        for j in range(c):
+            t = 1.0 if j == y[i] else -1.0
+            h, d = hinge_term(margin - t * float(S[i, j]), p, kink)
+            loss[i] += h / norm
+            grad[i, j] = -t * d / norm
+    return loss, grad
+
+
+def _argmax_set(values, exclude):
+    best = max(v for j, v in enumerate(values) if j != exclude)
+    return best, [j for j, v in enumerate(values) if j != exclude and v == best]
+
+
+def structured_rows(
+    S, y, cost, *, rescaling="margin", margin=1.0, kink="zero", ties="first", ignore_index=None
+):
+    """Margin rescaling max(0, max_{j≠y}(Δ_yj + s_j) − s_y); slack max_j Δ_yj (m + s_j − s_y)_+."""
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    for i in range(n):
+        t = int(y[i])
+        if (ignore_index is not None and t == ignore_index) or c == 1:
+            continue
+        s = [float(v) for v in S[i]]
+        if rescaling == "margin":
+            best, winners = _argmax_set([cost[t][j] + s[j] for j in range(c)], t)
+            z = best - s[t]
+            slopes = {j: 1.0 for j in winners}
+        else:
+            u = [margin + s[j] - s[t] for j in range(c)]
+            best, winners = _argmax_set([cost[t][j] * max(u[j], 0.0) for j in range(c)], t)
+            z = best
+            slopes = {j: cost[t][j] for j in winners}
+            if z == 0:  # the kink: hinges exactly at 0 with a positive cost
+                winners = [j for j in range(c) if j != t and cost[t][j] > 0 and u[j] == 0][:1]
+                slopes = {j: cost[t][j] for j in winners}
+        if z < 0 or (z == 0 and (kink == "zero" or not winners)):
+            continue
+        chosen = (
+            winners if ties == "split" and not (z == 0 and rescaling == "slack") else winners[:1]
+        )
+        frac = 1 / len(chosen)
+        if z == 0 and kink == "half":
+            frac = 1 / (len(chosen) + 1)
+        loss[i] = z
+        for j in chosen:
+            grad[i, j] += slopes[j] * frac
+            grad[i, t] -= slopes[j] * frac
+    return loss, grad
+
+
+def categorical_hinge_rows(S, T, *, margin=1.0, kink="half", ties="split"):
+    """Keras: max(0, max_c (1 − t_c) s_c − Σ t_c s_c + m); jax.grad's subgradient by default."""
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    for i in range(n):
+        s, t = [float(v) for v in S[i]], [float(v) for v in T[i]]
+        pos = sum(a * b for a, b in zip(t, s, strict=True))
+        prod = [(1 - a) * b for a, b in zip(t, s, strict=True)]
+        neg = max(prod)
+        h, d = hinge_term(neg - pos + margin, 1, kink)
+        winners = [j for j in range(c) if prod[j] == neg]
+        winners = winners if ties == "split" else winners[:1]
+        loss[i] = h
+        for j in range(c):
+            grad[i, j] = -d * t[j] + (d * (1 - t[j]) / len(winners) if j in winners else 0.0)
+    return loss, grad

@@ -1,0 +1,212 @@
+"""Max-type multiclass hinges beyond Crammer–Singer: cost matrices and top-k.
+
+- Margin rescaling (structured SVM): ``ℓ = max(0, max_{j≠y} (Δ[y, j] + s_j) − s_y)``.
+- Slack rescaling: ``ℓ = max_{j≠y} Δ[y, j]·(m + s_j − s_y)_+``.
+- Top-k SVM (Lapin, Hein & Schiele): with ``h_j = m + s_j − s_y`` over the
+  wrong classes only and ``T`` the k largest, α: ``max(0, (1/k) Σ_T h_j)``,
+  β: ``(1/k) Σ_T max(0, h_j)``.
+
+Drivers have the multiclass signature (see ``multiclass.py``) with
+``weights = (class_weight, sample_weight, cost)`` (``cost`` (C, C) or empty)
+and ``params = (margin, kind, k, kink_mode, kink_frac, split_ties, g_const,
+grad_denom, ignore, rows)``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._jit import parallel_jit, row_jit, serial_jit
+from ._rows import row_scale, scratch_row, store_loss, zero_row
+from ._simd import maximum
+
+MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
+KINK_ZERO, KINK_HALF = 0, 2
+
+
+@row_jit
+def _rescaled_value(kind, s, y, j, margin, cost_row):
+    """The quantity maximised over ``j ≠ y``."""
+    if kind == MARGIN_RESCALING:
+        return cost_row[j] + s[j]
+    u = margin + s[j] - s[y]
+    return cost_row[j] * (u if u > 0 or u != u else margin - margin)
+
+
+@row_jit
+def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0, g):
+    """Margin or slack rescaling of one row; gradient (scaled by g0) into g."""
+    n_classes = s.shape[0]
+    zero = margin - margin
+    neg_inf = s.dtype.type(-np.inf)
+    best = neg_inf
+    for j in range(n_classes):
+        v = _rescaled_value(kind, s, y, j, margin, cost_row)
+        best = maximum(best, v if j != y else neg_inf)
+    z = best - s[y] if kind == MARGIN_RESCALING else best
+    g[:] = zero
+    if n_classes == 1 or not (z >= 0 or z != z):
+        return zero
+    # the argmax set J (j ≠ y) and, at z == 0, whether a hinge sits on its kink
+    j_first, n_ties = n_classes, 0
+    for j in range(n_classes):
+        hit = j != y and _rescaled_value(kind, s, y, j, margin, cost_row) == best
+        if hit:
+            j_first = min(j_first, j)
+            n_ties += 1
+    if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
+        g[y] = z
+        for j in range(n_classes):
+            v = _rescaled_value(kind, s, y, j, margin, cost_row)
+            if j != y and (v != v or j == j_first):
+                g[j] = z
+                break
+        return z
+    k = n_ties if split_ties else 1
+    j_kink = j_first
+    if z == 0:  # the kink: a hinge exactly at 0 (margin: y ties with the best wrong class)
+        if kind == SLACK_RESCALING:
+            j_kink, k = n_classes, 1
+            for j in range(n_classes):
+                if j != y and cost_row[j] != 0 and margin + s[j] - s[y] == 0:
+                    j_kink = min(j_kink, j)
+        if kink_mode == KINK_ZERO or j_kink == n_classes:
+            return zero
+    frac = s.dtype.type(1.0) / s.dtype.type(k)  # each winner's share
+    if z == 0 and kink_mode == KINK_HALF:  # jax: y joins the tie set of the max
+        frac = s.dtype.type(1.0) / s.dtype.type(k + 1)
+    split = split_ties and not (z == 0 and kind == SLACK_RESCALING)
+    g_y = zero
+    for j in range(n_classes):
+        if j == y:
+            continue
+        tied = _rescaled_value(kind, s, y, j, margin, cost_row) == best
+        if j == j_kink or (split and tied):
+            slope = cost_row[j] if kind == SLACK_RESCALING else s.dtype.type(1.0)
+            coef = g0 * w_y * slope * frac
+            g[j] = coef
+            g_y -= coef
+    g[y] = g_y
+    return z * w_y
+
+
+@row_jit
+def _kth_largest_wrong(s, y, k, top):
+    """The k-th largest of ``s_j`` over ``j ≠ y`` (``top``: a scratch of k values)."""
+    filled = 0
+    for j in range(s.shape[0]):
+        if j == y:
+            continue
+        v = s[j]
+        if filled < k:
+            pos = filled
+            filled += 1
+        elif v > top[k - 1]:
+            pos = k - 1
+        else:
+            continue
+        while pos > 0 and top[pos - 1] < v:  # insertion into the descending buffer
+            top[pos] = top[pos - 1]
+            pos -= 1
+        top[pos] = v
+    return top[k - 1]
+
+
+@row_jit
+def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
+    """Top-k SVM α or β of one row; gradient (scaled by g0) into g."""
+    n_classes = s.shape[0]
+    zero = margin - margin
+    nan_seen = False
+    for j in range(n_classes):
+        nan_seen |= s[j] != s[j]
+    if nan_seen:  # NaN anywhere in the row: NaN loss and gradient row
+        nan = s.dtype.type(np.nan)
+        g[:] = nan
+        return nan
+    tau = _kth_largest_wrong(s, y, k, top)
+    n_above, n_tied = 0, 0
+    for j in range(n_classes):
+        n_above += (j != y) & (s[j] > tau)
+        n_tied += (j != y) & (s[j] == tau)
+    slots = k - n_above  # how many of the tied entries belong to the top k
+    inv_k = s.dtype.type(1.0) / s.dtype.type(k)
+    base = margin - s[y]
+    total = zero
+    for j in range(n_classes):  # the top-k sum (or the sum of its hinges)
+        if j != y and s[j] > tau:
+            h = base + s[j]
+            total += h if kind == TOPK_ALPHA or h > 0 else zero
+    h_tau = base + tau
+    tied_term = h_tau if kind == TOPK_ALPHA or h_tau > 0 else zero
+    total += tied_term * s.dtype.type(slots)
+    loss = total * inv_k
+    scale = s.dtype.type(1.0)
+    if kind == TOPK_ALPHA:
+        scale = s.dtype.type(1.0) if loss > 0 else (kink_frac if loss == 0 else zero)
+        loss = loss if loss > 0 else zero
+    g[:] = zero
+    tied_left = slots
+    share_tied = s.dtype.type(slots) / s.dtype.type(n_tied)
+    g_y = zero
+    for j in range(n_classes):
+        if j == y or s[j] < tau:
+            continue
+        member = s.dtype.type(1.0)
+        if s[j] == tau:
+            if split_ties:
+                member = share_tied
+            elif tied_left > 0:
+                tied_left -= 1
+            else:
+                continue
+        if kind == TOPK_BETA:
+            h = base + s[j]
+            scale = s.dtype.type(1.0) if h > 0 else (kink_frac if h == 0 else zero)
+        coef = g0 * w_y * inv_k * member * scale
+        g[j] = coef
+        g_y -= coef
+    g[y] = g_y
+    return loss * w_y
+
+
+@row_jit
+def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
+    """Rows of chunk ``c``; returns the float64 sum of their losses."""
+    margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, rows = params
+    class_weight, sample_weight, cost = weights
+    scratch = scratch_row(scores, grad)
+    top = np.empty(max(k, 1), scores.dtype)
+    acc = 0.0
+    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+        y = labels[i]
+        if y == ignore:
+            zero_row(i, grad, loss_out)
+            continue
+        g = grad[i] if grad.shape[0] else scratch
+        g0 = row_scale(sample_weight, i, grad_denom, g_const)
+        w_y = class_weight[y]
+        if kind == TOPK_ALPHA or kind == TOPK_BETA:
+            loss = _topk_row(kind, scores[i], y, margin, k, kink_frac, split_ties, g0, w_y, g, top)
+        else:
+            cost_row = cost[y]
+            loss = _rescaling_row(
+                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g
+            )
+        acc += store_loss(loss, sample_weight, i, loss_out)
+    return acc
+
+
+@serial_jit
+def structured_serial(scores, labels, weights, params, grad, loss_out, partials):
+    """Serial driver: the chunks in order (same chunks and sums as the parallel one)."""
+    for c in range(partials.shape[0]):
+        partials[c] = _structured_chunk(c, scores, labels, weights, params, grad, loss_out)
+
+
+@parallel_jit
+def structured_parallel(scores, labels, weights, params, grad, loss_out, partials):
+    """Parallel driver: ``prange`` over the fixed chunks."""
+    for c in numba.prange(partials.shape[0]):
+        partials[c] = _structured_chunk(c, scores, labels, weights, params, grad, loss_out)
