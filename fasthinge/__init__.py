@@ -11,6 +11,7 @@ each kernel is compiled (or loaded from Numba's cache) on its first call.
 """
 
 from ._binary import binary_hinge, hinge_embedding, modified_huber, perceptron, smooth_hinge
+from ._compact import compact_matmul
 from ._family import (
     categorical_hinge,
     multilabel_margin,
@@ -26,6 +27,7 @@ __all__ = [
     "__version__",
     "binary_hinge",
     "categorical_hinge",
+    "compact_matmul",
     "crammer_singer",
     "hinge_embedding",
     "modified_huber",

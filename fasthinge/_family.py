@@ -9,7 +9,7 @@ import numpy as np
 from . import _execution as ex
 from . import _validation as v
 from ._docstrings import shared_doc
-from ._multiclass import Multiclass, drivers, launch, validate
+from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
 #: One-vs-all per-class sums use at most this many row chunks (memory: chunks × C).
@@ -100,8 +100,10 @@ def one_vs_all(
 
 
 def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost: Any,
-              **keywords: Any) -> Any:  # fmt: skip
+              compact: bool = False, **keywords: Any) -> Any:  # fmt: skip
     """Validate and run one of the ``_cpu.structured`` losses."""
+    if compact:
+        keywords["return_grad"] = False
     mc: Multiclass = validate(scores, labels, p=1, margin=margin, **keywords)
     s = mc.call.scores
     n_classes = s.shape[1]
@@ -112,8 +114,10 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     kink_mode = v.KINKS.index(mc.kink)
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[mc.kink])
     loss_params = (mc.margin, kind, k, kink_mode, kink_frac, mc.split_ties)
-    weights = (mc.class_weight, mc.call.sample_weight, cost_matrix)
-    return launch(drivers("structured", "structured"), mc, loss_params, weights)
+    indices, values = compact_buffers(mc, k + 1 if compact else 0)
+    weights = (mc.class_weight, mc.call.sample_weight, cost_matrix, indices, values)
+    result = launch(drivers("structured", "structured"), mc, loss_params, weights)
+    return (result, (indices, values)) if compact else result
 
 
 @shared_doc
@@ -201,6 +205,7 @@ def topk_hinge(
     return_grad: bool = True,
     out: np.ndarray | None = None,
     n_threads: int | None = None,
+    compact: bool = False,
 ) -> Any:
     """Top-k multiclass SVM losses of Lapin, Hein & Schiele, α and β.
 
@@ -234,6 +239,10 @@ def topk_hinge(
     {shared_keywords}
         ``ties`` decides membership of ``T`` when the k-th largest wrong score
         is tied: the lowest indices first, or an equal share each.
+    compact : bool, default False
+        Return the gradient as ``(indices, values)``, two (N, k + 1) arrays of
+        each row's non-zero entries (index −1 marks an unused slot); needs
+        ``ties="first"`` and no ``out``. See ``compact_matmul``.
 
     Returns
     -------
@@ -253,8 +262,10 @@ def topk_hinge(
     ]
     n_classes = np.shape(scores)[-1] if np.ndim(scores) == 2 else None
     k = v.check_k(k, n_classes)
+    compact = check_compact(compact, ties, out, return_grad)
     return _max_type(
-        kind, scores, labels, margin=margin, k=k, cost=None, class_weight=class_weight,
+        kind, scores, labels, margin=margin, k=k, cost=None, compact=compact,
+        class_weight=class_weight,
         kink=kink, ties=ties, ignore_index=ignore_index, sample_weight=sample_weight,
         reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
     )  # fmt: skip

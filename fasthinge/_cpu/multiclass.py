@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import row_scale, scratch_row, store_loss, zero_row
+from ._rows import compress_row, row_scale, scratch_row, store_loss, zero_row
 from ._simd import maximum
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
@@ -159,20 +159,27 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
 
 @row_jit
 def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
-    """Crammer–Singer rows of chunk ``c``; returns the float64 sum of their losses."""
+    """Crammer–Singer rows of chunk ``c``; returns the float64 sum of their losses.
+
+    ``weights = (class_weight, sample_weight, indices, values)``: with
+    ``indices`` (N, 2) the gradient is stored compactly (see ``compress_row``).
+    """
     margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, rows = params
-    class_weight, sample_weight = weights
+    class_weight, sample_weight, indices, values = weights
     scratch = scratch_row(scores, grad)
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         y = labels[i]
+        g = grad[i] if grad.shape[0] else scratch
         if y == ignore:
             zero_row(i, grad, loss_out)
+            scratch[:] = 0
+            compress_row(scratch, i, indices, values)
             continue
-        g = grad[i] if grad.shape[0] else scratch
         g0 = row_scale(sample_weight, i, grad_denom, g_const)
         w_y = class_weight[y]
         loss = _cs_row(scores[i], y, margin, p, w_y, kink_mode, split_ties, g0, g)
+        compress_row(g, i, indices, values)
         acc += store_loss(loss, sample_weight, i, loss_out)
     return acc
 

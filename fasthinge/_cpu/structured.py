@@ -7,7 +7,9 @@
   β: ``(1/k) Σ_T max(0, h_j)``.
 
 Drivers have the multiclass signature (see ``multiclass.py``) with
-``weights = (class_weight, sample_weight, cost)`` (``cost`` (C, C) or empty)
+``weights = (class_weight, sample_weight, cost, indices, values)`` (``cost``
+(C, C) or empty; ``indices``/``values`` (N, k + 1) for a compact gradient,
+see ``_rows.compress_row``, or (0, 0))
 and ``params = (margin, kind, k, kink_mode, kink_frac, split_ties, g_const,
 grad_denom, ignore, rows)``.
 """
@@ -18,7 +20,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import row_scale, scratch_row, store_loss, zero_row
+from ._rows import compress_row, row_scale, scratch_row, store_loss, zero_row
 from ._simd import maximum
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
@@ -175,16 +177,18 @@ def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
 def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     """Rows of chunk ``c``; returns the float64 sum of their losses."""
     margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, rows = params
-    class_weight, sample_weight, cost = weights
+    class_weight, sample_weight, cost, indices, values = weights
     scratch = scratch_row(scores, grad)
     top = np.empty(max(k, 1), scores.dtype)
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         y = labels[i]
+        g = grad[i] if grad.shape[0] else scratch
         if y == ignore:
             zero_row(i, grad, loss_out)
+            scratch[:] = 0
+            compress_row(scratch, i, indices, values)
             continue
-        g = grad[i] if grad.shape[0] else scratch
         g0 = row_scale(sample_weight, i, grad_denom, g_const)
         w_y = class_weight[y]
         if kind == TOPK_ALPHA or kind == TOPK_BETA:
@@ -194,6 +198,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
             loss = _rescaling_row(
                 kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g
             )
+        compress_row(g, i, indices, values)
         acc += store_loss(loss, sample_weight, i, loss_out)
     return acc
 
