@@ -344,6 +344,7 @@ def multilabel_margin(
     targets: Any,
     *,
     margin: float = 1.0,
+    nan: str = "propagate",
     sample_weight: Any = None,
     reduction: str = "mean",
     kink: str = "zero",
@@ -370,6 +371,8 @@ def multilabel_margin(
         must still lie in ``[−1, C)``).
     margin : float, default 1.0
         The margin ``m`` (PyTorch: 1).
+    nan : {"propagate", "drop"}, default "propagate"
+        ``"drop"`` skips NaN terms (loss 0, no gradient), as PyTorch does.
     {shared_keywords}
         There is no ``ignore_index`` or ``ties`` here.
 
@@ -389,6 +392,7 @@ def multilabel_margin(
     t = v.as_multilabel_targets(targets, s.shape)
     m = v.check_margin(margin, s.dtype)
     v.check_choice(kink, "kink", v.KINKS)
+    drop_nan = v.check_choice(nan, "nan", ("propagate", "drop")) == "drop"
     call = ex.prepare(
         s, t, sample_weight=sample_weight, reduction=reduction, ignore=v.NO_IGNORE,
         return_grad=return_grad, out=out, n_threads=n_threads,
@@ -396,6 +400,6 @@ def multilabel_margin(
     )  # fmt: skip
     g_const, grad_denom = ex.gradient_denominator(call, float(max(1, s.shape[1])))
     rows = ex.rows_per_chunk(s.shape[1])
-    params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), g_const, grad_denom, rows)
+    params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom, rows)
     kernels = drivers("targets", "multilabel_margin")
     return ex.run(call, kernels, (call.sample_weight,), params, rows)

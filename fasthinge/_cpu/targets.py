@@ -9,7 +9,7 @@ Drivers have the multiclass signature (see ``multiclass.py``) with ``targets``
   ``params = (margin, kink_frac, split_ties, g_const, grad_denom, rows)``.
 - ``multilabel_margin_*``: ``targets`` integer class indices, read up to the
   first −1, validated to lie in ``[−1, C)``;
-  ``params = (margin, kink_frac, g_const, grad_denom, rows)``.
+  ``params = (margin, kink_frac, drop_nan, g_const, grad_denom, rows)``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
 
 
 @row_jit
-def _multilabel_row(s, t, margin, kink_frac, g0, g, is_target):
+def _multilabel_row(s, t, margin, kink_frac, drop_nan, g0, g, is_target):
     """PyTorch: ``Σ_{k} Σ_{d ∉ T} (m − x[t_k] + x[d])_+ / C``, in PyTorch's order."""
     n_classes = s.shape[0]
     zero = margin - margin
@@ -87,8 +87,9 @@ def _multilabel_row(s, t, margin, kink_frac, g0, g, is_target):
                 continue
             z = base + s[d]
             coef = g0 if z > 0 else (g0 * kink_frac if z == 0 else zero)
-            coef = z if z != z else coef
-            if z > 0 or z != z:
+            keep_nan = (z != z) & (not drop_nan)  # PyTorch (drop_nan) skips NaN terms
+            coef = z if keep_nan else coef
+            if z > 0 or keep_nan:
                 total += z
             g[target] -= coef
             g[d] += coef
@@ -98,7 +99,7 @@ def _multilabel_row(s, t, margin, kink_frac, g0, g, is_target):
 @row_jit
 def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     """Rows of chunk ``c``; returns the float64 sum of their losses."""
-    margin, kink_frac, g_const, grad_denom, rows = params
+    margin, kink_frac, drop_nan, g_const, grad_denom, rows = params
     (sample_weight,) = weights
     scratch = scratch_row(scores, grad)
     is_target = np.empty(scores.shape[1], np.bool_)
@@ -106,7 +107,7 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         g = grad[i] if grad.shape[0] else scratch
         g0 = row_scale(sample_weight, i, grad_denom, g_const)
-        loss = _multilabel_row(scores[i], targets[i], margin, kink_frac, g0, g, is_target)
+        loss = _multilabel_row(scores[i], targets[i], margin, kink_frac, drop_nan, g0, g, is_target)
         acc += store_loss(loss, sample_weight, i, loss_out)
     return acc
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+import fasthinge as fh
+
 
 def legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
     """PyTorch's rule for the deprecated ``size_average``/``reduce`` arguments."""
@@ -23,6 +25,24 @@ def finish(loss: Any, grad: Any, return_grad: bool, shape: tuple | None = None) 
     if not return_grad:
         return loss
     return loss, (grad if shape is None else grad.reshape(shape))
+
+
+def elementwise_hinge(f: np.ndarray, t: np.ndarray, margin: float, power: int) -> tuple:
+    """``max(0, m − t·f)^p`` and its ``jax.grad`` (½ at the kink, 0 at NaN), elementwise.
+
+    Fused (``fasthinge.binary_hinge``) when every ``t`` is ±1; any other real
+    target, which optax and Keras accept, takes the same formula in NumPy.
+    """
+    if np.isin(t, (-1, 1)).all():
+        loss, grad = fh.binary_hinge(f, t, margin=margin, p=power, kink="half", reduction="none")
+    else:
+        u = margin - t * f
+        slope = np.where(u > 0, 1.0, np.where(u == 0, 0.5, 0.0)) if power == 1 else (
+            2 * np.maximum(u, 0))  # fmt: skip
+        loss, grad = np.maximum(u, 0) ** power, (-t * slope).astype(f.dtype)
+    if power == 1:  # jax's maximum passes no gradient through NaN (squared: 2·NaN stays)
+        grad[np.isnan(f) | np.isnan(t)] = 0
+    return loss, grad
 
 
 def as_float_array(x: Any, name: str) -> np.ndarray:

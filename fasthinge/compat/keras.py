@@ -21,34 +21,34 @@ import numpy as np
 
 import fasthinge as fh
 
-from ._common import as_float_array, finish
+from ._common import as_float_array, elementwise_hinge, finish
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None)
 
 
-def _hinge_values(y_true: Any, y_pred: Any, power: int) -> tuple:
-    """Per-sample Keras hinge values (mean over the last axis) and their gradient."""
+def _hinge_values(y_true: Any, y_pred: Any, power: int, cotangent: Any = 1.0) -> tuple:
+    """Per-sample Keras hinge values (mean over the last axis) and ``jax.grad`` of ``Σ c·ℓ``.
+
+    ``cotangent`` (one per sample) is the upstream gradient. The mean runs in
+    float32 on the JAX backend even for float64 input, so the cotangent
+    reaching the elements is rounded to float32 there, as in Keras.
+    """
     p = as_float_array(y_pred, "y_pred")
     t = np.asarray(y_true).astype(p.dtype)
     if t.size and np.isin(t, (0, 1)).all():  # batch-global {0, 1} -> {-1, +1}
         t = 2 * t - 1
     t = np.broadcast_to(t, p.shape)
-    flat_p, flat_t = p.reshape(-1), t.reshape(-1)
-    if np.isin(flat_t, (-1, 1)).all():
-        h, g = fh.binary_hinge(flat_p, flat_t, p=power, kink="half", reduction="none")
-    else:  # real-valued targets: Keras' formula in NumPy
-        u = 1 - flat_t * flat_p
-        slope = (
-            np.where(u > 0, 1.0, np.where(u == 0, 0.5, 0.0)) if power == 1 else 2 * np.maximum(u, 0)
-        )
-        h, g = np.maximum(u, 0) ** power, (-flat_t * slope).astype(p.dtype)
+    h, g = elementwise_hinge(p.reshape(-1), t.reshape(-1), 1.0, power)
     width = p.shape[-1] if p.ndim else 1
-    per_sample = h.reshape((*p.shape[:-1], width)).astype(np.float32).mean(axis=-1)
-    grad = (g / p.dtype.type(width)).reshape(p.shape)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, as in Keras
+        per_sample = h.reshape((*p.shape[:-1], width)).astype(np.float32).mean(axis=-1)
+    upstream = np.broadcast_to(np.asarray(cotangent, np.float32), per_sample.shape)
+    upstream = (upstream / np.float32(width)).astype(p.dtype)[..., None]
+    grad = (g.reshape((*p.shape[:-1], width)) * upstream).reshape(p.shape)
     return per_sample.astype(p.dtype), grad
 
 
-def hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any:
+def hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False, cotangent: Any = 1.0) -> Any:
     """``keras.losses.hinge``: per-sample ``mean(max(1 − y_true·y_pred, 0), axis=−1)``.
 
     Parameters
@@ -59,6 +59,8 @@ def hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any:
         Predictions.
     return_grad : bool, default False
         Also return ``jax.grad`` of the summed values.
+    cotangent : float or array_like, default 1.0
+        Upstream gradient per sample (what the loss classes pass).
 
     Returns
     -------
@@ -72,11 +74,13 @@ def hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any:
     >>> hinge([[0, 1], [1, 0]], [[0.6, 0.4], [0.4, 0.6]]).round(4).tolist()
     [1.1, 1.1]
     """
-    values, grad = _hinge_values(y_true, y_pred, 1)
+    values, grad = _hinge_values(y_true, y_pred, 1, cotangent)
     return finish(values, grad, return_grad)
 
 
-def squared_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any:
+def squared_hinge(
+    y_true: Any, y_pred: Any, *, return_grad: bool = False, cotangent: Any = 1.0
+) -> Any:
     """``keras.losses.squared_hinge``: per-sample ``mean(max(1 − y_true·y_pred, 0)², axis=−1)``.
 
     Parameters
@@ -87,6 +91,8 @@ def squared_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any
         Predictions.
     return_grad : bool, default False
         Also return ``jax.grad`` of the summed values.
+    cotangent : float or array_like, default 1.0
+        Upstream gradient per sample (what the loss classes pass).
 
     Returns
     -------
@@ -100,11 +106,13 @@ def squared_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any
     >>> squared_hinge([[0, 1]], [[0.6, 0.4]]).round(4).tolist()
     [1.46]
     """
-    values, grad = _hinge_values(y_true, y_pred, 2)
+    values, grad = _hinge_values(y_true, y_pred, 2, cotangent)
     return finish(values, grad, return_grad)
 
 
-def categorical_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) -> Any:
+def categorical_hinge(
+    y_true: Any, y_pred: Any, *, return_grad: bool = False, cotangent: Any = 1.0
+) -> Any:
     """``keras.losses.categorical_hinge``: per-sample, floor included.
 
     Parameters
@@ -115,6 +123,8 @@ def categorical_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) ->
         Predictions.
     return_grad : bool, default False
         Also return ``jax.grad`` of the summed values.
+    cotangent : float or array_like, default 1.0
+        Upstream gradient per sample (what the loss classes pass).
 
     Returns
     -------
@@ -129,26 +139,43 @@ def categorical_hinge(y_true: Any, y_pred: Any, *, return_grad: bool = False) ->
     [4.0]
     """
     p = as_float_array(y_pred, "y_pred")
-    values, grad = fh.categorical_hinge(p, y_true, reduction="none", kink="half", ties="split")
-    return finish(values, grad, return_grad)
+    t = np.asarray(y_true).astype(p.dtype)
+    values, grad = fh.categorical_hinge(p, t, reduction="none", kink="half", ties="split")
+    bad = ~np.isfinite(p).all(axis=-1)
+    if bad.any():  # jax.grad's rules where inf·0 or NaN enters: recompute those rows
+        grad[bad] = _categorical_jax_grad(p[bad], t[bad])
+    c = np.broadcast_to(np.asarray(cotangent, p.dtype), values.shape)[..., None]
+    return finish(values, grad * c, return_grad)
 
 
-def _reduce(values: np.ndarray, grad: np.ndarray, sample_weight: Any, reduction: Any) -> tuple:
-    """Keras' reductions of per-sample ``values`` (and the matching gradient scale)."""
+def _categorical_jax_grad(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``jax.grad`` of ``max(neg − pos + 1, 0)`` row by row, as JAX composes it."""
+    with np.errstate(invalid="ignore"):
+        product = (1 - t) * p
+        neg = product.max(axis=-1, keepdims=True)
+        z = neg - (t * p).sum(axis=-1, keepdims=True) + 1
+        factor = np.where(z > 0, 1.0, np.where(z == 0, 0.5, 0.0))
+        winners = (product == neg).astype(p.dtype)
+        share = winners / winners.sum(axis=-1, keepdims=True)
+        return (factor * ((1 - t) * share - t)).astype(p.dtype)
+
+
+def _reduction_weights(values: np.ndarray, sample_weight: Any, reduction: Any) -> tuple:
+    """Keras' reduction of per-sample ``values``: (reduced value, d value / d ℓ_i)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
     w = np.ones_like(values) if sample_weight is None else np.broadcast_to(
         np.asarray(sample_weight, values.dtype), values.shape)  # fmt: skip
     weighted = values * w
-    shape = w.shape + (1,) * (grad.ndim - w.ndim)
-    grad = grad * w.reshape(shape)
     if reduction in (None, "none"):
-        return weighted, grad
+        return weighted, w
     total = weighted.sum(dtype=np.float64)
     if reduction == "sum":
-        return values.dtype.type(total), grad
+        return values.dtype.type(total), w
     denom = float(w.sum()) if reduction == "mean_with_sample_weight" else float(values.size)
-    return values.dtype.type(total / denom if denom else 0.0), grad / denom if denom else grad * 0
+    if not denom:  # Keras divides with divide_no_nan
+        return values.dtype.type(0.0), w * 0
+    return values.dtype.type(total / denom), w / values.dtype.type(denom)
 
 
 class _Loss:
@@ -156,17 +183,22 @@ class _Loss:
 
     function = staticmethod(hinge)
 
-    def __init__(self, reduction: Any = "sum_over_batch_size", name: str | None = None):
+    def __init__(self, reduction: Any = "sum_over_batch_size", name: str | None = None,
+                 dtype: Any = None):  # fmt: skip
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
         self.reduction, self.name = reduction, name
+        self.dtype = np.dtype(np.float32 if dtype is None else dtype)  # Keras: floatx
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, *,
                  return_grad: bool = False) -> Any:  # fmt: skip
         """The reduced loss (and the gradient with respect to ``y_pred``)."""
-        values, grad = self.function(y_true, y_pred, return_grad=True)
-        loss, grad = _reduce(values, grad, sample_weight, self.reduction)
-        return finish(loss, grad, return_grad)
+        y_pred = np.asarray(y_pred).astype(self.dtype)
+        values = self.function(y_true, y_pred)
+        loss, cotangent = _reduction_weights(values, sample_weight, self.reduction)
+        if not return_grad:
+            return loss
+        return loss, self.function(y_true, y_pred, return_grad=True, cotangent=cotangent)[1]
 
 
 class Hinge(_Loss):

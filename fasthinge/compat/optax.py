@@ -15,9 +15,7 @@ from typing import Any
 
 import numpy as np
 
-import fasthinge as fh
-
-from ._common import as_float_array, finish
+from ._common import as_float_array, elementwise_hinge, finish
 
 
 def _binary(f: Any, t: Any, margin: float, return_grad: bool) -> Any:
@@ -25,13 +23,7 @@ def _binary(f: Any, t: Any, margin: float, return_grad: bool) -> Any:
     scores = as_float_array(f, "predictor_outputs")
     targets = np.broadcast_to(np.asarray(t, dtype=scores.dtype), scores.shape)
     flat_t = targets.reshape(-1)
-    if np.isin(flat_t, (-1, 1)).all():
-        loss, grad = fh.binary_hinge(scores.reshape(-1), flat_t, margin=margin, kink="half",
-                                     reduction="none")  # fmt: skip
-    else:  # any real target, as optax allows: the same formula in NumPy
-        u = margin - scores.reshape(-1) * flat_t
-        loss = np.maximum(u, 0)
-        grad = -flat_t * np.where(u > 0, 1.0, np.where(u == 0, 0.5, 0.0)).astype(scores.dtype)
+    loss, grad = elementwise_hinge(scores.reshape(-1), flat_t, margin, 1)
     return finish(loss.reshape(scores.shape), grad, return_grad, scores.shape)
 
 
@@ -97,6 +89,11 @@ def _max_minus_label(scores: Any, labels: Any, offset: float, return_grad: bool)
     """``max_j(s_j + offset·(1 − o_j)) − Σ_j s_j o_j`` in optax's order; jax.grad's gradient."""
     s = as_float_array(scores, "scores")
     y = np.asarray(labels)
+    with np.errstate(invalid="ignore"):  # inf·0 in the one-hot product is NaN, as in optax
+        return _max_minus_label_values(s, y, offset, return_grad)
+
+
+def _max_minus_label_values(s: np.ndarray, y: np.ndarray, offset: float, return_grad: bool) -> Any:
     n_classes = s.shape[-1]
     one_hot = (y[..., None] == np.arange(n_classes)).astype(s.dtype)
     shifted = (s + s.dtype.type(offset)) - s.dtype.type(offset) * one_hot if offset else s

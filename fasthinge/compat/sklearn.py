@@ -67,6 +67,10 @@ def hinge_loss(
     pred = np.asarray(pred_decision)
     if pred.dtype not in (np.float32, np.float64):
         pred = pred.astype(np.float64)
+    if y.shape[0] == 0:
+        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+    if not np.isfinite(pred).all():
+        raise ValueError("Input contains NaN or infinity.")
     classes = np.unique(labels if labels is not None else y)
     _weights_sum(sample_weight, y.shape[0])
     if classes.size > 2:

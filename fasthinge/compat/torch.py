@@ -112,7 +112,8 @@ def multilabel_margin_loss(
     t = np.asarray(target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     scores = x.reshape(1, -1) if x.ndim <= 1 else x
-    loss, grad = fh.multilabel_margin(scores, t.reshape(scores.shape), reduction=reduction)
+    loss, grad = fh.multilabel_margin(scores, t.reshape(scores.shape), nan="drop",
+                                      reduction=reduction)  # fmt: skip
     if x.ndim <= 1:
         loss = np.asarray(loss).reshape(())
     return finish(np.asarray(loss), grad, return_grad, x.shape)
@@ -157,8 +158,13 @@ def hinge_embedding_loss(
     x = as_float_array(input, "input")
     t = np.broadcast_to(np.asarray(target), x.shape)
     reduction = legacy_reduction(size_average, reduce, reduction)
-    loss, grad = fh.hinge_embedding(x.reshape(-1), t.reshape(-1), margin=margin, kink="full",
+    flat_x, flat_t = x.reshape(-1), t.reshape(-1)
+    loss, grad = fh.hinge_embedding(flat_x, flat_t, margin=margin, kink="full",
                                     reduction=reduction)  # fmt: skip
+    # autograd at a NaN input: the linear term passes its slope, clamp_min's mask 0
+    nan_at = np.isnan(flat_x)
+    slope = 1 / max(1, flat_x.size) if reduction == "mean" else 1
+    grad[nan_at] = np.where(flat_t[nan_at] != -1, grad.dtype.type(slope), 0)
     loss = np.asarray(loss).reshape(x.shape) if reduction == "none" else np.asarray(loss)
     return finish(loss, grad, return_grad, x.shape)
 

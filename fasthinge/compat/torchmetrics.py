@@ -25,14 +25,14 @@ def _needs_normalizing(x: np.ndarray) -> bool:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.where(
-        x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))
-    )
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # inf − inf: NaN, as in torch.softmax
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def binary_hinge_loss(
@@ -40,7 +40,7 @@ def binary_hinge_loss(
     target: Any,
     squared: bool = False,
     ignore_index: int | None = None,
-    validate_args: bool = True,
+    validate_args: bool = False,
     *,
     return_grad: bool = False,
 ) -> Any:
@@ -56,7 +56,7 @@ def binary_hinge_loss(
         Square the clamped measure.
     ignore_index : int, optional
         Targets equal to it are dropped before anything else.
-    validate_args : bool, default True
+    validate_args : bool, default False
         Check that targets are 0, 1 or ``ignore_index``.
     return_grad : bool, default False
         Also return PyTorch's autograd gradient with respect to ``preds``.
@@ -87,7 +87,8 @@ def binary_hinge_loss(
     signs = np.where(t[kept].astype(bool), 1, -1)
     loss, g = fh.binary_hinge(q, signs, p=2 if squared else 1, kink="full")
     grad = np.zeros_like(flat)
-    grad[kept] = g * q * (1 - q) if sigmoid else g
+    with np.errstate(invalid="ignore"):
+        grad[kept] = g * q * (1 - q) if sigmoid else g
     return finish(np.asarray(loss), grad, return_grad, p.shape)
 
 
@@ -98,7 +99,7 @@ def multiclass_hinge_loss(
     squared: bool = False,
     multiclass_mode: str = "crammer-singer",
     ignore_index: int | None = None,
-    validate_args: bool = True,
+    validate_args: bool = False,
     *,
     return_grad: bool = False,
 ) -> Any:
@@ -119,7 +120,7 @@ def multiclass_hinge_loss(
         means).
     ignore_index : int, optional
         Rows with this target are dropped before anything else.
-    validate_args : bool, default True
+    validate_args : bool, default False
         Check shapes and target values.
     return_grad : bool, default False
         Also return PyTorch's autograd gradient (of the sum of the output).
@@ -151,8 +152,8 @@ def multiclass_hinge_loss(
         p.shape[1] != num_classes or ((y[kept] < 0) | (y[kept] >= num_classes)).any()
     ):
         raise ValueError(f"preds must have {num_classes} classes and targets in [0, {num_classes})")
-    if not kept.any():
-        raise ValueError("every row is ignored (torchmetrics raises here)")
+    if not kept.any() and multiclass_mode == "crammer-singer":
+        raise ValueError("no row left (empty, or all ignored): torchmetrics raises here")
     q = rows[kept]
     softmax = _needs_normalizing(q)
     if softmax:
@@ -163,7 +164,8 @@ def multiclass_hinge_loss(
     else:
         loss, g = fh.one_vs_all(q, y[kept], p=power, kink="full", reduction="per_class")
     if softmax:  # back through the softmax: q ⊙ (g − Σ g·q)
-        g = q * (g - (g * q).sum(axis=1, keepdims=True))
+        with np.errstate(invalid="ignore"):
+            g = q * (g - (g * q).sum(axis=1, keepdims=True))
     grad_rows = np.zeros_like(rows)
     grad_rows[kept] = g
     moved = np.moveaxis(p, 1, -1).shape
