@@ -2,7 +2,7 @@
 
 The flow of a call: validate every argument (``_validation``) → allocate or
 check the gradient buffer → run the serial or parallel driver (``_threading``)
-→ add the per-chunk partial sums in index order → reduce.
+→ add the per-chunk partial sums (``np.sum``: a fixed pairwise order) → reduce.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def run(call: Call, kernels: tuple, weights: tuple, params: tuple, rows_per_chun
 
 
 def _reduce(call: Call, partials: np.ndarray) -> Any:
-    """Add the chunk sums in index order (in float64) and round once to the dtype."""
+    """Add the chunk sums (float64, NumPy's fixed pairwise order) and round once to the dtype."""
     dtype = call.scores.dtype
     if call.reduction == "none":
         return call.loss_out

@@ -233,10 +233,11 @@ def crammer_singer(
     ``sklearn.metrics.hinge_loss(y, S, labels=np.arange(C), sample_weight=w)``
     for ``C ≥ 3`` (scikit-learn computes ``1 − (s_y − max)`` in the same
     order). NaN in a row makes its loss NaN and puts NaN on the gradient of
-    ``y`` and of the (first) NaN score. A row of a single class (C = 1) has
-    loss 0. ``kink="half"`` counts ``y`` as one more member of the tie set of
-    the max, as ``jax.grad`` does: ½ with one best wrong class, ``k/(k+1)``
-    with ``ties="split"`` and ``k`` tied ones.
+    ``y`` and of the max's index (the first NaN wrong score if there is one,
+    else the best wrong class). A row of a single class (C = 1) has loss 0.
+    ``kink="half"`` counts ``y`` as one more member of the tie set of the
+    max, as ``jax.grad`` does: ½ with one best wrong class, ``k/(k+1)`` with
+    ``ties="split"`` and ``k`` tied ones.
 
     Examples
     --------

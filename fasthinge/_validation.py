@@ -53,6 +53,8 @@ def as_scores(scores: Any, ndim: int, name: str = "scores") -> np.ndarray:
         )
     if array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
+    if ndim == 2 and array.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one class (column), got shape {array.shape}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return np.ascontiguousarray(array)
@@ -68,7 +70,7 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
     if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         array = array.astype(np.int64)
     array = np.ascontiguousarray(array)
-    first = _first_bad_label("class", array, (n_classes, ignore))
+    first = _first_bad_label("class", array, (n_classes, ignore, ignore != NO_IGNORE))
     if first >= 0:
         raise ValueError(
             f"labels must be in [0, {n_classes}) (or ignore_index), "
@@ -87,7 +89,9 @@ def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) 
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     array = np.ascontiguousarray(array)
-    first = _first_bad_label("binary", array, (pos, neg, ignore))
+    if ignore in (pos, neg):
+        raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
+    first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE))
     if first >= 0:
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"

@@ -204,3 +204,47 @@ def test_cuda_like_arrays_are_refused():
 
 def test_ragged_lists_are_a_type_error():
     _raises(TypeError, "scores could not be converted", fh.crammer_singer, [[1.0], [1.0, 2.0]], Y)
+
+
+def test_crammer_singer_single_class_never_writes_past_the_row():
+    """C = 1 with a NaN or -inf true score used to write one element past the row."""
+    for value in (np.nan, -np.inf, 0.5):
+        big = np.full((2, 1), 7.0)
+        loss, grad = fh.crammer_singer(np.array([[value]]), [0], out=big[:1], reduction="none")
+        assert loss[0] == 0 and grad[0, 0] == 0
+        assert big[1, 0] == 7.0
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+def test_the_no_ignore_sentinel_is_not_a_valid_label(func):
+    sentinel = np.iinfo(np.int64).min
+    _raises(ValueError, "labels must be in", func, np.zeros((1, 2)), np.array([sentinel]))
+    _raises(
+        ValueError,
+        "labels must be -1 or 1",
+        fh.binary_hinge,
+        np.zeros(1),
+        np.array([float(sentinel)]),
+    )
+
+
+@pytest.mark.parametrize("func", MULTICLASS)
+def test_zero_classes(func):
+    _raises(
+        ValueError, "scores must have at least one class", func, np.zeros((0, 0)), np.zeros(0, int)
+    )
+
+
+def test_binary_ignore_index_must_not_be_a_class():
+    _raises(
+        ValueError, "ignore_index must not be a class label", fh.binary_hinge, F, T, ignore_index=-1
+    )
+    _raises(
+        ValueError,
+        "ignore_index must not be a class label",
+        fh.binary_hinge,
+        F,
+        np.array([0, 1, 1, 0]),
+        label_encoding="01",
+        ignore_index=0,
+    )

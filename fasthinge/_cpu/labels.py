@@ -13,7 +13,7 @@ from ._jit import parallel_jit, row_jit, serial_jit
 
 
 @row_jit
-def _class_chunk(c, labels, n_classes, ignore, chunk):
+def _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk):
     """First ``i`` in chunk ``c`` with ``labels[i]`` outside ``[0, n_classes)`` and ≠ ignore.
 
     A branch-free (vectorised) sweep finds whether there is one; only then a
@@ -24,55 +24,55 @@ def _class_chunk(c, labels, n_classes, ignore, chunk):
     bad = False
     for i in range(lo, hi):
         y = labels[i]
-        bad |= ((y < 0) | (y >= n_classes)) & (y != ignore)
+        bad |= ((y < 0) | (y >= n_classes)) & ((y != ignore) | (not has_ignore))
     if bad:
         for i in range(lo, hi):
             y = labels[i]
-            if (y < 0 or y >= n_classes) and y != ignore:
+            if (y < 0 or y >= n_classes) and (y != ignore or not has_ignore):
                 return i
     return labels.shape[0]
 
 
 @row_jit
-def _binary_chunk(c, labels, pos, neg, ignore, chunk):
+def _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
     """First ``i`` in chunk ``c`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``."""
     lo = c * chunk
     hi = min(labels.shape[0], lo + chunk)
     bad = False
     for i in range(lo, hi):
         t = labels[i]
-        bad |= (t != pos) & (t != neg) & (t != ignore)
+        bad |= (t != pos) & (t != neg) & ((t != ignore) | (not has_ignore))
     if bad:
         for i in range(lo, hi):
             t = labels[i]
-            if t != pos and t != neg and t != ignore:
+            if t != pos and t != neg and (t != ignore or not has_ignore):
                 return i
     return labels.shape[0]
 
 
 @serial_jit
-def class_labels_serial(labels, n_classes, ignore, chunk, first_bad):
+def class_labels_serial(labels, n_classes, ignore, has_ignore, chunk, first_bad):
     """Serial check of class labels."""
     for c in range(first_bad.shape[0]):
-        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, chunk)
+        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk)
 
 
 @parallel_jit
-def class_labels_parallel(labels, n_classes, ignore, chunk, first_bad):
+def class_labels_parallel(labels, n_classes, ignore, has_ignore, chunk, first_bad):
     """Parallel check of class labels."""
     for c in numba.prange(first_bad.shape[0]):
-        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, chunk)
+        first_bad[c] = _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk)
 
 
 @serial_jit
-def binary_labels_serial(labels, pos, neg, ignore, chunk, first_bad):
+def binary_labels_serial(labels, pos, neg, ignore, has_ignore, chunk, first_bad):
     """Serial check of binary labels."""
     for c in range(first_bad.shape[0]):
-        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, chunk)
+        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk)
 
 
 @parallel_jit
-def binary_labels_parallel(labels, pos, neg, ignore, chunk, first_bad):
+def binary_labels_parallel(labels, pos, neg, ignore, has_ignore, chunk, first_bad):
     """Parallel check of binary labels."""
     for c in numba.prange(first_bad.shape[0]):
-        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, chunk)
+        first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk)

@@ -94,6 +94,9 @@ def _cs_row(s, y, margin, p, w_y, kink_mode, split_ties, g0, g):
     """
     n_classes = s.shape[0]
     zero = margin - margin
+    if n_classes == 1:  # no wrong class: nothing can violate (and no index to write)
+        g[0] = zero
+        return zero
     neg_inf = s.dtype.type(-np.inf)
     best = neg_inf
     for j in range(n_classes):
@@ -105,7 +108,7 @@ def _cs_row(s, y, margin, p, w_y, kink_mode, split_ties, g0, g):
     elif z != z:  # NaN propagates into the loss and the gradient
         loss = z
         coef = z
-    elif z == 0 and p == 1 and kink_mode != KINK_ZERO and n_classes > 1:
+    elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
         loss = zero
         coef = g0 * w_y
     else:
