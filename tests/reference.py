@@ -8,9 +8,22 @@ float64, so kinks and ties fall the same way in every dtype.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+
+
+def _ieee(func):
+    """Run a reference with IEEE semantics and no warnings (inf - inf is NaN, as intended)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
 
 KINK = {"zero": 0.0, "full": 1.0, "half": 0.5}
 
@@ -26,6 +39,7 @@ def hinge_term(z: float, p: int, kink: str) -> tuple[float, float]:
     return 0.0, 0.0
 
 
+@_ieee
 def weston_watkins_rows(
     S,
     y,
@@ -59,6 +73,7 @@ def weston_watkins_rows(
     return loss, grad
 
 
+@_ieee
 def crammer_singer_rows(
     S, y, *, margin=1.0, p=1, class_weight=None, kink="zero", ties="first", ignore_index=None
 ):
@@ -89,6 +104,7 @@ def crammer_singer_rows(
     return loss, grad
 
 
+@_ieee
 def binary_hinge_rows(
     f, t, *, margin=1.0, p=1, label_encoding="pm1", kink="zero", ignore_index=None
 ):
@@ -103,6 +119,7 @@ def binary_hinge_rows(
     return loss, grad
 
 
+@_ieee
 def reduce(loss, grad, y, *, reduction="mean", sample_weight=None, ignore_index=None):
     """Apply sample weights and the reduction; scale the gradient to match."""
     n = loss.shape[0]
@@ -124,6 +141,7 @@ def reduce(loss, grad, y, *, reduction="mean", sample_weight=None, ignore_index=
     return weighted.sum() / denom, grad / denom
 
 
+@_ieee
 def smooth_hinge_rows(
     f, t, *, gamma=1.0, margin=1.0, scale=1.0, label_encoding="pm1", ignore_index=None
 ):
@@ -146,6 +164,7 @@ def smooth_hinge_rows(
     return loss, grad
 
 
+@_ieee
 def hinge_embedding_rows(x, t, *, margin=1.0, kink="full", ignore_index=None):
     """PyTorch HingeEmbeddingLoss: [t != -1]·x + [t != 1]·(m - x)_+."""
     n = x.shape[0]
@@ -154,6 +173,9 @@ def hinge_embedding_rows(x, t, *, margin=1.0, kink="full", ignore_index=None):
         if ignore_index is not None and t[i] == ignore_index:
             continue
         xi = float(x[i])
+        if math.isnan(xi):  # fasthinge's policy: NaN propagates into loss and gradient
+            loss[i] = grad[i] = math.nan
+            continue
         if t[i] != -1:
             loss[i] += xi
             grad[i] += 1.0
@@ -164,6 +186,7 @@ def hinge_embedding_rows(x, t, *, margin=1.0, kink="full", ignore_index=None):
     return loss, grad
 
 
+@_ieee
 def one_vs_all_rows(S, y, *, margin=1.0, p=1, normalize=False, kink="zero", ignore_index=None):
     """Σ_c (m − t_c s_c)_+^p, t_c = +1 for the label, else −1 (÷C with normalize)."""
     n, c = S.shape
@@ -185,6 +208,7 @@ def _argmax_set(values, exclude):
     return best, [j for j, v in enumerate(values) if j != exclude and v == best]
 
 
+@_ieee
 def structured_rows(
     S, y, cost, *, rescaling="margin", margin=1.0, kink="zero", ties="first", ignore_index=None
 ):
@@ -223,6 +247,7 @@ def structured_rows(
     return loss, grad
 
 
+@_ieee
 def categorical_hinge_rows(S, T, *, margin=1.0, kink="half", ties="split"):
     """Keras: max(0, max_c (1 − t_c) s_c − Σ t_c s_c + m); jax.grad's subgradient by default."""
     n, c = S.shape
@@ -231,7 +256,7 @@ def categorical_hinge_rows(S, T, *, margin=1.0, kink="half", ties="split"):
         s, t = [float(v) for v in S[i]], [float(v) for v in T[i]]
         pos = sum(a * b for a, b in zip(t, s, strict=True))
         prod = [(1 - a) * b for a, b in zip(t, s, strict=True)]
-        neg = max(prod)
+        neg = math.nan if any(math.isnan(v) for v in prod) else max(prod)  # jnp.max
         h, d = hinge_term(neg - pos + margin, 1, kink)
         winners = [j for j in range(c) if prod[j] == neg]
         winners = winners if ties == "split" else winners[:1]
