@@ -8,13 +8,13 @@ reproducible CI runs.
 """
 
 import numpy as np
+import reference as ref
+import reference_topk as ref_topk
 from conftest import assert_close
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fasthinge as fh
-import reference as ref
-import reference_topk as ref_topk
 
 SETTINGS = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
