@@ -1,0 +1,1 @@
+"""airspeed velocity benchmarks of fasthinge (see ``common`` for the tables)."""

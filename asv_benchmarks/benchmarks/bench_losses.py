@@ -1,0 +1,33 @@
+"""Loss + gradient, loss only, gradient into ``out=`` and peak memory of every function.
+
+``setup`` calls the function (both passes) once, so compilation, or loading
+Numba's cache, is never timed; ``bench_compile`` times that separately.
+"""
+
+import numpy as np
+
+from .common import CASES, DTYPES, THREADS, load_case
+
+
+class Losses:
+    params = (CASES, list(DTYPES), list(THREADS))
+    param_names = ("case", "dtype", "threads")
+    timeout = 300
+
+    def setup(self, case, dtype, threads):
+        _, self.func, self.scores, self.labels = load_case(case, dtype, threads)
+        self.out = np.empty_like(self.scores)
+        self.func(self.scores, self.labels, out=self.out, n_threads=threads)
+        self.func(self.scores, self.labels, return_grad=False, n_threads=threads)
+
+    def time_loss_grad(self, case, dtype, threads):
+        self.func(self.scores, self.labels, n_threads=threads)
+
+    def time_loss_only(self, case, dtype, threads):
+        self.func(self.scores, self.labels, return_grad=False, n_threads=threads)
+
+    def time_into_out(self, case, dtype, threads):
+        self.func(self.scores, self.labels, out=self.out, n_threads=threads)
+
+    def peakmem_loss_grad(self, case, dtype, threads):
+        self.func(self.scores, self.labels, n_threads=threads)
