@@ -20,6 +20,7 @@ from ._family import (
     topk_hinge,
 )
 from ._multiclass import crammer_singer, weston_watkins
+from ._warmup import warmup
 
 __version__ = "0.1.0"
 
@@ -37,5 +38,6 @@ __all__ = [
     "smooth_hinge",
     "structured_hinge",
     "topk_hinge",
+    "warmup",
     "weston_watkins",
 ]
