@@ -1,14 +1,8 @@
-"""Bookkeeping shared by the row-wise (multiclass) chunk functions.
+"""Rare-path helpers shared by the row-wise (multiclass) chunk functions.
 
-Each chunk function loops over its rows and, per row: skips an ignored label
-(``zero_row``), picks where the gradient row goes (``grad[i]`` or, for loss
-only, a scratch row from ``scratch_row``: rows always write a gradient, so one
-loop body, one order of operations, serves both), scales it
-(``row_scale``), and stores the weighted loss (``store_loss``).
-
-These helpers are small on purpose: LLVM inlines them. A helper taking arrays
-that LLVM does not inline costs reference counting on every row (measured 2x
-at C = 10); ``zero_row`` is the exception, on the rare path.
+Per-row code that runs on every row is written out inside the chunk functions
+(see the note in ``multiclass.py``): these helpers take arrays, so they are
+only called on rare paths (an ignored row) or once per long row.
 """
 
 from __future__ import annotations
@@ -31,24 +25,6 @@ def zero_row(i, grad, loss_out):
         grad[i, :] = 0
     if loss_out.shape[0]:
         loss_out[i] = 0
-
-
-@row_jit
-def row_scale(sample_weight, i, grad_denom, g_const):
-    """The gradient scale of row ``i``: ``w_i / grad_denom`` in the dtype, or ``g_const``."""
-    if sample_weight.shape[0]:
-        return sample_weight.dtype.type(sample_weight[i] / grad_denom)
-    return g_const
-
-
-@row_jit
-def store_loss(loss, sample_weight, i, loss_out):
-    """Weight row ``i``'s loss, store it in ``loss_out`` (for "none") and return it."""
-    if sample_weight.shape[0]:
-        loss = loss * sample_weight[i]
-    if loss_out.shape[0]:
-        loss_out[i] = loss
-    return loss
 
 
 @row_jit

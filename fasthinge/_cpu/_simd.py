@@ -50,4 +50,4 @@ def maximum(typingctx, a, b):
 
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
-    maximum = _maximum_python  # noqa: F811
+    maximum = _maximum_python

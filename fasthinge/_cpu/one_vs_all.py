@@ -11,57 +11,58 @@ output), or a (0, 0) array when not wanted.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import row_scale, scratch_row, store_loss, zero_row
-
-
-@row_jit
-def _ova_row(s, y, margin, p, kink_frac, g0, g, columns, w_i):
-    """Σ_c (m − t_c s_c)_+^p of one row, gradient (scaled by g0) into g.
-
-    With ``columns`` non-empty, also adds ``w_i·h_c`` to ``columns[c]``.
-    """
-    zero = margin - margin
-    hinge = p == 1
-    per_class = columns.shape[0] > 0
-    total = zero
-    for j in range(s.shape[0]):
-        positive = j == y
-        u = margin - (s[j] if positive else zero - s[j])
-        active = u > 0
-        h = (u if hinge else u * u) if active else zero
-        coef = (g0 if hinge else (g0 + g0) * u) if active else zero
-        coef = g0 * kink_frac if (u == 0) & hinge else coef
-        h = u if u != u else h  # NaN propagates into the loss and the gradient
-        coef = u if u != u else coef
-        total += h
-        g[j] = (zero - coef) if positive else coef
-        if per_class:
-            columns[j] += w_i * h
-    return total
+from ._rows import zero_row
 
 
 @row_jit
 def _ova_chunk(c, scores, labels, weights, params, grad, loss_out):
-    """One-vs-all rows of chunk ``c``; returns the float64 sum of their losses."""
+    """One-vs-all rows of chunk ``c``; returns the float64 sum of their losses.
+
+    The row loop is written out here (see the note in ``multiclass.py``): per
+    element ``u = m − t·s``, ``h = u_+^p``, gradient ``−t·(1 or 2u)``, NaN kept.
+    With ``per_class`` non-empty, the weighted ``h`` of each column is added
+    to this chunk's row of ``per_class``.
+    """
     margin, p, norm, kink_frac, g_const, grad_denom, ignore, rows = params
     sample_weight, per_class = weights
     columns = per_class[c] if per_class.shape[0] else per_class.reshape(per_class.size)[:0]
     if per_class.shape[0]:
         columns[:] = 0.0
-    scratch = scratch_row(scores, grad)
+    has_sw = sample_weight.shape[0] > 0
+    hinge = p == 1
+    zero = margin - margin
+    gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         y = labels[i]
         if y == ignore:
             zero_row(i, grad, loss_out)
             continue
-        g = grad[i] if grad.shape[0] else scratch
-        g0 = row_scale(sample_weight, i, grad_denom, g_const)
-        w_i = sample_weight[i] / norm if sample_weight.shape[0] else 1.0 / norm
-        loss = _ova_row(scores[i], y, margin, p, kink_frac, g0, g, columns, w_i) / norm
-        acc += store_loss(loss, sample_weight, i, loss_out)
+        gi = i if grad.shape[0] else 0
+        g0 = scores.dtype.type(sample_weight[i] / grad_denom) if has_sw else g_const
+        w_col = (sample_weight[i] if has_sw else 1.0) / norm
+        total = zero
+        for j in range(scores.shape[1]):
+            positive = j == y
+            u = margin - (scores[i, j] if positive else zero - scores[i, j])
+            active = u > 0
+            h = (u if hinge else u * u) if active else zero
+            coef = (g0 if hinge else (g0 + g0) * u) if active else zero
+            coef = g0 * kink_frac if (u == 0) & hinge else coef
+            h = u if u != u else h  # NaN propagates into the loss and the gradient
+            coef = u if u != u else coef
+            total += h
+            gbuf[gi, j] = (zero - coef) if positive else coef
+            if columns.shape[0]:
+                columns[j] += w_col * h
+        loss = total / norm
+        loss = loss * sample_weight[i] if has_sw else loss
+        if loss_out.shape[0]:
+            loss_out[i] = loss
+        acc += loss
     return acc
 
 

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import compress_row, row_scale, scratch_row, store_loss, zero_row
+from ._rows import compress_row, scratch_row, zero_row
 from ._simd import maximum
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
@@ -189,7 +189,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
             scratch[:] = 0
             compress_row(scratch, i, indices, values)
             continue
-        g0 = row_scale(sample_weight, i, grad_denom, g_const)
+        g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         w_y = class_weight[y]
         if kind == TOPK_ALPHA or kind == TOPK_BETA:
             loss = _topk_row(kind, scores[i], y, margin, k, kink_frac, split_ties, g0, w_y, g, top)
@@ -199,7 +199,10 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
                 kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g
             )
         compress_row(g, i, indices, values)
-        acc += store_loss(loss, sample_weight, i, loss_out)
+        loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[i] = loss
+        acc += loss
     return acc
 
 

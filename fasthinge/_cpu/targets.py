@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import row_scale, scratch_row, store_loss
+from ._rows import scratch_row
 from ._simd import maximum
 
 
@@ -61,9 +61,12 @@ def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         g = grad[i] if grad.shape[0] else scratch
-        g0 = row_scale(sample_weight, i, grad_denom, g_const)
+        g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         loss = _categorical_row(scores[i], targets[i], margin, kink_frac, split_ties, g0, g)
-        acc += store_loss(loss, sample_weight, i, loss_out)
+        loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[i] = loss
+        acc += loss
     return acc
 
 
@@ -106,9 +109,12 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         g = grad[i] if grad.shape[0] else scratch
-        g0 = row_scale(sample_weight, i, grad_denom, g_const)
+        g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         loss = _multilabel_row(scores[i], targets[i], margin, kink_frac, drop_nan, g0, g, is_target)
-        acc += store_loss(loss, sample_weight, i, loss_out)
+        loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[i] = loss
+        acc += loss
     return acc
 
 
