@@ -215,12 +215,15 @@ def topk_hinge(
         α (NIPS 2015, "top-k SVM"):      ℓ = max(0, (1/k) Σ_{j∈T} h_j)
         β (CVPR 2016, "top-k SVM^β"):    ℓ = (1/k) Σ_{j∈T} max(0, h_j)
 
-    Both equal Crammer–Singer at ``k = 1``; β ≥ α. The definitions follow the
+    Both equal Crammer–Singer at ``k = 1`` (gradients too, except at a kink
+    with ``kink="half"``: here the kink takes ½ of the active subgradient, as
+    the top-k hinge's own ``max(0, ·)`` does under ``jax.grad``, where
+    ``crammer_singer`` lets the true class join a tie set); β ≥ α. The definitions follow the
     authors' code (mlapin/libsdca, ``l2_hinge_topk.h`` and
     ``l2_topk_hinge.h``: the true class is excluded from the sort). The
     subgradient puts ``+1/k`` (β: on active entries only) on each ``j ∈ T``
-    and the opposite total on ``y``. A NaN score makes the row's loss and
-    gradient NaN.
+    and the opposite total on ``y``. A NaN score, or ``inf − inf`` from
+    infinite scores, makes the row's loss and gradient NaN.
 
     Parameters
     ----------

@@ -170,8 +170,10 @@ def check_k(k: Any, n_classes: int | None) -> int:
     """The ``k`` of a top-k loss: an integer in ``[1, C − 1]``."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer, got {_shown(k)}")
-    if n_classes is not None and not 1 <= k <= max(1, n_classes - 1):
-        raise ValueError(f"k must be in [1, {max(1, n_classes - 1)}] (C - 1), got {k}")
+    if n_classes is not None and n_classes < 2:
+        raise ValueError(f"top-k needs at least 2 classes, got C = {n_classes}")
+    if n_classes is not None and not 1 <= k <= n_classes - 1:
+        raise ValueError(f"k must be in [1, {n_classes - 1}] (C - 1), got {k}")
     return int(k)
 
 

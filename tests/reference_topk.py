@@ -179,11 +179,12 @@ def topk_alpha_rows(S, y, k, margin=1.0, *, include_label=False, kink="zero"):
     loss, grad = np.zeros(n), np.zeros((n, c))
     for i in range(n):
         t = int(y[i])
-        if any(math.isnan(float(v)) for v in S[i]):
-            loss[i] = math.nan
+        entries = _row_entries(S[i], t, margin, include_label)
+        if any(math.isnan(float(v)) for v in S[i]) or any(math.isnan(h) for _, h in entries):
+            loss[i] = math.nan  # NaN, or inf - inf from infinite scores
             grad[i, :] = math.nan
             continue
-        top = _top_k(_row_entries(S[i], t, margin, include_label), k)
+        top = _top_k(entries, k)
         inner = sum(h for _, h in top) / k
         if inner > 0:
             factor = 1.0
@@ -206,11 +207,12 @@ def topk_beta_rows(S, y, k, margin=1.0, *, include_label=False, kink="zero"):
     loss, grad = np.zeros(n), np.zeros((n, c))
     for i in range(n):
         t = int(y[i])
-        if any(math.isnan(float(v)) for v in S[i]):
-            loss[i] = math.nan
+        entries = _row_entries(S[i], t, margin, include_label)
+        if any(math.isnan(float(v)) for v in S[i]) or any(math.isnan(h) for _, h in entries):
+            loss[i] = math.nan  # NaN, or inf - inf from infinite scores
             grad[i, :] = math.nan
             continue
-        top = _top_k(_row_entries(S[i], t, margin, include_label), k)
+        top = _top_k(entries, k)
         total = 0.0
         for j, h in top:
             if h > 0:

@@ -188,3 +188,21 @@ def test_multilabel_margin_live_torch(rng, dtype, reduction):
     loss, grad = fh.multilabel_margin(S, targets, reduction=reduction)
     assert_close(loss, out.detach().numpy(), dtype)
     np.testing.assert_array_equal(grad, x.grad.numpy())
+
+
+def test_topk_infinite_scores_give_nan_not_zero():
+    """inf − inf inside the top-k sum is NaN (it used to be dropped to 0)."""
+    for S, k in ((np.array([[np.inf, np.inf, 0.0]]), 1), (np.array([[-np.inf, -np.inf, 0.0]]), 2)):
+        for variant in ("alpha", "beta"):
+            loss, grad = fh.topk_hinge(S, [0], k, variant=variant, reduction="none")
+            assert np.isnan(loss[0]) and np.isnan(grad).all()
+
+
+def test_topk_needs_two_classes():
+    with pytest.raises(ValueError, match="top-k needs at least 2 classes"):
+        fh.topk_hinge(np.full((2, 1), 0.5), [0, 0], 1)
+
+
+def test_modified_huber_linear_piece_is_exactly_sklearns():
+    loss = fh.modified_huber(np.array([-1.3, -7.1]), [1, 1], reduction="none", return_grad=False)
+    assert loss.tolist() == [-4 * -1.3, -4 * -7.1]

@@ -31,8 +31,30 @@ def _binary_inputs(shape, dtype, rng):
     return rng.standard_normal(shape, dtype=dtype), rng.integers(0, 2, shape[0]) * 2 - 1
 
 
+def _onehot_inputs(shape, dtype, rng):
+    scores, labels = _multiclass_inputs(shape, dtype, rng)
+    return scores, np.eye(shape[1], dtype=dtype)[labels]
+
+
+def _multilabel_inputs(shape, dtype, rng):
+    scores, labels = _multiclass_inputs(shape, dtype, rng)
+    targets = np.full(shape, -1)
+    targets[:, 0] = labels
+    targets[:, 1] = (labels + 1) % shape[1]
+    return scores, targets
+
+
+def _zero_one_cost(scores, labels):
+    return 1 - np.eye(scores.shape[1], dtype=scores.dtype)
+
+
 #: kind of input -> make(shape, dtype, rng) -> (scores, labels).
-KINDS = {"multiclass": _multiclass_inputs, "binary": _binary_inputs}
+KINDS = {
+    "multiclass": _multiclass_inputs,
+    "onehot": _onehot_inputs,
+    "multilabel": _multilabel_inputs,
+    "binary": _binary_inputs,
+}
 
 #: fasthinge function -> kind of input, or (kind, keyword arguments) where a value
 #: may be a callable of (scores, labels), e.g. "topk_hinge": ("multiclass", {"k": 5}).
@@ -40,7 +62,16 @@ KINDS = {"multiclass": _multiclass_inputs, "binary": _binary_inputs}
 FUNCTIONS = {
     "weston_watkins": "multiclass",
     "crammer_singer": "multiclass",
+    "one_vs_all": "multiclass",
+    "topk_hinge": ("multiclass", {"k": 5}),
+    "structured_hinge": ("multiclass", {"cost": _zero_one_cost}),
+    "categorical_hinge": "onehot",
+    "multilabel_margin": "multilabel",
     "binary_hinge": "binary",
+    "perceptron": "binary",
+    "smooth_hinge": "binary",
+    "modified_huber": "binary",
+    "hinge_embedding": "binary",
 }
 
 
@@ -67,6 +98,10 @@ QUICK_SHAPES = {
     "multiclass": {"large": [(10**4, 100)], "small": [(256, 10)]},
     "binary": {"large": [(10**6,)], "small": [(256,)]},
 }
+#: Kinds of input with the shapes of another kind (target matrices: as multiclass).
+for _alias in ("onehot", "multilabel"):
+    SHAPES[_alias] = SHAPES["multiclass"]
+    QUICK_SHAPES[_alias] = QUICK_SHAPES["multiclass"]
 
 
 def _cpus():

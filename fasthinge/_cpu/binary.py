@@ -44,7 +44,7 @@ def _margin_block(f, t, sw, g, loss, params, acc):
     one = f.dtype.type(1.0)
     inv_gamma = one / gamma
     half_inv_gamma = inv_gamma / f.dtype.type(2.0)
-    half_gamma = gamma / f.dtype.type(2.0)
+    linear_offset = margin - gamma / f.dtype.type(2.0)  # u − γ/2 = (m − γ/2) − t·f
     has_sw = sw.shape[0] > 0
     hinge = mode == HINGE
     squared = mode == SQUARED
@@ -62,7 +62,7 @@ def _margin_block(f, t, sw, g, loss, params, acc):
             coef = (g0 + g0) * u
         else:
             beyond = u > gamma
-            h = scale * (u - half_gamma if beyond else u * u * half_inv_gamma)
+            h = scale * (linear_offset - sign * f[k] if beyond else u * u * half_inv_gamma)
             coef = scale * (g0 if beyond else g0 * u * inv_gamma)
         h = h if active else zero
         coef = coef if active else zero

@@ -136,14 +136,17 @@ def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
     inv_k = s.dtype.type(1.0) / s.dtype.type(k)
     base = margin - s[y]
     total = zero
-    for j in range(n_classes):  # the top-k sum (or the sum of its hinges)
+    for j in range(n_classes):  # the top-k sum (or the sum of its hinges; NaN kept)
         if j != y and s[j] > tau:
             h = base + s[j]
-            total += h if kind == TOPK_ALPHA or h > 0 else zero
+            total += h if kind == TOPK_ALPHA or not h <= 0 else zero
     h_tau = base + tau
-    tied_term = h_tau if kind == TOPK_ALPHA or h_tau > 0 else zero
+    tied_term = h_tau if kind == TOPK_ALPHA or not h_tau <= 0 else zero
     total += tied_term * s.dtype.type(slots)
     loss = total * inv_k
+    if loss != loss:  # inf − inf (±inf scores): NaN loss and gradient row
+        g[:] = loss
+        return loss
     scale = s.dtype.type(1.0)
     if kind == TOPK_ALPHA:
         scale = s.dtype.type(1.0) if loss > 0 else (kink_frac if loss == 0 else zero)

@@ -49,8 +49,33 @@ def _binary_inputs(shape: tuple, dtype: np.dtype, rng: np.random.Generator) -> t
     return rng.standard_normal(shape, dtype=dtype), rng.integers(0, 2, shape[0]) * 2 - 1
 
 
+def _onehot_inputs(shape: tuple, dtype: np.dtype, rng: np.random.Generator) -> tuple:
+    """(N, C) scores and one-hot (N, C) targets (``categorical_hinge``)."""
+    scores, labels = _multiclass_inputs(shape, dtype, rng)
+    return scores, np.eye(shape[1], dtype=dtype)[labels]
+
+
+def _multilabel_inputs(shape: tuple, dtype: np.dtype, rng: np.random.Generator) -> tuple:
+    """(N, C) scores and targets with two classes per row, then -1 (``multilabel_margin``)."""
+    scores, labels = _multiclass_inputs(shape, dtype, rng)
+    targets = np.full(shape, -1)
+    targets[:, 0] = labels
+    targets[:, 1] = (labels + 1) % shape[1]
+    return scores, targets
+
+
+def _zero_one_cost(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A 0/1 cost matrix (margin rescaling with it is Crammer–Singer)."""
+    return 1 - np.eye(scores.shape[1], dtype=scores.dtype)
+
+
 #: kind of input -> ``make(shape, dtype, rng) -> (scores, labels)``.
-KINDS = {"multiclass": _multiclass_inputs, "binary": _binary_inputs}
+KINDS = {
+    "multiclass": _multiclass_inputs,
+    "onehot": _onehot_inputs,
+    "multilabel": _multilabel_inputs,
+    "binary": _binary_inputs,
+}
 
 #: fasthinge function -> the kind of input it takes, or ``(kind, keyword arguments)``
 #: (a keyword's value may be a callable of ``(scores, labels)``, e.g.
@@ -60,7 +85,16 @@ KINDS = {"multiclass": _multiclass_inputs, "binary": _binary_inputs}
 FUNCTIONS = {
     "weston_watkins": "multiclass",
     "crammer_singer": "multiclass",
+    "one_vs_all": "multiclass",
+    "topk_hinge": ("multiclass", {"k": 5}),
+    "structured_hinge": ("multiclass", {"cost": _zero_one_cost}),
+    "categorical_hinge": "onehot",
+    "multilabel_margin": "multilabel",
     "binary_hinge": "binary",
+    "perceptron": "binary",
+    "smooth_hinge": "binary",
+    "modified_huber": "binary",
+    "hinge_embedding": "binary",
 }
 
 
@@ -128,6 +162,11 @@ SIZES = {
 
 #: kind -> the shape of the small-call (latency) measurement.
 SMALL = {"multiclass": (256, 10), "binary": (256,)}
+#: Kinds of input with the shapes of another kind (target matrices: as multiclass).
+for _alias in ("onehot", "multilabel"):
+    SMALL[_alias] = SMALL["multiclass"]
+    for _sizes in SIZES.values():
+        _sizes[_alias] = _sizes["multiclass"]
 
 #: preset -> keyword arguments of ``median_seconds`` for fasthinge and the roofline
 #: (``ours``) and for the peers (slower: fewer rounds).
