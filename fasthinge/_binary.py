@@ -14,7 +14,7 @@ from ._docstrings import shared_doc
 LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
 
 
-HINGE, SQUARED, SMOOTH, EMBEDDING = 1, 2, 3, 4  # = fasthinge._cpu.binary modes
+HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5  # = _cpu.binary modes
 
 
 def _kernels() -> tuple:
@@ -290,7 +290,7 @@ def modified_huber(
     ([0.0, 0.25, 12.0], [0.0, -1.0, -4.0])
     """
     return _run(
-        SMOOTH, scores, labels, gamma=2.0, scale=4.0, label_encoding=label_encoding,
+        MODIFIED_HUBER, scores, labels, gamma=2.0, scale=4.0, label_encoding=label_encoding,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
         return_grad=return_grad, out=out, n_threads=n_threads,
     )  # fmt: skip

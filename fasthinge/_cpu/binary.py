@@ -10,7 +10,8 @@ Drivers (serial and parallel, same chunks, same sums)::
 - ``weights = (sample_weight,)``: (N,) in the scores' dtype, or empty.
 - ``params = (margin, mode, kink_frac, gamma, scale, pos, neg, g_const,
   grad_denom, ignore, chunk)``, floats in the scores' dtype except
-  ``grad_denom``; ``mode`` picks the loss (HINGE, SQUARED, SMOOTH, EMBEDDING).
+  ``grad_denom``; ``mode`` picks the loss (HINGE, SQUARED, SMOOTH, EMBEDDING,
+  MODIFIED_HUBER).
 - ``grad`` (N,) or empty; ``loss_out`` (N,) or empty; ``partials`` float64,
   one per fixed chunk of ``chunk`` elements (see ``multiclass.py``).
 """
@@ -26,7 +27,7 @@ from ._simd import add
 #: Elements per block: the inner loop runs over one block (L1-resident scratch).
 BLOCK = 512
 #: ``mode`` values (see ``fasthinge._binary``).
-HINGE, SQUARED, SMOOTH, EMBEDDING = 1, 2, 3, 4
+HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
 
 
 @row_jit
@@ -34,7 +35,9 @@ def _margin_block(f, t, sw, g, loss, params, acc):
     """Binary margin losses of one block: write ``g`` and ``loss``; return ``acc + Σ loss``.
 
     With ``u = m − t·f``: ``mode`` HINGE ``u_+``, SQUARED ``u_+²``, SMOOTH
-    ``scale·(0 | u²/(2γ) | u − γ/2)`` for ``u ≤ 0 | u ≤ γ | u > γ``.
+    ``scale·(0 | u²/(2γ) | u − γ/2)`` for ``u ≤ 0 | u ≤ γ | u > γ``, and
+    MODIFIED_HUBER, SMOOTH with scale 4, γ 2, m 1, whose linear piece is
+    computed as scikit-learn does (``−4·t·f``).
     Branch-free (selects only), so the loop vectorises. It always writes ``g``
     and ``loss`` (the caller passes scratch when it does not want them), so
     the same loop, hence the same order of additions, serves every call.
@@ -44,10 +47,11 @@ def _margin_block(f, t, sw, g, loss, params, acc):
     one = f.dtype.type(1.0)
     inv_gamma = one / gamma
     half_inv_gamma = inv_gamma / f.dtype.type(2.0)
-    linear_offset = margin - gamma / f.dtype.type(2.0)  # u − γ/2 = (m − γ/2) − t·f
+    half_gamma = gamma / f.dtype.type(2.0)
     has_sw = sw.shape[0] > 0
     hinge = mode == HINGE
     squared = mode == SQUARED
+    huber = mode == MODIFIED_HUBER
     for k in range(f.shape[0]):
         label = t[k]
         g0 = f.dtype.type(sw[k] / grad_denom) if has_sw else g_const
@@ -62,7 +66,9 @@ def _margin_block(f, t, sw, g, loss, params, acc):
             coef = (g0 + g0) * u
         else:
             beyond = u > gamma
-            h = scale * (linear_offset - sign * f[k] if beyond else u * u * half_inv_gamma)
+            # modified Huber's linear piece as scikit-learn writes it: −4z, z = t·f
+            linear = scale * (zero - sign * f[k]) if huber else scale * (u - half_gamma)
+            h = linear if beyond else scale * (u * u * half_inv_gamma)
             coef = scale * (g0 if beyond else g0 * u * inv_gamma)
         h = h if active else zero
         coef = coef if active else zero
