@@ -136,10 +136,16 @@ def test_compat_equals_peer(peer, name, case):
         loss, grad = loss[~nan], grad[~nan]
         expected_loss, expected_grad = expected_loss[~nan], expected_grad[~nan]
     if "loss_undefined" not in kw:
+        assert np.shape(loss) == np.shape(expected_loss)
+        if kw.get("kind") != "float32_under_x64":  # optax's float64 one-hot under jax x64
+            assert np.asarray(loss).dtype == np.asarray(expected_loss).dtype or np.ndim(loss) == 0
         np.testing.assert_allclose(
             np.asarray(loss, float), np.asarray(expected_loss, float), equal_nan=True, **tol
         )
     if grad is not None and expected_grad is not None:
+        assert np.shape(grad) == np.shape(expected_grad)
+        if kw.get("kind") != "float32_under_x64":
+            assert grad.dtype == expected_grad.dtype
         np.testing.assert_allclose(
             np.asarray(grad, float), np.asarray(expected_grad, float), equal_nan=True, **tol
         )

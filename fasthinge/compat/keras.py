@@ -192,13 +192,22 @@ class _Loss:
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, *,
                  return_grad: bool = False) -> Any:  # fmt: skip
-        """The reduced loss (and the gradient with respect to ``y_pred``)."""
-        y_pred = np.asarray(y_pred).astype(self.dtype)
+        """The reduced loss (and the gradient with respect to ``y_pred``).
+
+        As in Keras: the inputs are cast to the loss's ``dtype`` (floatx, float32,
+        by default), the gradient comes back in the input's dtype, and an empty
+        batch gives an empty result whatever the reduction.
+        """
+        given = np.asarray(y_pred)
+        y_pred = given.astype(self.dtype)
         values = self.function(y_true, y_pred)
         loss, cotangent = _reduction_weights(values, sample_weight, self.reduction)
+        if values.size == 0:
+            loss = values.reshape(-1)
         if not return_grad:
             return loss
-        return loss, self.function(y_true, y_pred, return_grad=True, cotangent=cotangent)[1]
+        grad = self.function(y_true, y_pred, return_grad=True, cotangent=cotangent)[1]
+        return loss, grad.astype(given.dtype)
 
 
 class Hinge(_Loss):
