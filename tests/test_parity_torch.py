@@ -54,3 +54,29 @@ def test_cs231n_is_torch_times_c():
     a = fh.weston_watkins(s, y, return_grad=False)
     b = fh.weston_watkins(s, y, normalize=False, return_grad=False)
     np.testing.assert_allclose(b, 7 * a, rtol=1e-14)
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_live_random_inputs(dtype, seed):
+    """Fresh random shapes and keywords against running torch: loss and autograd gradient."""
+    rng = np.random.default_rng(1000 + seed)
+    n, c = int(rng.integers(1, 400)), int(rng.choice([2, 3, 10, 100, 1000]))
+    s = (rng.standard_normal((n, c)) * rng.uniform(0.1, 5)).astype(dtype)
+    y = rng.integers(0, c, n)
+    p, margin = int(rng.choice([1, 2])), float(rng.choice([1.0, 0.1, 2.5]))
+    weight = rng.uniform(0.1, 3, c).astype(dtype) if seed % 2 else None
+    for reduction in ("mean", "sum", "none"):
+        x = torch.tensor(s, requires_grad=True)
+        out = torch.nn.functional.multi_margin_loss(
+            x, torch.tensor(y), p=p, margin=margin, reduction=reduction,
+            weight=None if weight is None else torch.tensor(weight))
+        (out.sum() if reduction == "none" else out).backward()
+        loss, grad = fh.weston_watkins(s, y, p=p, margin=margin, class_weight=weight,
+                                       reduction=reduction)
+        np.testing.assert_array_equal(grad, x.grad.numpy())  # PyTorch's order: bit-identical
+        rtol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(loss, out.detach().numpy(), rtol=rtol)
