@@ -21,6 +21,8 @@ DRIVER_SHAPES = {
     "serial": {"multiclass": (256, 10), "binary": (256,)},
     "parallel": {"multiclass": (4096, 100), "binary": (1 << 17,)},
 }
+for _shapes in DRIVER_SHAPES.values():  # target-matrix inputs have multiclass shapes
+    _shapes["onehot"] = _shapes["multilabel"] = _shapes["multiclass"]
 DRIVERS = ["serial"] if QUICK else list(DRIVER_SHAPES)
 #: Compiling takes seconds: the quick grid compiles one function only.
 COMPILED = list(FUNCTIONS)[:1] if QUICK else list(FUNCTIONS)
