@@ -149,3 +149,38 @@ def test_compat_equals_peer(peer, name, case):
         np.testing.assert_allclose(
             np.asarray(grad, float), np.asarray(expected_grad, float), equal_nan=True, **tol
         )
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(4))
+def test_compat_torch_live_on_fresh_random_inputs(dtype, seed):
+    """compat.torch against running PyTorch on random shapes, grids (kinks, ties) included."""
+    rng = np.random.default_rng(500 + seed)
+    n, c = int(rng.integers(1, 60)), int(rng.integers(2, 12))
+    x = (rng.integers(-6, 7, (n, c)) / 4 if seed % 2 else rng.standard_normal((n, c))).astype(dtype)
+    targets = np.full((n, c), -1)
+    for i in range(n):
+        chosen = rng.choice(c, rng.integers(0, c), replace=False)
+        targets[i, : len(chosen)] = chosen
+    signs = rng.choice([-1.0, 1.0, 0.0], (n, c)).astype(dtype)
+    tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for reduction in ("mean", "sum", "none"):
+        calls = [
+            (ft.multilabel_margin_loss, torch.nn.functional.multilabel_margin_loss, targets, {}),
+            (
+                ft.hinge_embedding_loss,
+                torch.nn.functional.hinge_embedding_loss,
+                signs,
+                {"margin": 0.75},
+            ),
+        ]
+        for ours_fn, torch_fn, target, kw in calls:
+            xt = torch.tensor(x, requires_grad=True)
+            out = torch_fn(xt, torch.tensor(target), reduction=reduction, **kw)
+            (out.sum() if reduction == "none" else out).backward()
+            loss, grad = ours_fn(x, target, reduction=reduction, return_grad=True, **kw)
+            np.testing.assert_allclose(loss, out.detach().numpy(), **tol)
+            np.testing.assert_allclose(grad, xt.grad.numpy(), **tol)
