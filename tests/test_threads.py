@@ -90,3 +90,24 @@ def test_import_compiles_nothing_and_skips_numba():
     code = "import sys, fasthinge; print('numba' in sys.modules, 'numba.cuda' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _child_loss(args):
+    s, y = args
+    return float(fh.crammer_singer(s, y, n_threads=1, return_grad=False))
+
+
+def test_after_fork_the_serial_path_works(rng):
+    """After the parent ran parallel regions, a forked child computes with n_threads=1.
+
+    GNU OpenMP is not fork-safe: a forked child must not enter a parallel region
+    (docs/conventions.md). The serial driver needs no thread pool.
+    """
+    import multiprocessing
+
+    s = rng.standard_normal((N, C))
+    y = rng.integers(0, C, N)
+    expected = float(fh.crammer_singer(s, y, return_grad=False))  # parallel in the parent
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_child_loss, ((s, y),)).get(timeout=120)
+    assert got == expected
