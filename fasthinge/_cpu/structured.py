@@ -28,23 +28,21 @@ KINK_ZERO, KINK_HALF = 0, 2
 
 
 @row_jit
-def _rescaled_value(kind, s, y, j, margin, cost_row):
-    """The quantity maximised over ``j ≠ y``."""
-    if kind == MARGIN_RESCALING:
-        return cost_row[j] + s[j]
-    u = margin + s[j] - s[y]
-    return cost_row[j] * (u if u > 0 or u != u else margin - margin)
+def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0, g, vals):
+    """Margin or slack rescaling of one row; gradient (scaled by g0) into g.
 
-
-@row_jit
-def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0, g):
-    """Margin or slack rescaling of one row; gradient (scaled by g0) into g."""
+    ``vals`` (a scratch row) receives the quantity maximised over ``j ≠ y``:
+    ``Δ[y, j] + s_j`` (margin) or ``Δ[y, j]·(m + s_j − s_y)_+`` (slack, NaN kept).
+    """
     n_classes = s.shape[0]
     zero = margin - margin
     neg_inf = s.dtype.type(-np.inf)
     best = neg_inf
+    slack = kind == SLACK_RESCALING
     for j in range(n_classes):
-        v = _rescaled_value(kind, s, y, j, margin, cost_row)
+        u = margin + s[j] - s[y]
+        v = cost_row[j] * (u if u > 0 or u != u else zero) if slack else cost_row[j] + s[j]
+        vals[j] = v
         best = maximum(best, v if j != y else neg_inf)
     z = best - s[y] if kind == MARGIN_RESCALING else best
     g[:] = zero
@@ -53,14 +51,14 @@ def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0,
     # the argmax set J (j ≠ y) and, at z == 0, whether a hinge sits on its kink
     j_first, n_ties = n_classes, 0
     for j in range(n_classes):
-        hit = j != y and _rescaled_value(kind, s, y, j, margin, cost_row) == best
+        hit = j != y and vals[j] == best
         if hit:
             j_first = min(j_first, j)
             n_ties += 1
     if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
         g[y] = z
         for j in range(n_classes):
-            v = _rescaled_value(kind, s, y, j, margin, cost_row)
+            v = vals[j]
             if j != y and (v != v or j == j_first):
                 g[j] = z
                 break
@@ -83,7 +81,7 @@ def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0,
     for j in range(n_classes):
         if j == y:
             continue
-        tied = _rescaled_value(kind, s, y, j, margin, cost_row) == best
+        tied = vals[j] == best
         if j == j_kink or (split and tied):
             slope = cost_row[j] if kind == SLACK_RESCALING else s.dtype.type(1.0)
             coef = g0 * w_y * slope * frac
@@ -183,6 +181,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     class_weight, sample_weight, cost, indices, values = weights
     scratch = scratch_row(scores, grad)
     top = np.empty(max(k, 1), scores.dtype)
+    vals = np.empty(scores.shape[1], scores.dtype)
     acc = 0.0
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         y = labels[i]
@@ -199,7 +198,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
         else:
             cost_row = cost[y]
             loss = _rescaling_row(
-                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g
+                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g, vals
             )
         compress_row(g, i, indices, values)
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
