@@ -6,6 +6,7 @@ its input; a conversion (a non-contiguous or byte-swapped array) makes a copy.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any
@@ -20,6 +21,8 @@ KINK_FRACTIONS = {"zero": 0.0, "full": 1.0, "half": 0.5}
 TIES = ("first", "split")
 #: Labels never equal this, so it stands for ``ignore_index=None``.
 NO_IGNORE = np.iinfo(np.int64).min
+#: Up to this many class labels (and no ignore_index) NumPy checks them; above, a kernel.
+SMALL_LABELS = 1 << 14
 
 
 def _shown(value: Any) -> str:
@@ -70,7 +73,11 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
     if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         array = array.astype(np.int64)
     array = np.ascontiguousarray(array)
-    first = _first_bad_label("class", array, (n_classes, ignore, ignore != NO_IGNORE))
+    if ignore == NO_IGNORE and n_rows <= SMALL_LABELS:  # two NumPy reductions beat a launch
+        in_range = not n_rows or (array.min() >= 0 and array.max() < n_classes)
+        first = -1 if in_range else int(np.flatnonzero((array < 0) | (array >= n_classes))[0])
+    else:
+        first = _first_bad_label("class", array, (n_classes, ignore, ignore != NO_IGNORE))
     if first >= 0:
         raise ValueError(
             f"labels must be in [0, {n_classes}) (or ignore_index), "
@@ -181,7 +188,7 @@ def check_margin(margin: Any, dtype: np.dtype) -> np.floating:
     """A finite real margin, rounded to ``dtype`` (as PyTorch rounds it)."""
     if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
         raise TypeError(f"margin must be a real number, got {_shown(margin)}")
-    if not np.isfinite(float(margin)):
+    if not math.isfinite(margin):
         raise ValueError(f"margin must be finite, got {margin}")
     return dtype.type(margin)
 
