@@ -18,7 +18,8 @@ import numba
 
 _CACHE = os.environ.get("FASTHINGE_CACHE", "1") != "0"
 
-#: Options of the per-row helpers (inlined into the drivers by LLVM).
+#: Options of the helpers called by the drivers. A call that takes arrays is not
+#: inlined (numba 0.68): hot per-row loops live inside the chunk functions.
 ROW = dict(cache=_CACHE, nogil=True, fastmath=False, error_model="numpy")
 #: Options of the serial drivers.
 SERIAL = dict(ROW)

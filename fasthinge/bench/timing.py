@@ -26,17 +26,6 @@ def median_seconds(func: Callable[[], Any], repeat: int = 7, min_time: float = 0
     return float(np.median(times))
 
 
-def copy_roofline(nbytes_in: int, dtype: np.dtype, n_threads: int | None = None) -> float:
-    """Seconds for a parallel Numba copy of ``nbytes_in`` bytes (read + write): the floor."""
-    from ._copy import parallel_copy
-
-    n = nbytes_in // np.dtype(dtype).itemsize
-    src = np.ones(n, dtype)
-    dst = np.empty_like(src)
-    with numba_threads(n_threads):
-        return median_seconds(lambda: parallel_copy(src, dst))
-
-
 @contextmanager
 def numba_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with Numba's thread count set to ``n_threads``.
@@ -95,12 +84,6 @@ def copy_seconds(
 def read_seconds(src: np.ndarray, n_threads: int | None = None, **timer: Any) -> float:
     """Median seconds of a parallel, vectorised read-only pass over the bytes of ``src``.
 
-    The bytes are summed as unsigned 64-bit words (8-bit ones when the size is
-    not a multiple of 8): integer addition is associative, so the loop
-    vectorises and the pass is bound by memory bandwidth, unlike a
-    floating-point sum without fastmath (``_copy.parallel_read``), which is
-    bound by the latency of its chain of additions.
-
     Parameters
     ----------
     src : ndarray
@@ -113,30 +96,9 @@ def read_seconds(src: np.ndarray, n_threads: int | None = None, **timer: Any) ->
     Returns
     -------
     float
-        The median time of one pass.
+        The median time of one pass (``_copy.parallel_read``).
     """
-    flat = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
-    words = flat.view(np.uint64) if flat.size % 8 == 0 else flat
-    read = _read_words()
+    from ._copy import parallel_read
+
     with numba_threads(n_threads):
-        return median_seconds(lambda: read(words), **timer)
-
-
-_READ_WORDS = None
-
-
-def _read_words() -> Callable[[np.ndarray], Any]:
-    """The word-summing kernel, compiled on first use (no Numba at import)."""
-    global _READ_WORDS
-    if _READ_WORDS is None:
-        import numba
-
-        @numba.njit(parallel=True, nogil=True, cache=True)
-        def read_words(words: np.ndarray) -> int:
-            total = np.uint64(0)
-            for i in numba.prange(words.shape[0]):
-                total += words[i]
-            return total
-
-        _READ_WORDS = read_words
-    return _READ_WORDS
+        return median_seconds(lambda: parallel_read(src), **timer)
