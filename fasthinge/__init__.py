@@ -19,6 +19,7 @@ from ._family import (
     structured_hinge,
     topk_hinge,
 )
+from ._linear_hinge import linear_hinge
 from ._multiclass import crammer_singer, weston_watkins
 from ._warmup import warmup
 
@@ -31,6 +32,7 @@ __all__ = [
     "compact_matmul",
     "crammer_singer",
     "hinge_embedding",
+    "linear_hinge",
     "modified_huber",
     "multilabel_margin",
     "one_vs_all",
