@@ -28,6 +28,7 @@ LOSSES = ("crammer_singer", "weston_watkins", "one_vs_all")
 SOLVERS = ("auto", "sgd", "lbfgs")
 #: Extra keywords of each loss: Weston–Watkins without PyTorch's ``/C``.
 _LOSS_KWARGS = {"weston_watkins": {"normalize": False}}
+_GAMMA = 3.0
 
 
 class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -74,9 +75,9 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     average : bool, default True
         ``"sgd"`` returns the average of the iterates from the second epoch
         on (Polyak–Ruppert), usually more accurate than the last iterate.
-    max_iter : int, default 50
+    max_iter : int, default 100
         Epochs (``"sgd"``) or L-BFGS iterations.
-    tol : float or None, default 1e-4
+    tol : float or None, default 1e-3
         ``"sgd"``: stop when the epoch's training objective has not improved
         by ``tol`` for ``n_iter_no_change`` epochs. ``"lbfgs"``: the
         projected-gradient tolerance (``gtol``). None: run ``max_iter``.
@@ -106,8 +107,8 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Epochs (or L-BFGS iterations) run.
     objective_curve_ : list of float
-        The training objective after each epoch (``"sgd"``: the average over
-        the epoch's minibatches, before averaging) or iteration.
+        The training objective of the current model (for ``"sgd"``, the
+        averaged one) after each epoch or iteration.
     loss_curve_ : list of float
         The loss part of ``objective_curve_``.
     n_features_in_ : int
@@ -139,8 +140,8 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         batch_size: int = 256,
         eta0: float | str = "auto",
         average: bool = True,
-        max_iter: int = 50,
-        tol: float | None = 1e-4,
+        max_iter: int = 100,
+        tol: float | None = 1e-3,
         n_iter_no_change: int = 3,
         random_state: Any = None,
         n_threads: int | None = None,
@@ -249,13 +250,13 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         t0 = 1.0 / (alpha * eta0)
         mean_w = 1.0 if sw is None else float(np.mean(sw, dtype=np.float64))
         kwargs = self._loss_kwargs(1)
+        full_kwargs = self._loss_kwargs(1)
         W_avg, b_avg, n_avg = W.copy(), b.copy(), 0
         best, no_change, t = np.inf, 0, 0
         eval_rows = self._eval_rows(n, rng)
         self.n_iter_ = 0
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n)
-            total = 0.0
             for start in range(0, n, self.batch_size):
                 rows = order[start : start + self.batch_size]
                 t += 1
@@ -264,7 +265,6 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 loss, dW, db = linear_hinge(
                     X[rows], W, y[rows], b=b, sample_weight=swb, reduction="sum", **kwargs
                 )
-                total += float(loss)
                 scale = X.dtype.type(eta / (rows.shape[0] * mean_w))
                 W *= X.dtype.type(1.0 - eta * alpha)
                 W -= scale * dW
@@ -272,12 +272,13 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                     b -= scale * db
                 if self.average and epoch > 1:
                     n_avg += 1
-                    W_avg += (W - W_avg) / n_avg
-                    b_avg += (b - b_avg) / n_avg
-            loss_value = total / (n * mean_w)
-            objective = loss_value + 0.5 * alpha * float(np.vdot(W, W))
-            self.n_iter_ = epoch
+                    rate = X.dtype.type((1 + _GAMMA) / (n_avg + _GAMMA))
+                    W_avg += rate * (W - W_avg)
+                    b_avg += rate * (b - b_avg)
             model = (W_avg, b_avg) if n_avg else (W, b)
+            # the objective of the model fit() would return: one full pass, by BLAS
+            loss_value, objective = self._objective(X, y, sw, *model, full_kwargs)
+            self.n_iter_ = epoch
             if self._end_epoch(epoch, loss_value, objective, model, X, y, eval_rows, bar):
                 return model
             if self.tol is not None:
@@ -328,11 +329,17 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             options={"maxiter": self.max_iter, "gtol": 0.0 if self.tol is None else self.tol,
                      "ftol": 64 * np.finfo(X.dtype).eps},
         )  # fmt: skip
+        self.n_iter_ = max(1, int(result.nit))
         if result.status == 1:  # iteration limit
             self._warn_max_iter()
         return _unpack(result.x, n_w, shape, X.dtype, fit_b)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _objective(self, X, y, sw, W, b, kwargs) -> tuple:  # noqa: ANN001
+        """(mean loss, objective) of the model (W, b) on the whole training set."""
+        loss = float(linear_hinge(X, W, y, b=b, sample_weight=sw, **kwargs)[0])
+        return loss, loss + 0.5 * float(self.alpha) * float(np.vdot(W, W))
 
     def _eval_rows(self, n: int, rng: Any) -> np.ndarray | None:
         if not self.verbose:
