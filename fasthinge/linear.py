@@ -69,9 +69,8 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         ``"auto"``: ``"lbfgs"`` for ``p=2``, else ``"sgd"``.
     batch_size : int, default 256
         Rows per minibatch (``"sgd"``).
-    eta0 : float or "auto", default "auto"
-        First step size of ``"sgd"``; ``"auto"`` uses Bottou's heuristic
-        ``alpha^(-1/4)`` (as ``SGDClassifier(learning_rate="optimal")``).
+    eta0 : float, default 0.5
+        First step size of ``"sgd"`` (the steps then decay as ``1/(alpha·t)``).
     average : bool, default True
         ``"sgd"`` returns the average of the iterates from the second epoch
         on (Polyak–Ruppert), usually more accurate than the last iterate.
@@ -138,7 +137,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         fit_intercept: bool = True,
         solver: str = "auto",
         batch_size: int = 256,
-        eta0: float | str = "auto",
+        eta0: float = 0.5,
         average: bool = True,
         max_iter: int = 100,
         tol: float | None = 1e-3,
@@ -186,8 +185,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         _positive_int(self.batch_size, "batch_size")
         _positive_int(self.max_iter, "max_iter")
         _positive_int(self.n_iter_no_change, "n_iter_no_change")
-        if not (isinstance(self.eta0, str) and self.eta0 == "auto"):
-            _positive(self.eta0, "eta0")
+        _positive(self.eta0, "eta0")
         if self.tol is not None:
             _positive(self.tol, "tol", strict=False)
         if self.n_threads is not None:
@@ -246,8 +244,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         rng = check_random_state(self.random_state)
         alpha = float(self.alpha)
-        eta0 = alpha**-0.25 if isinstance(self.eta0, str) else float(self.eta0)
-        t0 = 1.0 / (alpha * eta0)
+        t0 = 1.0 / (alpha * float(self.eta0))
         mean_w = 1.0 if sw is None else float(np.mean(sw, dtype=np.float64))
         kwargs = self._loss_kwargs(1)
         full_kwargs = self._loss_kwargs(1)
