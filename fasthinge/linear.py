@@ -69,8 +69,12 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         ``"auto"``: ``"lbfgs"`` for ``p=2``, else ``"sgd"``.
     batch_size : int, default 256
         Rows per minibatch (``"sgd"``).
-    eta0 : float, default 0.5
+    eta0 : float or "auto", default "auto"
         First step size of ``"sgd"`` (the steps then decay as ``1/(alpha·t)``).
+        ``"auto"``: 0.5 for the hinge (``p=1``, bounded gradients); for the
+        squared hinge, whose gradient grows with the scores, ``1/(k·(r² + 1))``
+        with ``r²`` the mean squared row norm of X and ``k`` 2 for
+        Crammer–Singer, ``C/2`` for the others (a step the curvature allows).
     average : bool, default True
         ``"sgd"`` returns the average of the iterates from the second epoch
         on (Polyak–Ruppert), usually more accurate than the last iterate.
@@ -137,7 +141,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         fit_intercept: bool = True,
         solver: str = "auto",
         batch_size: int = 256,
-        eta0: float = 0.5,
+        eta0: float | str = "auto",
         average: bool = True,
         max_iter: int = 100,
         tol: float | None = 1e-3,
@@ -185,7 +189,8 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         _positive_int(self.batch_size, "batch_size")
         _positive_int(self.max_iter, "max_iter")
         _positive_int(self.n_iter_no_change, "n_iter_no_change")
-        _positive(self.eta0, "eta0")
+        if not (isinstance(self.eta0, str) and self.eta0 == "auto"):
+            _positive(self.eta0, "eta0")
         if self.tol is not None:
             _positive(self.tol, "tol", strict=False)
         if self.n_threads is not None:
@@ -244,7 +249,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         rng = check_random_state(self.random_state)
         alpha = float(self.alpha)
-        t0 = 1.0 / (alpha * float(self.eta0))
+        t0 = 1.0 / (alpha * self._eta0(X, W.shape[1]))
         mean_w = 1.0 if sw is None else float(np.mean(sw, dtype=np.float64))
         kwargs = self._loss_kwargs(1)
         full_kwargs = self._loss_kwargs(1)
@@ -294,6 +299,10 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
         alpha = float(self.alpha)
         kwargs = self._loss_kwargs(self.n_threads)
+        if self.loss == "crammer_singer":
+            # the max over classes is not smooth at ties (W = 0 is all ties): the split
+            # subgradient is the descent direction L-BFGS needs there; elsewhere it changes nothing
+            kwargs["ties"] = "split"
         n_w = W.size
         shape = W.shape
         fit_b = self.fit_intercept
@@ -332,6 +341,16 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return _unpack(result.x, n_w, shape, X.dtype, fit_b)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _eta0(self, X: np.ndarray, n_classes: int) -> float:
+        if not isinstance(self.eta0, str):
+            return float(self.eta0)
+        if self.p == 1:
+            return 0.5
+        rows = X[:: max(1, X.shape[0] // 10_000)]  # a sample is enough for the mean
+        r2 = float(np.mean(np.einsum("ij,ij->i", rows, rows, dtype=np.float64)))
+        k = 2.0 if self.loss == "crammer_singer" else n_classes / 2.0
+        return min(0.5, 1.0 / (k * (r2 + 1.0)))
 
     def _objective(self, X, y, sw, W, b, kwargs) -> tuple:  # noqa: ANN001
         """(mean loss, objective) of the model (W, b) on the whole training set."""
