@@ -14,7 +14,8 @@ regularisation (``C = 1/(alpha·N)`` for LinearSVC). It prints training time,
 the time fasthinge needs to reach each peer's test accuracy (test
 evaluations excluded from the clock), test accuracy and the final
 objective ``alpha/2·‖W‖² + mean hinge`` of each model's own loss
-(Crammer–Singer; one-vs-all for SGDClassifier; in float64, on the training set), and writes the loss curves to ``fasthinge_demo_loss.png``.
+(Crammer–Singer; one-vs-all for SGDClassifier; in float64, on the training
+set), and writes the loss curves to ``fasthinge_demo_loss.png``.
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ def plot(problems: list, path: str) -> None:
                    ylabel="objective", title=f"{title}: objective")  # fmt: skip
         ax_acc.set(xscale="log", xlabel="training time (s)", ylabel="test accuracy",
                    title=f"{title}: test accuracy")  # fmt: skip
-        lo = min(acc.min(), *(r.accuracy for r in results)) - 0.01
-        ax_acc.set_ylim(max(lo, 0.0), min(1.0, max(acc.max(), *(r.accuracy for r in results)) + 0.01))
+        accuracies = [*acc, *(r.accuracy for r in results)]
+        ax_acc.set_ylim(max(min(accuracies) - 0.01, 0.0), min(1.0, max(accuracies) + 0.01))
         for ax in (ax_obj, ax_acc):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)

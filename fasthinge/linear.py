@@ -226,7 +226,9 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"LinearSVM needs samples of at least 2 classes; got 1 class: {self.classes_[0]!r}"
             )
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         n_classes = self.classes_.shape[0]
         W = np.zeros((X.shape[1], n_classes), X.dtype)
         b = np.zeros(n_classes, X.dtype)
@@ -245,7 +247,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return {"loss": self.loss, "p": self.p, "margin": self.margin,
                 "n_threads": n_threads, **_LOSS_KWARGS.get(self.loss, {})}  # fmt: skip
 
-    def _fit_sgd(self, X, y, sw, W, b, bar) -> tuple:  # noqa: ANN001
+    def _fit_sgd(self, X, y, sw, W, b, bar) -> tuple:
         n = X.shape[0]
         rng = check_random_state(self.random_state)
         alpha = float(self.alpha)
@@ -264,7 +266,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 t += 1
                 eta = 1.0 / (alpha * (t + t0))
                 swb = None if sw is None else sw[rows]
-                loss, dW, db = linear_hinge(
+                _, dW, db = linear_hinge(
                     X[rows], W, y[rows], b=b, sample_weight=swb, reduction="sum", **kwargs
                 )
                 scale = X.dtype.type(eta / (rows.shape[0] * mean_w))
@@ -294,7 +296,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self._warn_max_iter()
         return model
 
-    def _fit_lbfgs(self, X, y, sw, W, b, bar) -> tuple:  # noqa: ANN001
+    def _fit_lbfgs(self, X, y, sw, W, b, bar) -> tuple:
         from scipy.optimize import minimize
 
         alpha = float(self.alpha)
@@ -352,7 +354,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         k = 2.0 if self.loss == "crammer_singer" else n_classes / 2.0
         return min(0.5, 1.0 / (k * (r2 + 1.0)))
 
-    def _objective(self, X, y, sw, W, b, kwargs) -> tuple:  # noqa: ANN001
+    def _objective(self, X, y, sw, W, b, kwargs) -> tuple:
         """(mean loss, objective) of the model (W, b) on the whole training set."""
         loss = float(linear_hinge(X, W, y, b=b, sample_weight=sw, **kwargs)[0])
         return loss, loss + 0.5 * float(self.alpha) * float(np.vdot(W, W))
@@ -364,7 +366,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             return np.arange(n)
         return np.random.default_rng(0).choice(n, 2000, replace=False)
 
-    def _end_epoch(self, epoch, loss, objective, model, X, y, eval_rows, bar) -> bool:  # noqa: ANN001
+    def _end_epoch(self, epoch, loss, objective, model, X, y, eval_rows, bar) -> bool:
         """Record the curves, update the bar, run the callback; True stops."""
         self.loss_curve_.append(loss)
         self.objective_curve_.append(objective)
