@@ -20,7 +20,7 @@ LOSSES = {
 }
 _REDUCTIONS = ("mean", "sum", "sum_over_batch_size")
 #: Default chunk: about this many scores (2 buffers of chunk × C).
-CHUNK_SCORES = 1 << 18
+CHUNK_SCORES = 1 << 20
 
 
 def _as_matrix(a: Any, name: str, ndim: int, dtype: np.dtype | None = None) -> np.ndarray:
@@ -111,11 +111,15 @@ def linear_hinge(
     ignore_index : int, optional
         Rows with this label contribute nothing.
     chunk_rows : int, optional
-        Rows per chunk. Default: about 2¹⁸ / C rows (at least 64).
+        Rows per chunk. Default: about 2²⁰ / C rows (at least 64).
     return_dX : bool, default False
         Also return the gradient with respect to X, shape (N, D).
     n_threads : int, optional
-        Threads of the hinge kernel (BLAS uses its own setting).
+        Threads of the hinge kernel. BLAS keeps its own setting (limit it with
+        ``threadpoolctl.threadpool_limits`` or ``OPENBLAS_NUM_THREADS``): on a
+        busy machine, Numba's and BLAS's thread pools waiting for each other's
+        cores can cost more than they gain, and one thread for both can be the
+        fastest choice.
     **loss_kwargs
         Passed to the loss: ``margin``, ``p``, ``class_weight``, ``kink``,
         ``ties``, ``normalize``, ``cost`` (structured_hinge), ``k`` (topk_hinge), ...
