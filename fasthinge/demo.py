@@ -144,14 +144,35 @@ def fit_fasthinge(data: tuple, targets: dict, max_iter: int = 100) -> Result:
     )  # fmt: skip
 
 
-def run_problem(title: str, data: tuple, peers: bool = True) -> list:
-    """Fit the peers, then fasthinge with the peers' accuracies as targets; print the table."""
+def _median(runs: list) -> Result:
+    """The last run, with the median of every time over the runs (the fits are deterministic)."""
+    last = runs[-1]
+    last.fit_s = float(np.median([r.fit_s for r in runs]))
+    for name in last.to_target:
+        times = [r.to_target.get(name, np.inf) for r in runs]
+        last.to_target[name] = float(np.median(times))
+    return last
+
+
+def run_problem(title: str, data: tuple, peers: bool = True, repeat: int = 1) -> list:
+    """Fit the peers, then fasthinge with the peers' accuracies as targets; print the table.
+
+    With ``repeat > 1`` the three fits run back to back ``repeat`` times and
+    every time is the median over the runs.
+    """
     X_tr, _, X_te, _ = data
+    median = f"; times are medians of {repeat} runs" if repeat > 1 else ""
     print(f"\n{title}: {X_tr.shape[0]} train / {X_te.shape[0]} test samples, "
-          f"{X_tr.shape[1]} features, alpha={ALPHA:g}", flush=True)  # fmt: skip
-    results = [fit_peer(name, data) for name in ("LinearSVC", "SGDClassifier")] if peers else []
-    ours = fit_fasthinge(data, {r.method: r.accuracy for r in results})
-    results.append(ours)
+          f"{X_tr.shape[1]} features, alpha={ALPHA:g}{median}", flush=True)  # fmt: skip
+    names = ("LinearSVC", "SGDClassifier") if peers else ()
+    runs: dict = {name: [] for name in (*names, "ours")}
+    for _ in range(repeat):
+        for name in names:
+            runs[name].append(fit_peer(name, data))
+        targets = {name: runs[name][-1].accuracy for name in names}
+        runs["ours"].append(fit_fasthinge(data, targets))
+    results = [_median(runs[name]) for name in (*names, "ours")]
+    ours = results[-1]
     print(f"{'method':<22} {'train s':>9} {'test acc':>9} {'objective':>10} {'(loss)':<16} "
           "time to reach the peer's test accuracy")  # fmt: skip
     for r in results:
@@ -211,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny synthetic problem (a smoke test: 2000 samples)")  # fmt: skip
     parser.add_argument("--no-peers", action="store_true", help="skip LinearSVC and SGDClassifier")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="fit everything N times, back to back; median times")  # fmt: skip
     parser.add_argument("--plot", default="fasthinge_demo_loss.png", help="where to write the PNG")
     args = parser.parse_args(argv)
     import numba
@@ -231,9 +254,12 @@ def main(argv: list[str] | None = None) -> None:
         fit_fasthinge(make_problem(500, 10, seed=1), {}, max_iter=2)
     print(f"kernels compiled or loaded from Numba's cache in {time.perf_counter() - start:.1f} s"
           " (not counted below)")  # fmt: skip
-    problems = [("digits", run_problem("digits", digits(), not args.no_peers))]
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    peers = not args.no_peers
+    problems = [("digits", run_problem("digits", digits(), peers, args.repeat))]
     synthetic = make_problem(n_train, max(n_train // 4, 100))
-    problems.append(("synthetic", run_problem("synthetic", synthetic, not args.no_peers)))
+    problems.append(("synthetic", run_problem("synthetic", synthetic, peers, args.repeat)))
     plot(problems, args.plot)
     print(f"\nloss curves written to {args.plot}")
 

@@ -1,7 +1,7 @@
 """Linear multiclass SVMs trained with fasthinge's fused kernels: :class:`LinearSVM`.
 
-This module needs scikit-learn (and scipy for ``solver="lbfgs"``, tqdm for
-``verbose``): ``pip install "fasthinge[linear]"``. ``import fasthinge`` does
+This module needs scikit-learn ≥ 1.6 (and scipy ≥ 1.11 for ``solver="lbfgs"``,
+tqdm for ``verbose``): ``pip install "fasthinge[linear]"``. ``import fasthinge`` does
 not import it.
 """
 
@@ -228,7 +228,9 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             )
         sw = None
         if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            if not np.sum(sw, dtype=np.float64) > 0:
+                raise ValueError("sample_weight sums to 0; at least one sample needs a weight > 0")
         n_classes = self.classes_.shape[0]
         W = np.zeros((X.shape[1], n_classes), X.dtype)
         b = np.zeros(n_classes, X.dtype)

@@ -264,6 +264,14 @@ def test_bad_parameters(params, exc, text):
     assert text in str(info.value)
 
 
+def test_sample_weight_must_have_a_positive_sum():
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    with pytest.raises(ValueError, match="sample_weight sums to 0"):
+        LinearSVM().fit(X, [0, 1, 0, 1, 0, 1], sample_weight=np.zeros(6))
+    with pytest.raises(ValueError, match=r"[Nn]egative"):
+        LinearSVM().fit(X, [0, 1, 0, 1, 0, 1], sample_weight=-np.ones(6))
+
+
 def test_one_class_is_an_error():
     with pytest.raises(ValueError, match="at least 2 classes"):
         LinearSVM().fit(np.zeros((4, 2)), [1, 1, 1, 1])
