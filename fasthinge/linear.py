@@ -89,7 +89,10 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default None
         Seeds the shuffling of ``"sgd"``; fixed, the fit is deterministic.
     n_threads : int or None, default None
-        Threads of the hinge kernels and of BLAS during ``fit`` (None: all).
+        Threads of the hinge kernels and of BLAS during ``solver="lbfgs"``
+        (None: their defaults). ``"sgd"`` always runs on one thread, BLAS
+        included: its minibatch steps are too small to share, and thread
+        pools waiting for busy cores cost more than they gain.
     verbose : int, default 0
         > 0 shows a progress bar (tqdm) with epoch, objective and training
         accuracy (on at most 2000 rows).
@@ -256,7 +259,6 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         t0 = 1.0 / (alpha * self._eta0(X, W.shape[1]))
         mean_w = 1.0 if sw is None else float(np.mean(sw, dtype=np.float64))
         kwargs = self._loss_kwargs(1)
-        full_kwargs = self._loss_kwargs(1)
         W_avg, b_avg, n_avg = W.copy(), b.copy(), 0
         best, no_change, t = np.inf, 0, 0
         eval_rows = self._eval_rows(n, rng)
@@ -283,7 +285,7 @@ class LinearSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                     b_avg += rate * (b - b_avg)
             model = (W_avg, b_avg) if n_avg else (W, b)
             # the objective of the model fit() would return: one full pass, by BLAS
-            loss_value, objective = self._objective(X, y, sw, *model, full_kwargs)
+            loss_value, objective = self._objective(X, y, sw, *model, kwargs)
             self.n_iter_ = epoch
             if self._end_epoch(epoch, loss_value, objective, model, X, y, eval_rows, bar):
                 return model

@@ -130,6 +130,7 @@ def test_linear_hinge_bad_shapes():
         fh.linear_hinge(X.astype(int), W, y)
 
 
+@slow_without_jit
 def test_linear_hinge_peak_memory_is_per_chunk():
     import tracemalloc
 
