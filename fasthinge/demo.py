@@ -175,6 +175,7 @@ def run_problem(title: str, data: tuple, peers: bool = True, repeat: int = 1) ->
         runs["ours"].append(fit_fasthinge(data, targets))
     results = [_median(runs[name]) for name in (*names, "ours")]
     ours = results[-1]
+    best = f" (best {max(a for _, _, a in ours.curve):.5f})" if ours.curve else ""
     print(f"{'method':<22} {'train s':>9} {'test acc':>9} {'objective':>10} {'(loss)':<16} "
           "time to reach the peer's test accuracy")  # fmt: skip
     for r in results:
@@ -183,7 +184,7 @@ def run_problem(title: str, data: tuple, peers: bool = True, repeat: int = 1) ->
             reach = ", ".join(
                 f"{name} acc: {ours.to_target[name]:.2f} s "
                 f"({next(p.fit_s for p in results if p.method == name) / ours.to_target[name]:.1f}x"
-                " faster)" if name in ours.to_target else f"{name} acc: not reached"
+                " faster)" if name in ours.to_target else f"{name} acc: not reached{best}"
                 for name in (p.method for p in results if p is not ours)
             )
         print(f"{r.method:<22} {r.fit_s:>9.2f} {r.accuracy:>9.4f} {r.objective:>10.5f} "
