@@ -167,7 +167,7 @@ def test_peer_table_and_versions():
 _ASV_SMOKE = """
 import inspect, sys
 sys.path.insert(0, {root!r})
-from benchmarks import bench_compile, bench_losses, bench_peers, common
+from benchmarks import bench_compile, bench_linear, bench_losses, bench_peers, common
 from fasthinge.bench.__main__ import FUNCTIONS, workload
 cli = {{f: workload(f)[0] for f in FUNCTIONS}}
 asv = {{f: common.workload(f)[0] for f in common.FUNCTIONS}}
@@ -181,7 +181,7 @@ for function in common.FUNCTIONS:
         compile(statement, "statement", "exec"); compile(setup, "setup", "exec")
         assert chr(92) not in setup and '\"\"\"' not in setup
 ran = skipped = 0
-for module in (bench_losses, bench_peers):
+for module in (bench_losses, bench_peers, bench_linear):
     for _, cls in inspect.getmembers(module, inspect.isclass):
         if cls.__module__ != module.__name__:
             continue
