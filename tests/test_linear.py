@@ -166,7 +166,6 @@ def digits():
     return X[:1200], y[:1200], X[1200:], y[1200:]
 
 
-@slow_without_jit
 @parametrize_with_checks(
     [LinearSVM(random_state=0), LinearSVM(p=2, loss="weston_watkins", random_state=0)]
 )
@@ -190,7 +189,6 @@ def test_digits_accuracy(digits, loss, p, solver):
     assert len(clf.objective_curve_) == clf.n_iter_ == len(clf.loss_curve_)
 
 
-@slow_without_jit
 def test_float32_stays_float32_and_fit_is_deterministic(digits):
     X, y, _, _ = digits
     X32 = X.astype(np.float32)
@@ -202,7 +200,6 @@ def test_float32_stays_float32_and_fit_is_deterministic(digits):
     assert a.objective_curve_ == b.objective_curve_
 
 
-@slow_without_jit
 def test_labels_binary_and_sample_weight(digits):
     X, y, X_te, y_te = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
@@ -219,7 +216,6 @@ def test_labels_binary_and_sample_weight(digits):
     assert weighted.score(X_te, y_te) > 0.9
 
 
-@slow_without_jit
 def test_early_stopping_callback_and_progress_bar(digits, capsys):
     X, y, _, _ = digits
     clf = LinearSVM(random_state=0, tol=1.0, n_iter_no_change=1).fit(X, y)
@@ -234,7 +230,6 @@ def test_early_stopping_callback_and_progress_bar(digits, capsys):
     assert capsys.readouterr().err == ""
 
 
-@slow_without_jit
 def test_convergence_warning(digits):
     from sklearn.exceptions import ConvergenceWarning
 
@@ -281,18 +276,16 @@ def test_one_class_is_an_error():
 # -- the demo ---------------------------------------------------------------------------
 
 
-@slow_without_jit
-def test_demo_quick(tmp_path):
+def test_demo_quick(tmp_path, capsys):
     pytest.importorskip("matplotlib")
+    from fasthinge import demo
+
     png = tmp_path / "loss.png"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(fh.__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
-    out = subprocess.run(
-        [sys.executable, "-m", "fasthinge.demo", "--quick", "--plot", str(png)],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    demo.main(["--quick", "--plot", str(png)])
+    out = capsys.readouterr().out
     for text in ("digits:", "synthetic:", "LinearSVC", "SGDClassifier", "fasthinge LinearSVM",
-                 "time to reach"):  # fmt: skip
-        assert text in out.stdout
+                 "time to reach", "faster"):  # fmt: skip
+        assert text in out
     assert png.stat().st_size > 10_000
+    with pytest.raises(SystemExit):
+        demo.main(["--size", "10"])
