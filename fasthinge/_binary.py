@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _execution as ex
 from . import _validation as v
+from ._array_api import array_api
 from ._docstrings import shared_doc
 
 #: label_encoding -> (positive label, negative label)
@@ -59,6 +60,7 @@ def _run(
     return ex.run(call, _kernels(), (call.sample_weight,), params, chunk)
 
 
+@array_api
 @shared_doc
 def binary_hinge(
     scores: Any,
@@ -127,6 +129,7 @@ def binary_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def perceptron(
     scores: Any,
@@ -178,6 +181,7 @@ def perceptron(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def smooth_hinge(
     scores: Any,
@@ -242,6 +246,7 @@ def smooth_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def modified_huber(
     scores: Any,
@@ -296,6 +301,7 @@ def modified_huber(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def hinge_embedding(
     scores: Any,

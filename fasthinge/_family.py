@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _execution as ex
 from . import _validation as v
+from ._array_api import array_api
 from ._docstrings import shared_doc
 from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
 
@@ -16,6 +17,7 @@ MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.
 PER_CLASS_MAX_CHUNKS = 64
 
 
+@array_api
 @shared_doc
 def one_vs_all(
     scores: Any,
@@ -120,6 +122,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     return (result, (indices, values)) if compact else result
 
 
+@array_api
 @shared_doc
 def structured_hinge(
     scores: Any,
@@ -188,6 +191,7 @@ def structured_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def topk_hinge(
     scores: Any,
@@ -274,6 +278,7 @@ def topk_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def categorical_hinge(
     scores: Any,
@@ -341,6 +346,7 @@ def categorical_hinge(
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
 
 
+@array_api
 @shared_doc
 def multilabel_margin(
     scores: Any,

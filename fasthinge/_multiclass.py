@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _execution as ex
 from . import _validation as v
+from ._array_api import array_api
 from ._docstrings import shared_doc
 
 
@@ -81,6 +82,7 @@ def launch(
     return ex.run(call, kernels, weights, params, rows)
 
 
+@array_api
 @shared_doc
 def weston_watkins(
     scores: Any,
@@ -170,6 +172,7 @@ def weston_watkins(
     return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
 
 
+@array_api
 @shared_doc
 def crammer_singer(
     scores: Any,
