@@ -28,7 +28,7 @@ def _value_and_grad(loss_fn, scores, *rest, weights=None):
 
 @pytest.mark.parametrize("name", ["multiclass_hinge_loss", "multiclass_perceptron_loss"])
 def test_optax_multiclass_equals_optax(rng, name):
-    s = jnp.asarray(grid_scores(rng, (60, 5), np.float32))  # ties and kinks: jax.grad's ½ and splits
+    s = jnp.asarray(grid_scores(rng, (60, 5), np.float32))  # ties, kinks: ½ and equal splits
     y = jnp.asarray(rng.integers(0, 5, 60), dtype=jnp.int32)
     w = jnp.asarray(rng.random(60), dtype=jnp.float32)
     (_, ours), g_ours = _value_and_grad(getattr(fj, name), s, y, weights=w)
