@@ -7,6 +7,7 @@ check the gradient buffer → run the serial or parallel driver (``_threading``)
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,12 @@ from . import _validation as v
 #: Rows are grouped in chunks of about this many elements (fixed by the shape,
 #: never by the thread count, so the sums are deterministic).
 CHUNK_ELEMENTS = 1 << 14
+
+#: When a batch is computed in pieces (``fasthinge.dask``): the whole batch's
+#: "mean" denominator, used for each piece's gradient instead of its own.
+BATCH_DENOMINATOR: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "fasthinge_batch_denominator", default=None
+)
 
 
 @dataclass
@@ -66,7 +73,9 @@ def prepare(
     else:
         grad = np.empty((0,) * scores.ndim, dtype)
     loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
-    denominator = _denominator(labels, ignore, weights, reduction)
+    denominator = BATCH_DENOMINATOR.get()
+    if denominator is None:
+        denominator = _denominator(labels, ignore, weights, reduction)
     return Call(
         scores,
         labels,
