@@ -1,13 +1,16 @@
 """Dask: fasthinge's losses and a linear model's gradient over arrays chunked by rows.
 
 Each row chunk (all classes of its rows) runs the fused kernel once, where the
-chunk lives; the loss is a tree reduction of float64 partial sums, and the
-"mean" denominator (``Σ w`` or the number of kept rows) is a tree reduction
-over the labels and weights alone, so each chunk's gradient is scaled exactly
-as in a single-machine call. :func:`linear_loss_and_grad` computes
-``S = X·W``, the fused loss and gradient ``G`` and ``Xᵀ·G`` in one task per
-chunk (``X·W`` is never computed twice) and adds the ``Xᵀ·G`` blocks by a tree
-reduction: one ``dask.compute`` per optimiser iteration.
+chunk lives, and the loss is a tree reduction of float64 partial sums. The
+"mean" denominator is the number of rows (known from the shape) or, with
+``ignore_index`` or a weighted mean, a tree reduction over the labels and
+weights alone (read once more, before the kernels: they are small), so each
+chunk's gradient is scaled exactly as in a single-machine call.
+:func:`linear_loss_and_grad` computes ``S = X·W``, the fused loss and gradient
+``G`` and ``Xᵀ·G`` in one task per chunk (``X·W`` is never computed twice) and
+adds the ``Xᵀ·G`` blocks by a tree reduction, dividing by the denominator at
+the end (no chunk waits for the others): one ``dask.compute`` per optimiser
+iteration.
 
 Works with any Dask scheduler: threads, processes, or a
 ``dask.distributed`` cluster (``Client("tcp://scheduler:8786")``).
@@ -158,10 +161,16 @@ def _prepare(scores: Any, labels: Any, sample_weight: Any, reduction: str, optio
     count = len(rows)
     y_blocks, w_blocks = _blocks(labels, count), _blocks(weights, count)
     ignore = options.get("ignore_index")
-    parts = [dask.delayed(_kept)(y, w, ignore, dtype)
-             for y, w in zip(y_blocks, w_blocks, strict=True)]  # fmt: skip
-    totals = _tree(parts, _add, split_every)
-    denominator = dask.delayed(_denominator)(totals, reduction, sample_weight is not None)
+    weighted = sample_weight is not None and reduction == "mean"
+    if reduction in ("sum", "none"):
+        denominator: Any = 1.0
+    elif ignore is None and not weighted:
+        denominator = float(sum(rows))  # known from the shape: no pass over the labels
+    else:  # a tree over the labels and weights alone (read once more: they are small)
+        parts = [dask.delayed(_kept)(y, w, ignore, dtype)
+                 for y, w in zip(y_blocks, w_blocks, strict=True)]  # fmt: skip
+        totals = _tree(parts, _add, split_every)
+        denominator = dask.delayed(_denominator)(totals, reduction, weighted)
     return scores, rows, y_blocks, w_blocks, denominator
 
 
@@ -242,11 +251,24 @@ def loss_and_grad(
 
 
 def _chunk_linear(loss: str, x: np.ndarray, w: np.ndarray, labels: Any, weights: Any,
-                  denominator: float, options: dict) -> tuple:  # fmt: skip
-    """One chunk of a linear model: ``(Σ rows in float64, Xᵀ·G in float64)``; S = X·W once."""
+                  options: dict) -> tuple:  # fmt: skip
+    """One chunk of a linear model: ``(Σ rows, Xᵀ·G)`` of the summed loss, in float64.
+
+    ``S = X·W`` is computed once, here; the batch's denominator divides the sums at
+    the end, so no chunk waits for the whole batch's labels.
+    """
     scores = x @ w
-    (total,), _, grad = _chunk_loss(loss, scores, labels, weights, denominator, options)
+    (total,), _, grad = _chunk_loss(loss, scores, labels, weights, 1.0, options)
     return total, (x.T @ grad).astype(np.float64)
+
+
+def _finish_linear(totals: tuple, denominator: float, reduction: str, dtype: Any) -> tuple:
+    """``(loss, dW)``: the summed loss and ``Xᵀ·G`` divided by the denominator, rounded once."""
+    total, grad = totals
+    scale = 1.0 if reduction == "sum" else denominator
+    return _finish((total,), denominator, reduction, dtype), np.asarray(
+        grad / scale if scale else grad, dtype=dtype
+    )
 
 
 def linear_loss_and_grad(
@@ -326,13 +348,13 @@ def linear_loss_and_grad(
     )
     shared_w = dask.delayed(weights_matrix, pure=True)
     x_blocks = X.to_delayed().ravel()
-    parts = [dask.delayed(_chunk_linear)(loss, x, shared_w, y, w, denominator, options)
+    parts = [dask.delayed(_chunk_linear)(loss, x, shared_w, y, w, options)
              for x, y, w in zip(x_blocks, y_blocks, w_blocks, strict=True)]  # fmt: skip
-    totals = _tree(parts, _add, split_every)
-    value = dask.delayed(_finish)((totals[0],), denominator, reduction, dtype)
-    grad = dask.delayed(np.asarray)(totals[1], dtype)
-    value = da.from_delayed(value, (), dtype)
-    grad = da.from_delayed(grad, weights_matrix.shape, dtype)
+    result = dask.delayed(_finish_linear, nout=2)(
+        _tree(parts, _add, split_every), denominator, reduction, dtype
+    )
+    value = da.from_delayed(result[0], (), dtype)
+    grad = da.from_delayed(result[1], weights_matrix.shape, dtype)
     return dask.compute(value, grad) if compute else (value, grad)
 
 

@@ -23,7 +23,7 @@ from ``fasthinge.compat.optax``). Labels and weights get no gradient.
 Examples
 --------
 >>> import jax, jax.numpy as jnp, fasthinge.jax as fj
->>> s = jnp.array([[0.1, 0.2, 0.4, 0.8]])
+>>> s = jnp.array([[0.1, 0.2, 0.4, 0.8]], dtype=jnp.float32)  # float32 even under x64
 >>> float(fj.weston_watkins(s, jnp.array([3])))
 0.32499998807907104
 >>> jax.jit(jax.grad(fj.weston_watkins))(s, jnp.array([3])).tolist()

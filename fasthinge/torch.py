@@ -236,12 +236,11 @@ hinge_embedding = _function("hinge_embedding")
 
 
 def _as_rows(input: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """PyTorch's (C,) input and its target as one row: (1, C) and (1,) or (1, C)."""
+    """PyTorch's one-sample form as one row: a (C,) input becomes (1, C), its target (1, ...)."""
     target = torch.as_tensor(target, device=input.device)
     if input.dim() >= 2:
         return input, target
-    return input.reshape(1, -1), target.reshape(1, -1) if target.dim() >= 1 and (
-        target.shape == input.shape) else target.reshape(1)  # fmt: skip
+    return input.reshape(1, -1), target.reshape(1, -1)
 
 
 def multi_margin_loss(
