@@ -88,14 +88,7 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
 
 def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) -> np.ndarray:
     """Binary targets (N,), each equal to ``pos``, ``neg`` or ``ignore``."""
-    array = as_array(labels, "labels")
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"labels must be integer or float, got dtype {array.dtype}")
-    if array.shape != (n_rows,):
-        raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    array = np.ascontiguousarray(array)
+    array = as_real_labels(labels, n_rows)
     if ignore in (pos, neg):
         raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
     first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE))
@@ -103,7 +96,7 @@ def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) 
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"
         )
-    return np.ascontiguousarray(array)
+    return array
 
 
 def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
