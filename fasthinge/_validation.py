@@ -135,7 +135,8 @@ def as_cost_matrix(cost: Any, n_classes: int, dtype: np.dtype) -> np.ndarray:
     if array.shape != (n_classes, n_classes):
         raise ValueError(f"cost must have shape ({n_classes}, {n_classes}), got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all() or (array < 0).any():
+    # two reductions and no (C, C) temporaries; NaN fails the comparisons
+    if array.size and not (array.min() >= 0 and array.max() < np.inf):
         raise ValueError("cost must be finite and >= 0")
     if (np.diagonal(array) != 0).any():
         raise ValueError(f"cost must have a zero diagonal, got {np.diagonal(array)}")
