@@ -8,6 +8,7 @@ check the gradient buffer → run the serial or parallel driver (``_threading``)
 from __future__ import annotations
 
 import contextvars
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,26 @@ class Call:
     return_grad: bool
 
 
+@functools.lru_cache(maxsize=64)
+def empty(dtype: np.dtype, ndim: int = 1) -> np.ndarray:
+    """An empty placeholder ("no sample weights", "no gradient"), made once.
+
+    Writeable like every other kernel argument (a read-only array is another
+    Numba type, hence another compilation); having no elements, nothing can
+    write into it.
+    """
+    return np.empty((0,) * ndim, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A vector of ones (the default class weights), made once per size and dtype.
+
+    Shared between calls: kernels only read weights, and it never leaves fasthinge.
+    """
+    return np.ones(n, dtype)
+
+
 def prepare(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -61,7 +82,7 @@ def prepare(
     n_threads = v.check_n_threads(n_threads, _threading.max_threads())
     n_rows, dtype = scores.shape[0], scores.dtype
     if sample_weight is None:
-        weights = np.empty(0, dtype)
+        weights = empty(dtype)
     else:
         weights = v.as_weight(sample_weight, "sample_weight", n_rows, dtype)
     if out is not None and not return_grad:
@@ -71,7 +92,7 @@ def prepare(
     elif return_grad:
         grad = np.empty(scores.shape, dtype)
     else:
-        grad = np.empty((0,) * scores.ndim, dtype)
+        grad = empty(dtype, scores.ndim)
     loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
     denominator = BATCH_DENOMINATOR.get()
     if denominator is None:
@@ -132,7 +153,7 @@ def _reduce(call: Call, partials: np.ndarray) -> Any:
     dtype = call.scores.dtype
     if call.reduction == "none":
         return call.loss_out
-    total = float(np.sum(partials))
+    total = float(np.add.reduce(partials))  # = np.sum (pairwise), less Python around it
     if call.reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / call.denominator if call.denominator else np.nan)

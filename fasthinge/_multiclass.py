@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from ._array_api import array_api
 from ._docstrings import shared_doc
 
 
+@functools.cache
 def drivers(module: str, name: str) -> tuple:
     """The (serial, parallel) drivers ``name`` of ``fasthinge._cpu.<module>``.
 
@@ -57,7 +59,7 @@ def validate(
     v.check_choice(kink, "kink", v.KINKS)
     split_ties = v.check_choice(ties, "ties", v.TIES) == "split"
     if class_weight is None:
-        w = np.ones(n_classes, s.dtype)
+        w = ex.ones(n_classes, s.dtype)
     else:
         w = v.as_weight(class_weight, "class_weight", n_classes, s.dtype)
     originals = (scores, labels, class_weight, shared.get("sample_weight"))

@@ -248,3 +248,25 @@ def test_binary_ignore_index_must_not_be_a_class():
         label_encoding="01",
         ignore_index=0,
     )
+
+
+@pytest.mark.parametrize("dtype", [">i8", ">i4", "<i4"])
+def test_labels_of_any_byte_order_give_the_same_result(dtype):
+    s = np.array([[0.5, 0.2, 0.9], [0.1, 0.3, 0.2]])
+    y = np.array([2, 1])
+    for func in (fh.crammer_singer, fh.weston_watkins):
+        expected = func(s, y)
+        got = func(s, y.astype(dtype))
+        assert got[0] == expected[0] and np.array_equal(got[1], expected[1])
+    f, t = s.ravel(), np.array([1, -1, 1, 1, -1, -1])
+    for func in (fh.binary_hinge, fh.hinge_embedding):
+        assert func(f, t.astype(dtype))[0] == func(f, t)[0]
+        assert func(f, t.astype(">f8"))[0] == func(f, t)[0]
+
+
+def test_cost_and_targets_must_be_real_numbers():
+    s = np.zeros((2, 3))
+    _raises(TypeError, "cost must be real numbers", fh.structured_hinge, s, [0, 1],
+            np.ones((3, 3), complex))  # fmt: skip
+    _raises(TypeError, "targets must be real numbers", fh.categorical_hinge, s,
+            np.ones((2, 3), complex))  # fmt: skip
