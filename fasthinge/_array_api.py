@@ -30,7 +30,7 @@ _HOST_DEVICES = (1, 3, 11)
 
 def is_foreign_array(value: Any) -> bool:
     """Whether ``value`` is an array of another library (not NumPy, not a list or scalar)."""
-    return not isinstance(value, np.ndarray) and (
+    return not isinstance(value, (np.ndarray, np.generic)) and (
         hasattr(value, "__dlpack__") or hasattr(value, "__array_namespace__")
     )
 

@@ -366,7 +366,7 @@ class MultiMarginLoss(torch.nn.Module):
     --------
     >>> import torch, fasthinge.torch as ft
     >>> ft.MultiMarginLoss(p=2)(torch.tensor([[0.1, 0.2, 0.4, 0.8]]), torch.tensor([3])).item()
-    0.15250000357627869
+    0.1525000035762787
     """
 
     weight: torch.Tensor | None

@@ -128,6 +128,9 @@ def _child_loss(args):
     return float(fh.crammer_singer(s, y, n_threads=1, return_grad=False))
 
 
+# JAX (in the test extra) warns on any fork once its backend started in this process
+# (tests/test_bench.py, tests/test_jax.py); the child here runs no JAX code.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_after_fork_the_serial_path_works(rng):
     """After the parent ran parallel regions, a forked child computes with n_threads=1.
 
