@@ -109,8 +109,6 @@ def _kept(labels: np.ndarray, weights: np.ndarray | None, ignore: int | None, dt
 def _denominator(totals: tuple, reduction: str, weighted: bool) -> float:
     """The batch's denominator from the summed ``_kept`` parts (as ``_execution`` computes it)."""
     count, weight = totals
-    if reduction in ("sum", "none"):
-        return 1.0
     if reduction == "sum_over_batch_size" or not weighted:
         return count
     if weight == 0 and count:
