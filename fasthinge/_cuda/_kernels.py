@@ -207,7 +207,7 @@ def read_pass(values, flag):
 
 
 @functools.cache
-def build(T):  # noqa: C901 (one closure per compute type)
+def build(T):
     """The loss kernels computing in ``T`` (``numba.float32`` or ``numba.float64``)."""
 
     @cuda.jit
@@ -261,8 +261,8 @@ def build(T):  # noqa: C901 (one closure per compute type)
             stats[cuda.blockIdx.x, 2] = wbuf[0]
 
     @cuda.jit
-    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials,
-                       margin, p, norm, kink_frac, drop_nan, g_const, grad_denom, ignore, G):  # fmt: skip
+    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, margin, p, norm,
+                       kink_frac, drop_nan, g_const, grad_denom, ignore, G):  # fmt: skip
         """Weston–Watkins, one row per group of G threads (see ``_cpu.multiclass._ww_row``)."""
         buf = cuda.shared.array(TPB, float64)
         buf2 = cuda.shared.array(TPB, float64)
@@ -334,8 +334,8 @@ def build(T):  # noqa: C901 (one closure per compute type)
             partials[cuda.blockIdx.x] = total
 
     @cuda.jit
-    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials,
-                       margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
+    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, margin, p,
+                       kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
         """Crammer–Singer, one row per group of G threads (see ``_cpu.multiclass._cs_row``)."""
         vbuf = cuda.shared.array(TPB, float64)
         ibuf = cuda.shared.array(TPB, int64)
@@ -898,7 +898,7 @@ def build(T):  # noqa: C901 (one closure per compute type)
     @cuda.jit
     def multilabel_margin(scores, targets, sw, grad, loss_out, partials, margin, kink_frac,
                           drop_nan, g_const, grad_denom):  # fmt: skip
-        """PyTorch's multilabel margin, one thread per row (see ``_cpu.targets._multilabel_row``)."""
+        """PyTorch's multilabel margin, one thread per row (``_cpu.targets._multilabel_row``)."""
         buf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
         n_rows = scores.shape[0]

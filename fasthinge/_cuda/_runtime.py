@@ -43,7 +43,9 @@ def _threads_per_block() -> int:
     except ValueError:
         raise ValueError(f"FASTHINGE_CUDA_THREADS must be an integer, got {text!r}") from None
     if value < 32 or value > 1024 or value & (value - 1):
-        raise ValueError(f"FASTHINGE_CUDA_THREADS must be a power of two in [32, 1024], got {value}")
+        raise ValueError(
+            f"FASTHINGE_CUDA_THREADS must be a power of two in [32, 1024], got {value}"
+        )
     return value
 
 
@@ -185,8 +187,8 @@ def address_range(array: Any) -> tuple:
     start = interface["data"][0]
     if 0 in shape:
         return start, start
-    low = start + sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
-    high = start + sum((n - 1) * s for n, s in zip(shape, strides) if s > 0) + itemsize
+    low = start + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s < 0)
+    high = start + sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if s > 0) + itemsize
     return low, high
 
 

@@ -12,11 +12,13 @@ device.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from numba import float32 as nb_float32
 from numba import float64 as nb_float64
+from numba.core.errors import NumbaPerformanceWarning
 
 from .. import _validation as v
 from . import _kernels as k
@@ -117,7 +119,9 @@ class Ctx:
 
     def launch(self, kernel: Any, blocks: Any, *args: Any) -> None:
         """Launch ``kernel`` on the caller's stream with ``TPB`` threads per block."""
-        with self.dev.context():
+        with self.dev.context(), warnings.catch_warnings():
+            # small grids (the finalising block, tiny batches) are deliberate
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
             kernel[blocks, rt.TPB, self.dev.stream](*args)
 
 
@@ -192,7 +196,9 @@ class Shared:
 def _check_out(ctx: Ctx, out: Any, shape: tuple) -> tuple:
     """A C-contiguous device buffer of ``shape`` and the scores' dtype sharing no input's memory."""
     if not rt.is_device_array(out):
-        raise TypeError(f"out must be a device array on the scores' device, got {type(out).__name__}")
+        raise TypeError(
+            f"out must be a device array on the scores' device, got {type(out).__name__}"
+        )
     view = rt.view(out)
     if tuple(view.shape) != shape:
         raise ValueError(f"out must have shape {shape}, got {tuple(view.shape)}")
@@ -393,7 +399,9 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
-def structured_hinge(scores: Any, labels: Any, cost: Any, *, rescaling: str, **keywords: Any) -> Any:
+def structured_hinge(
+    scores: Any, labels: Any, cost: Any, *, rescaling: str, **keywords: Any
+) -> Any:
     """``fasthinge.structured_hinge`` on the GPU (one thread per row)."""
     kind = {"margin": k.MARGIN_RESCALING, "slack": k.SLACK_RESCALING}[
         v.check_choice(rescaling, "rescaling", ("margin", "slack"))
@@ -511,7 +519,9 @@ def _binary(mode: int, scores: Any, labels: Any, *, margin: Any = 1.0, label_enc
             sh.set_denominator(float(n), 0.0, False)
     else:
         if ignore in (pos, neg):
-            raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
+            raise ValueError(
+                f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}"
+            )
         first, kept, wsum = _stats(ctx, sh, t, k.BINARY_LABELS, 0, pos, neg, ignore)
         if first >= 0:
             raise ValueError(

@@ -63,27 +63,32 @@ class Backend:
             self.name += ", CUDA simulator"
 
     def to_device(self, array: np.ndarray) -> Any:
+        """A device copy of a host array."""
         if self.torch_cuda:
             return self.torch.from_numpy(np.ascontiguousarray(array)).cuda()
         return self.cuda.to_device(np.ascontiguousarray(array))
 
     def to_host(self, array: Any) -> np.ndarray:
+        """A host copy of a device array."""
         if self.torch_cuda:
             return array.detach().cpu().numpy()
         return array.copy_to_host()
 
     def empty_like(self, array: Any) -> Any:
+        """A new device array like ``array``."""
         if self.torch_cuda:
             return self.torch.empty_like(array)
         return self.cuda.device_array(array.shape, array.dtype)
 
     def copy(self, dst: Any, src: Any) -> None:
+        """Device-to-device copy of ``src`` into ``dst``."""
         if self.torch_cuda:
             dst.copy_(src)
         else:
             dst.copy_to_device(src)
 
     def sync(self) -> None:
+        """Wait for the device."""
         if self.torch_cuda:
             self.torch.cuda.synchronize()
         elif not self.simulator:
@@ -236,7 +241,8 @@ def time_shape(backend: Backend, shape: tuple, dtype: str, repeat: int, rng: Any
             s.grad = None
             _torch_crammer_singer(torch, s, y).backward()
 
-        for label, run in (("torch multi_margin_loss", torch_ww), ("torch CS expression", torch_cs)):
+        baselines = (("torch multi_margin_loss", torch_ww), ("torch CS expression", torch_cs))
+        for label, run in baselines:
             ms = timed(backend, run, repeat)
             rows.append((shape, dtype, label, "fwd+bwd", ms, copy_ms / ms, ""))
     return rows
