@@ -108,7 +108,7 @@ def merge(v1, i1, n1, v2, i2, n2):
         return v1, i1, n1
     if v2 > v1:
         return v2, i2, n2
-    return v1, min(i1, i2), n1 + n2
+    return v1, (i1 if i1 < i2 else i2), n1 + n2
 
 
 @cuda.jit(device=True)
@@ -184,7 +184,8 @@ def first_bad_target(targets, stats):
     half = TPB // 2
     while half > 0:
         if t < half:
-            buf[t] = min(buf[t], buf[t + half])
+            if buf[t + half] < buf[t]:
+                buf[t] = buf[t + half]
         cuda.syncthreads()
         half //= 2
     if t == 0:
@@ -250,7 +251,8 @@ def build(T):
         half = TPB // 2
         while half > 0:
             if t < half:
-                fbuf[t] = min(fbuf[t], fbuf[t + half])
+                if fbuf[t + half] < fbuf[t]:
+                    fbuf[t] = fbuf[t + half]
                 kbuf[t] += kbuf[t + half]
                 wbuf[t] += wbuf[t + half]
             cuda.syncthreads()
@@ -494,7 +496,8 @@ def build(T):
         has_sw = sw.shape[0] > 0
         zero = margin - margin
         acc = 0.0
-        for i in range(int64(c) * rows, min(n_rows, (int64(c) + 1) * rows)):
+        end = (int64(c) + 1) * rows
+        for i in range(int64(c) * rows, end if end < n_rows else n_rows):
             y = labels[i]
             if y == ignore:
                 continue
@@ -709,7 +712,8 @@ def build(T):
         n_ties = 0
         for j in range(n_classes):
             if j != y and rescaling_value(scores, cost, i, y, j, margin, slack, s_y) == best:
-                j_first = min(j_first, j)
+                if j < j_first:
+                    j_first = j
                 n_ties += 1
         if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
             if want_grad:
@@ -728,7 +732,8 @@ def build(T):
                 k = 1
                 for j in range(n_classes):
                     if j != y and cost[y, j] != 0 and margin + T(scores[i, j]) - s_y == 0:
-                        j_kink = min(j_kink, j)
+                        if j < j_kink:
+                            j_kink = j
             if kink_mode == KINK_ZERO or j_kink == n_classes:
                 return zero
         frac = one / T(k)

@@ -96,8 +96,7 @@ class Ctx:
 
     def array(self, value: Any, name: str, shape: tuple, kinds: str) -> Any:
         """A device argument of ``shape`` and dtype kind in ``kinds``, as a Numba view."""
-        if isinstance(value, np.ndarray) or not (rt.is_device_array(value) or
-                                                 _dlpack_cuda(value)):  # fmt: skip
+        if not (rt.is_device_array(value) or _dlpack_cuda(value)):
             raise TypeError(
                 f"{name} is a {type(value).__name__} on the host but scores are on the GPU; "
                 f"pass {name} as a device array on the same device (no host/device mixing)"
