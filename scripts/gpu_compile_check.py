@@ -23,20 +23,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import fasthinge as fh  # noqa: E402
-from fasthinge._cuda import _runtime as rt  # noqa: E402
-from fasthinge._cuda import api  # noqa: E402
+import fasthinge as fh
+from fasthinge._cuda import _runtime as rt
+from fasthinge._cuda import api
 
 COMPILED: dict = {}
 
 
 class HostDevice(rt.Device):
+    """A "device" whose arrays are NumPy arrays (nothing runs)."""
+
     def empty(self, shape, dtype):
+        """Zeros standing in for a device allocation."""
         array = np.zeros(shape, dtype)
         return array, array
 
 
 def fake_launch(self, kernel, blocks, *args):
+    """Compile ``kernel`` for the types of ``args`` instead of launching it."""
     types = tuple(numba.typeof(a) for a in args)
     key = (kernel.py_func.__name__, types)
     if key not in COMPILED:
@@ -53,6 +57,7 @@ def fake_launch(self, kernel, blocks, *args):
 
 
 def patch() -> None:
+    """Make NumPy arrays pass for device arrays and launches compile only."""
     rt.is_device_array = lambda a: isinstance(a, np.ndarray)
     rt.view = lambda a: a
     rt.device_of = lambda a: HostDevice("numba", None, 0, None)
@@ -76,6 +81,7 @@ def on_gpu(fn, args, kwargs):
 
 
 def calls(dtype):
+    """``(function, args, kwargs)`` covering every kernel and its argument types."""
     rng = np.random.default_rng(0)
     s = rng.normal(size=(6, 4)).astype(dtype)
     y = rng.integers(0, 4, 6)
@@ -99,6 +105,7 @@ def calls(dtype):
 
 
 def main() -> int:
+    """Compile everything and print one line per kernel signature."""
     global CC
     parser = argparse.ArgumentParser()
     parser.add_argument("--cc", default="9.0")
