@@ -21,9 +21,12 @@ def on_device(array: Any) -> bool:
     tensors, Numba device arrays), a ``__dlpack__`` on a CUDA device, and the
     device arrays of Numba's CUDA simulator.
     """
+    module = type(array).__module__
+    if module.startswith("torch"):  # its __cuda_array_interface__ raises when requires_grad
+        return bool(getattr(array, "is_cuda", False))
     if hasattr(array, "__cuda_array_interface__"):
         return True
-    if type(array).__module__.startswith("numba.cuda.simulator"):
+    if module.startswith("numba.cuda.simulator"):
         return True
     dlpack_device = getattr(array, "__dlpack_device__", None)
     if dlpack_device is not None and hasattr(array, "__dlpack__"):

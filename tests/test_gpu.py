@@ -41,7 +41,21 @@ class FakeDLPack:
         return (self.device_type, 0)
 
 
+class FakeTorchTensor:
+    """Like a PyTorch CUDA tensor that requires grad: the interface raises."""
+
+    is_cuda = True
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+
+
+FakeTorchTensor.__module__ = "torch.fake"
+
+
 def test_on_device():
+    assert on_device(FakeTorchTensor())
     assert not on_device(np.ones(3))
     assert not on_device([1.0, 2.0])
     assert on_device(FakeCudaArray())

@@ -162,6 +162,8 @@ def view(array: Any) -> Any:
     """A Numba device-array view of a CUDA array: no copy and no synchronisation."""
     if SIMULATOR or isinstance(array, cuda.devicearray.DeviceNDArray):
         return array
+    if library(array) == "torch":
+        array = array.detach()  # a tensor that requires grad has no array interface
     return cuda.as_cuda_array(array, sync=False)
 
 
@@ -169,6 +171,8 @@ def is_device_array(array: Any) -> bool:
     """Whether ``array`` is a device array Numba can view (simulator arrays included)."""
     if SIMULATOR:
         return type(array).__module__.startswith("numba.cuda.simulator")
+    if library(array) == "torch":
+        return bool(array.is_cuda)
     return hasattr(array, "__cuda_array_interface__")
 
 
