@@ -253,3 +253,21 @@ def test_gpu_check_script_runs(capsys):
     assert gpu_check.main(["--quick", "--repeat", "1", "--functions", functions]) == 0
     printed = capsys.readouterr().out
     assert "D2D copy" in printed and "crammer_singer" in printed and "FAIL" not in printed
+
+
+KINK_ROWS = np.array([[1.0, 0.0, 0.0], [2.0, 1.0, 0.0], [0.0, 1.0, 1.0], [np.inf, np.inf, 0.0],
+                      [0.5, 0.5, -0.5]])  # fmt: skip
+KINK_LABELS = np.array([0, 0, 0, 0, 1])
+
+
+@pytest.mark.filterwarnings("ignore:.*invalid value:RuntimeWarning")  # NumPy scalars: inf - inf
+@pytest.mark.parametrize("kink", ["full", "half"])
+def test_kinks_ties_and_infinities(kink):
+    """Rows exactly at the kink (z = 0), tied maxima and inf − inf, every max-type loss."""
+    s, y = KINK_ROWS, KINK_LABELS
+    compare(fh.crammer_singer, s, y, dtype=np.float64, kink=kink, ties="split", reduction="none")
+    compare(fh.structured_hinge, s, y, 1 - np.eye(3), dtype=np.float64, rescaling="slack",
+            kink=kink, ties="split", reduction="none")  # fmt: skip
+    compare(fh.topk_hinge, s, y, 1, dtype=np.float64, kink=kink, reduction="none")
+    compare(fh.categorical_hinge, s, np.eye(3)[y], dtype=np.float64, kink=kink, ties="split",
+            reduction="none")  # fmt: skip
