@@ -19,8 +19,11 @@ Every kernel ends with a block reduction of its threads' float64 loss sums
 into ``partials[blockIdx.x]``; ``finalize`` adds the partials in a fixed
 order. There are no atomics: the result depends on the shape only.
 
-All reductions use shared memory and ``syncthreads`` (never warp shuffles),
-so the CUDA simulator runs every line of this module. The kernels are built
+All reductions use shared memory and barriers (never warp shuffles), so the
+CUDA simulator runs every line of this module except one: ``group_barrier``'s
+``cuda.syncwarp()``, which real hardware uses for groups of at most a warp
+(the simulator, which has no ``syncwarp``, takes the ``syncthreads`` beside
+it: a stronger barrier around the same code). The kernels are built
 per compute type ``T`` (float32 for float16/float32 inputs, float64 for
 float64): values are loaded with ``T(x)`` and gradients are stored in the
 input dtype. Row offsets are 64-bit (``int64`` row indices, Numba's intp
@@ -35,28 +38,41 @@ from types import SimpleNamespace
 
 from numba import float64, int64
 
-from ._runtime import TPB, cuda
+from ._runtime import SIMULATOR, TPB, cuda
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
 #: ``label_stats`` kinds: class indices, binary codes, any value (no check).
 CLASS_LABELS, BINARY_LABELS, ANY_LABELS = 0, 1, 2
+#: Groups of at most a warp synchronise with ``syncwarp`` on hardware. The simulator
+#: has no ``syncwarp``: there every group barrier is a ``syncthreads`` (stronger,
+#: same logic), so the ``syncwarp`` line is the only line it never runs.
+WARP_BARRIERS = not SIMULATOR
+
+
+@cuda.jit(device=True)
+def group_barrier(group):
+    """Barrier for the threads of one row group (called by every thread of the block)."""
+    if WARP_BARRIERS and group <= 32:
+        cuda.syncwarp()  # real hardware only (a group never straddles a warp)
+    else:
+        cuda.syncthreads()
 
 
 @cuda.jit(device=True)
 def group_sum(buf, t, lane, group, value):
     """The float64 sum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
     buf[t] = value
-    cuda.syncthreads()
+    group_barrier(group)
     step = group // 2
     while step > 0:
         if lane < step:
             buf[t] += buf[t + step]
-        cuda.syncthreads()
+        group_barrier(group)
         step //= 2
     total = buf[t - lane]
-    cuda.syncthreads()
+    group_barrier(group)
     return total
 
 
@@ -65,17 +81,17 @@ def group_sum2(buf, buf2, t, lane, group, a, b):
     """``group_sum`` of two values at once (one tree, half the barriers)."""
     buf[t] = a
     buf2[t] = b
-    cuda.syncthreads()
+    group_barrier(group)
     step = group // 2
     while step > 0:
         if lane < step:
             buf[t] += buf[t + step]
             buf2[t] += buf2[t + step]
-        cuda.syncthreads()
+        group_barrier(group)
         step //= 2
     r = t - lane
     total_a, total_b = buf[r], buf2[r]
-    cuda.syncthreads()
+    group_barrier(group)
     return total_a, total_b
 
 
@@ -117,7 +133,7 @@ def group_argmax(vbuf, ibuf, nbuf, t, lane, group, value, index, count):
     vbuf[t] = value
     ibuf[t] = index
     nbuf[t] = count
-    cuda.syncthreads()
+    group_barrier(group)
     step = group // 2
     while step > 0:
         if lane < step:
@@ -126,11 +142,11 @@ def group_argmax(vbuf, ibuf, nbuf, t, lane, group, value, index, count):
             vbuf[t] = v
             ibuf[t] = i
             nbuf[t] = n
-        cuda.syncthreads()
+        group_barrier(group)
         step //= 2
     r = t - lane
     v, i, n = vbuf[r], ibuf[r], nbuf[r]
-    cuda.syncthreads()
+    group_barrier(group)
     return v, i, n
 
 
