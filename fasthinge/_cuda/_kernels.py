@@ -110,6 +110,20 @@ def block_sum(buf, t, value):
 
 
 @cuda.jit(device=True)
+def block_min(buf, t, value):
+    """The minimum of ``value`` over the block (all threads call)."""
+    buf[t] = value
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step and buf[t + step] < buf[t]:
+            buf[t] = buf[t + step]
+        cuda.syncthreads()
+        step //= 2
+    return buf[0]
+
+
+@cuda.jit(device=True)
 def merge(v1, i1, n1, v2, i2, n2):
     """Combine two (max value, first index, tie count) triples.
 
@@ -279,7 +293,7 @@ def build(T):
             stats[cuda.blockIdx.x, 2] = wbuf[0]
 
     @cuda.jit
-    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, margin, p, norm,
+    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p, norm,
                        kink_frac, drop_nan, g_const, grad_denom, ignore, G):  # fmt: skip
         """Weston–Watkins, one row per group of G threads (see ``_cpu.multiclass._ww_row``)."""
         buf = cuda.shared.array(TPB, float64)
@@ -295,6 +309,8 @@ def build(T):
         hinge = p == 1
         keep_nan = not drop_nan
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * (TPB // G)
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:  # the same trip count for the whole block
@@ -304,6 +320,8 @@ def build(T):
             if inside:
                 y = labels[i]
             live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
             total = 0.0
             coefs = 0.0
             if live:
@@ -348,11 +366,13 @@ def build(T):
                 acc += float64(loss)
             row0 += step
         total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
 
     @cuda.jit
-    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, margin, p,
+    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p,
                        kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
         """Crammer–Singer, one row per group of G threads (see ``_cpu.multiclass._cs_row``)."""
         vbuf = cuda.shared.array(TPB, float64)
@@ -367,6 +387,8 @@ def build(T):
         want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * (TPB // G)
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:
@@ -376,6 +398,8 @@ def build(T):
             if inside:
                 y = labels[i]
             live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
             bv = -math.inf
             bi = int64(n_classes)
             bn = int64(0)
@@ -431,11 +455,13 @@ def build(T):
                 acc += float64(loss)
             row0 += step
         total = block_sum(vbuf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
 
     @cuda.jit
-    def one_vs_all(scores, labels, sw, grad, loss_out, partials,
+    def one_vs_all(scores, labels, sw, grad, loss_out, partials, bad,
                    margin, p, norm, kink_frac, g_const, grad_denom, ignore, G):  # fmt: skip
         """One-vs-all, one row per group of G threads (see ``_cpu.one_vs_all``)."""
         buf = cuda.shared.array(TPB, float64)
@@ -449,6 +475,8 @@ def build(T):
         zero = margin - margin
         hinge = p == 1
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * (TPB // G)
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:
@@ -458,6 +486,8 @@ def build(T):
             if inside:
                 y = labels[i]
             live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
             total = 0.0
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
@@ -493,8 +523,10 @@ def build(T):
                 acc += float64(loss)
             row0 += step
         total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
 
     @cuda.jit
     def one_vs_all_columns(scores, labels, sw, columns, margin, p, norm, ignore, rows):
@@ -609,7 +641,7 @@ def build(T):
             partials[cuda.blockIdx.x] = total
 
     @cuda.jit
-    def binary(scores, labels, sw, grad, loss_out, partials, margin, mode, kink_frac, gamma,
+    def binary(scores, labels, sw, grad, loss_out, partials, bad, margin, mode, kink_frac, gamma,
                scale, pos, neg, g_const, grad_denom, ignore):  # fmt: skip
         """Binary margin losses and the hinge embedding, one thread per element.
 
@@ -628,6 +660,8 @@ def build(T):
         half_inv_gamma = inv_gamma / two
         half_gamma = gamma / two
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
         k = int64(cuda.blockIdx.x) * TPB + t
         step = int64(cuda.gridDim.x) * TPB
         while k < n:
@@ -675,6 +709,11 @@ def build(T):
                     h = u
                     coef = u
                 coef = zero - sign * coef
+            if mode != EMBEDDING and label != pos and label != neg and label != ignore:
+                if k < first_bad:
+                    first_bad = float64(k)  # an invalid label: reported by the caller
+                h = zero
+                coef = zero
             if has_sw:
                 h = h * T(sw[k])
             if label == ignore:
@@ -687,8 +726,10 @@ def build(T):
             acc += float64(h)
             k += step
         total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
 
     @cuda.jit(device=True)
     def rescaling_value(scores, cost, i, y, j, margin, slack, s_y):
@@ -876,7 +917,7 @@ def build(T):
         return loss * w_y
 
     @cuda.jit
-    def structured(scores, labels, cw, sw, cost, grad, loss_out, partials, margin, kind, k,
+    def structured(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind, k,
                    kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore):  # fmt: skip
         """Margin/slack rescaling and top-k α/β, one thread per row."""
         buf = cuda.shared.array(TPB, float64)
@@ -888,12 +929,16 @@ def build(T):
         want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
         i = int64(cuda.blockIdx.x) * TPB + t
         step = int64(cuda.gridDim.x) * TPB
         while i < n_rows:
             y = labels[i]
             loss = zero
             if y == ignore or y < 0 or y >= n_classes:
+                if y != ignore and i < first_bad:
+                    first_bad = float64(i)  # an invalid label: reported by the caller
                 if want_grad:
                     for j in range(n_classes):
                         grad[i, j] = zero
@@ -913,8 +958,10 @@ def build(T):
             acc += float64(loss)
             i += step
         total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
 
     @cuda.jit
     def multilabel_margin(scores, targets, sw, grad, loss_out, partials, margin, kink_frac,

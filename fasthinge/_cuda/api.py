@@ -160,6 +160,13 @@ class Shared:
         else:
             self.loss, self.loss_view = None, rt.placeholder(1, ctx.dtype)
         self.denominator = 1.0
+        #: ``(labels, message)`` when the loss kernel itself checks the labels
+        self.pending: tuple | None = None
+
+    def needs_stats(self, has_ignore: bool) -> bool:
+        """Whether the denominator needs a pass over the labels (kept rows, or Σw)."""
+        counted = self.reduction in ("mean", "sum_over_batch_size")
+        return (has_ignore and counted) or (self.has_sw and self.reduction == "mean")
 
     def set_denominator(self, kept: float, wsum: float, has_ignore: bool) -> None:
         """What "mean" divides by (see ``_execution._denominator``)."""
@@ -180,15 +187,26 @@ class Shared:
         grad_denom = (self.denominator or 1.0) * norm
         return ctx.scalar(1.0 / grad_denom), grad_denom
 
-    def finish(self, ctx: Ctx, partials: Any, n_partials: int) -> Any:
-        """Reduce the partials on the device and return what the public function returns."""
+    def finish(self, ctx: Ctx, partials: tuple, n_partials: int) -> Any:
+        """Reduce the partials on the device and return what the public function returns.
+
+        ``partials = (loss partials, first invalid label per block)``. When the loss
+        kernel checked the labels, the second is copied back (the call's one
+        synchronisation) and an invalid label raises ``ValueError``.
+        """
+        sums, bad = partials
         if self.reduction == "none":
             loss = self.loss
         else:
             loss, loss_view = ctx.dev.empty((1,), ctx.dtype)
             mean = self.reduction != "sum"
-            ctx.launch(k.finalize, 1, partials, n_partials, mean, self.denominator, loss_view)
+            ctx.launch(k.finalize, 1, sums, n_partials, mean, self.denominator, loss_view)
             loss = loss.reshape(())
+        if self.pending is not None and n_partials:
+            first = int(rt.to_host(bad, ctx.dev.stream).min())
+            labels, message = self.pending
+            if first < labels.shape[0]:
+                raise ValueError(message(first, _label_value(labels, first)))
         return (loss, self.grad) if self.return_grad else loss
 
 
@@ -244,21 +262,36 @@ def _label_value(labels: Any, index: int) -> Any:
 
 
 def _class_labels(ctx: Ctx, sh: Shared, labels: Any, ignore: int) -> Any:
-    """Validate (N,) class labels on the device and set the denominator."""
+    """(N,) class labels on the device; the denominator; their check.
+
+    When the denominator needs the kept rows or ``Σw`` (``ignore_index`` or
+    sample weights with a mean), ``label_stats`` checks the labels first and an
+    invalid one raises before any output is written. Otherwise the loss kernel
+    checks them as it reads them (no extra pass) and ``Shared.finish`` raises.
+    """
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     y = ctx.array(labels, "labels", (n,), "iu")
+
+    def message(first: int, value: Any) -> str:
+        return (
+            f"labels must be in [0, {n_classes}) (or ignore_index), got labels[{first}] = {value}"
+        )
+
+    has_ignore = ignore != v.NO_IGNORE
+    if not sh.needs_stats(has_ignore):
+        sh.set_denominator(float(n), 0.0, False)
+        sh.pending = (y, message)
+        return y
     first, kept, wsum = _stats(ctx, sh, y, k.CLASS_LABELS, n_classes, ignore=ignore)
     if first >= 0:
-        raise ValueError(
-            f"labels must be in [0, {n_classes}) (or ignore_index), "
-            f"got labels[{first}] = {_label_value(y, first)}"
-        )
-    sh.set_denominator(kept, wsum, ignore != v.NO_IGNORE)
+        raise ValueError(message(first, _label_value(y, first)))
+    sh.set_denominator(kept, wsum, has_ignore)
     return y
 
 
-def _partials(ctx: Ctx, blocks: int) -> Any:
-    return ctx.dev.empty((blocks,), np.float64)[1]
+def _partials(ctx: Ctx, blocks: int) -> tuple:
+    """Per-block loss sums and first invalid label index (float64 each)."""
+    return ctx.dev.empty((blocks,), np.float64)[1], ctx.dev.empty((blocks,), np.float64)[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +339,7 @@ def weston_watkins(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.weston_watkins, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
-                   sh.loss_view, partials, m, p, ctx.scalar(norm),
+                   sh.loss_view, *partials, m, p, ctx.scalar(norm),
                    ctx.scalar(v.KINK_FRACTIONS[kink]), nan == "drop", g_const, grad_denom, ignore,
                    group)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
@@ -330,7 +363,7 @@ def crammer_singer(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.crammer_singer, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
-                   sh.loss_view, partials, m, p, v.KINKS.index(kink), split_ties, g_const,
+                   sh.loss_view, *partials, m, p, v.KINKS.index(kink), split_ties, g_const,
                    grad_denom, ignore, group)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
@@ -355,10 +388,12 @@ def one_vs_all(scores: Any, labels: Any, *, margin: Any, p: Any, normalize: Any,
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.one_vs_all, blocks, ctx.s, y, sh.sw, sh.grad_view, sh.loss_view,
-                   partials, m, p, ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), g_const,
+                   *partials, m, p, ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), g_const,
                    grad_denom, ignore, group)  # fmt: skip
     if not per_class:
         return sh.finish(ctx, partials, blocks if n else 0)
+    sh.reduction = "none"  # the row losses are not reduced: only check the labels
+    sh.finish(ctx, partials, blocks if n else 0)
     rows = max(1, -(-n // 64))  # at most 64 chunks of rows, each summed in order
     chunks = max(1, -(-n // rows))
     _, columns = ctx.dev.empty((chunks, n_classes), np.float64)
@@ -392,7 +427,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.structured, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
-                   sh.loss_view, partials, m, kind, k_top, v.KINKS.index(kink),
+                   sh.loss_view, *partials, m, kind, k_top, v.KINKS.index(kink),
                    ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties, g_const, grad_denom,
                    ignore)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
@@ -453,7 +488,7 @@ def categorical_hinge(scores: Any, targets: Any, *, margin: Any, sample_weight: 
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.categorical_hinge, blocks, ctx.s, t, sh.sw, sh.grad_view,
-                   sh.loss_view, partials, m, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
+                   sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
                    g_const, grad_denom, group)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
@@ -485,7 +520,7 @@ def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sampl
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.multilabel_margin, blocks, ctx.s, t, sh.sw, sh.grad_view,
-                   sh.loss_view, partials, m, ctx.scalar(v.KINK_FRACTIONS[kink]), drop_nan,
+                   sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), drop_nan,
                    g_const, grad_denom)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
@@ -521,19 +556,24 @@ def _binary(mode: int, scores: Any, labels: Any, *, margin: Any = 1.0, label_enc
             raise ValueError(
                 f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}"
             )
-        first, kept, wsum = _stats(ctx, sh, t, k.BINARY_LABELS, 0, pos, neg, ignore)
-        if first >= 0:
-            raise ValueError(
-                f"labels must be {neg} or {pos} (label_encoding), "
-                f"got labels[{first}] = {_label_value(t, first)}"
-            )
-        sh.set_denominator(kept, wsum, has_ignore)
+
+        def message(first: int, value: Any) -> str:
+            return f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {value}"
+
+        if sh.needs_stats(has_ignore):
+            first, kept, wsum = _stats(ctx, sh, t, k.BINARY_LABELS, 0, pos, neg, ignore)
+            if first >= 0:
+                raise ValueError(message(first, _label_value(t, first)))
+            sh.set_denominator(kept, wsum, has_ignore)
+        else:
+            sh.set_denominator(float(n), 0.0, False)
+            sh.pending = (t, message)
     g_const, grad_denom = sh.scales(ctx)
     blocks = rt.blocks_for(n, rt.TPB)
     partials = _partials(ctx, blocks)
     if n:
         ctx.launch(ctx.kernels.binary, blocks, ctx.s, t, sh.sw, sh.grad_view, sh.loss_view,
-                   partials, m, mode, ctx.scalar(v.KINK_FRACTIONS[kink]), g, ctx.scalar(scale),
+                   *partials, m, mode, ctx.scalar(v.KINK_FRACTIONS[kink]), g, ctx.scalar(scale),
                    pos, neg, g_const, grad_denom, ignore)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 

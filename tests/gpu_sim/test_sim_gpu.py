@@ -209,16 +209,30 @@ def test_deterministic(rng):
     assert first.tobytes() == again.tobytes()
 
 
-def test_out_of_range_label_raises_and_writes_nothing(rng):
+def test_out_of_range_label_raises(rng):
     scores = grid(rng, (5, 3), np.float32)
+    bad = dev(np.array([0, 1, 3, 0, -1]))
     out = cuda.to_device(np.full((5, 3), 7.0, np.float32))
+    # checked before the loss kernel (ignore_index needs the kept rows): nothing written
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*labels\[2\] = 3"):
-        fh.weston_watkins(dev(scores), dev(np.array([0, 1, 3, 0, -1])), out=out)
+        fh.weston_watkins(dev(scores), bad, out=out, ignore_index=1)
     assert (host(out) == 7).all()
+    # checked by the loss kernel itself (no extra pass), raised after it
+    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
+        with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
+            fn(dev(scores), bad)
+    with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
+        fh.topk_hinge(dev(scores), bad, 1, reduction="sum")
     with pytest.raises(ValueError, match=r"labels\[0\] = -1"):
         fh.crammer_singer(dev(scores), dev(np.array([-1, 1, 2, 0, 0])), ignore_index=-2)
-    with pytest.raises(ValueError, match=r"labels must be -1 or 1"):
-        fh.binary_hinge(dev(scores[:, 0].copy()), dev(np.array([1.0, 0.0, 1, 1, 1])))
+    with pytest.raises(ValueError, match=r"labels\[4\] = -1"):
+        fh.one_vs_all(dev(scores), bad, reduction="per_class", ignore_index=3)
+    f = dev(scores[:, 0].copy())
+    t = dev(np.array([1.0, 0.0, 1, 1, 1]))
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1.*labels\[1\] = 0"):
+        fh.binary_hinge(f, t)
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1.*labels\[1\] = 0"):
+        fh.smooth_hinge(f, t, sample_weight=dev(np.ones(5)))
     with pytest.raises(ValueError, match=r"targets must be in \[-1, 3\)"):
         fh.multilabel_margin(dev(scores), dev(np.full((5, 3), 3)))
 
