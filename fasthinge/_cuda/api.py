@@ -38,7 +38,8 @@ def call(name: str, arguments: dict) -> Any:
         return _bfloat16(name, scores, arguments)
     if not rt.is_device_array(scores):  # a DLPack-only CUDA array: view it through CuPy/torch
         scores = rt.from_dlpack(scores)
-    return FUNCTIONS[name](scores, **arguments)
+    with rt.device_of(scores).context():  # the scores' device is Numba's current one
+        return FUNCTIONS[name](scores, **arguments)
 
 
 def _bfloat16(name: str, scores: Any, arguments: dict) -> Any:
