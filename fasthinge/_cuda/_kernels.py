@@ -3,7 +3,7 @@
 Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
 
 - **Row groups** (Weston–Watkins, Crammer–Singer, one-vs-all, categorical
-  hinge): a group of ``G`` consecutive threads (a power of two, ``G ≥ C``
+  hinge, structured hinge): a group of ``G`` consecutive threads (a power of two, ``G ≥ C``
   rounded up, at most a block) owns one row; a block of ``TPB`` threads
   handles ``TPB / G`` consecutive rows at a time, so for small C a warp reads
   ``32 / G`` whole rows (contiguous memory: coalesced) and for large C a
@@ -11,7 +11,7 @@ Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
   ``l, l + G, …``. The per-row sums and the max (value, first index, tie
   count) are combined in shared memory by a fixed tree.
 - **Elements** (the binary family): one thread per element, grid-stride.
-- **Thread per row** (structured hinge, top-k, multilabel margin): the CPU
+- **Thread per row** (top-k, multilabel margin): the CPU
   row code, one thread per row. Correct, but not coalesced at small C and
   serial at large C: these are not bandwidth-optimised.
 
@@ -93,6 +93,22 @@ def group_sum2(buf, buf2, t, lane, group, a, b):
     total_a, total_b = buf[r], buf2[r]
     group_barrier(group)
     return total_a, total_b
+
+
+@cuda.jit(device=True)
+def group_min(buf, t, lane, group, value):
+    """The minimum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
+    buf[t] = value
+    group_barrier(group)
+    step = group // 2
+    while step > 0:
+        if lane < step and buf[t + step] < buf[t]:
+            buf[t] = buf[t + step]
+        group_barrier(group)
+        step //= 2
+    result = buf[t - lane]
+    group_barrier(group)
+    return result
 
 
 @cuda.jit(device=True)
@@ -917,6 +933,117 @@ def build(T):
         return loss * w_y
 
     @cuda.jit
+    def rescaling(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind,
+                  kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
+        """Margin/slack rescaling, one row per group of G threads (``_rescaling_row``)."""
+        vbuf = cuda.shared.array(TPB, float64)
+        ibuf = cuda.shared.array(TPB, int64)
+        nbuf = cuda.shared.array(TPB, int64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        slack = kind == SLACK_RESCALING
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            bv = -math.inf
+            bi = int64(n_classes)
+            bn = int64(0)
+            kink_j = float64(n_classes)
+            s_y = zero
+            if live:
+                s_y = T(scores[i, y])
+                for j in range(lane, n_classes, G):
+                    if j != y:
+                        v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
+                        bv, bi, bn = merge(bv, bi, bn, float64(v), int64(j), int64(1))
+                        at_kink = T(cost[y, j]) != 0 and margin + T(scores[i, j]) - s_y == 0
+                        if slack and at_kink and j < kink_j:
+                            kink_j = float64(j)
+            bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+            kink_j = group_min(vbuf, t, lane, G, kink_j)
+            loss = zero
+            coefs = 0.0
+            z = zero
+            best = T(bv)
+            nan_row = False
+            active = False
+            frac = one
+            split = False
+            j_kink = bi
+            w_y = zero
+            g0 = g_const
+            if live and n_classes > 1:
+                w_y = T(cw[y]) if cw.shape[0] > 0 else one
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                z = best if slack else best - s_y
+                if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
+                    nan_row = True
+                    loss = z
+                elif z >= 0:
+                    k = bn if split_ties else int64(1)
+                    usable = True
+                    if z == 0:  # the kink
+                        if slack:
+                            j_kink = int64(kink_j)
+                            k = int64(1)
+                        if kink_mode == KINK_ZERO or j_kink == n_classes:
+                            usable = False
+                    if usable:
+                        active = True
+                        frac = one / T(k)
+                        if z == 0 and kink_mode == KINK_HALF:
+                            frac = one / T(k + 1)
+                        split = split_ties and not (z == 0 and slack)
+                        loss = z * w_y
+            if inside and want_grad:
+                for j in range(lane, n_classes, G):
+                    g = zero
+                    if nan_row:
+                        if j == y or j == bi:
+                            g = z
+                    elif active and j != y:
+                        v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
+                        if j == j_kink or (split and v == best):
+                            slope = T(cost[y, j]) if slack else one
+                            g = g0 * w_y * slope * frac
+                            coefs += float64(g)
+                    if j != y or not active:
+                        grad[i, j] = g
+            coefs = group_sum(vbuf, t, lane, G, coefs)
+            if lane == 0 and inside:
+                if active and want_grad:
+                    grad[i, y] = zero - T(coefs)
+                if live and has_sw:
+                    loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(vbuf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
     def structured(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind, k,
                    kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore):  # fmt: skip
         """Margin/slack rescaling and top-k α/β, one thread per row."""
@@ -1031,5 +1158,6 @@ def build(T):
         categorical_hinge=categorical_hinge,
         binary=binary,
         structured=structured,
+        rescaling=rescaling,
         multilabel_margin=multilabel_margin,
     )

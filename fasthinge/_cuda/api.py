@@ -424,6 +424,15 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
         cost_view = ctx.array(cost, "cost", (n_classes, n_classes), "iuf")
         v.as_cost_matrix(rt.to_host(cost_view, ctx.dev.stream), n_classes, ctx.np_compute)
     g_const, grad_denom = sh.scales(ctx)
+    if kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):  # row groups, like crammer_singer
+        group = _group(n_classes)
+        blocks = rt.blocks_for(n, rt.TPB // group)
+        partials = _partials(ctx, blocks)
+        if n:
+            ctx.launch(ctx.kernels.rescaling, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
+                       sh.loss_view, *partials, m, kind, v.KINKS.index(kink), split_ties, g_const,
+                       grad_denom, ignore, group)  # fmt: skip
+        return sh.finish(ctx, partials, blocks if n else 0)
     blocks = rt.blocks_for(n, rt.TPB)
     partials = _partials(ctx, blocks)
     if n:
@@ -437,7 +446,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
 def structured_hinge(
     scores: Any, labels: Any, cost: Any, *, rescaling: str, **keywords: Any
 ) -> Any:
-    """``fasthinge.structured_hinge`` on the GPU (one thread per row)."""
+    """``fasthinge.structured_hinge`` on the GPU (row groups)."""
     kind = {"margin": k.MARGIN_RESCALING, "slack": k.SLACK_RESCALING}[
         v.check_choice(rescaling, "rescaling", ("margin", "slack"))
     ]

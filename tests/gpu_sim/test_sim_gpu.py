@@ -285,3 +285,13 @@ def test_kinks_ties_and_infinities(kink):
     compare(fh.topk_hinge, s, y, 1, dtype=np.float64, kink=kink, reduction="none")
     compare(fh.categorical_hinge, s, np.eye(3)[y], dtype=np.float64, kink=kink, ties="split",
             reduction="none")  # fmt: skip
+
+
+@pytest.mark.parametrize("n_classes", [2, 40])
+@pytest.mark.parametrize("rescaling", ["margin", "slack"])
+def test_structured_hinge_shapes(n_classes, rescaling, rng):
+    scores = grid(rng, (4, n_classes), np.float64, nan_at=(1, n_classes - 1))
+    labels = rng.integers(0, n_classes, 4)
+    cost = (1 - np.eye(n_classes)) * rng.integers(1, 3, size=(n_classes, n_classes))
+    compare(fh.structured_hinge, scores, labels, cost, dtype=np.float64, rescaling=rescaling,
+            ties="split", kink="full", reduction="none")  # fmt: skip
