@@ -6,7 +6,7 @@ Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
   hinge, structured hinge): a group of ``G`` consecutive threads (a power of two, ``G ≥ C``
   rounded up, at most a block) owns one row; a block of ``TPB`` threads
   handles ``TPB / G`` consecutive rows at a time, so for small C a warp reads
-  ``32 / G`` whole rows (contiguous memory: coalesced) and for large C a
+  ``32 / G`` whole consecutive rows (contiguous memory: coalesced) and for large C a
   whole block sweeps one row with unit stride. Lane ``l`` reads columns
   ``l, l + G, …``. The per-row sums and the max (value, first index, tie
   count) are combined in shared memory by a fixed tree.
