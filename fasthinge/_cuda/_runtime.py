@@ -83,12 +83,12 @@ class Device:
     def empty(self, shape: tuple, dtype: Any) -> tuple:
         """``(caller_array, numba_view)`` of a new uninitialised array on this device."""
         dtype = np.dtype(dtype)
-        if self.kind == "torch":
+        if self.kind == "torch":  # pragma: no cover (GPU only)
             import torch
 
             array = torch.empty(shape, dtype=getattr(torch, dtype.name), device=self.device)
             return array, view(array)
-        if self.kind == "cupy":
+        if self.kind == "cupy":  # pragma: no cover (GPU only)
             import cupy
 
             with self.device:
@@ -101,7 +101,7 @@ class Device:
         """A context manager making this device current for Numba (a no-op when unknown)."""
         if SIMULATOR or self.index is None:
             return _Nothing()
-        return cuda.gpus[self.index]
+        return cuda.gpus[self.index]  # pragma: no cover (GPU only)
 
 
 class _Nothing:
@@ -123,7 +123,7 @@ def library(array: Any) -> str:
     return module if module in ("torch", "cupy") else "numba"
 
 
-def from_dlpack(array: Any) -> Any:
+def from_dlpack(array: Any) -> Any:  # pragma: no cover (GPU only)
     """A CuPy or PyTorch view of a DLPack-only CUDA array (whichever is installed)."""
     for name in ("cupy", "torch"):
         if importlib.util.find_spec(name) is not None:
@@ -140,21 +140,21 @@ def device_of(scores: Any) -> Device:
     kind = library(scores)
     if SIMULATOR:
         return Device(kind, getattr(scores, "device", None), 0, None)
-    if kind == "torch":
+    if kind == "torch":  # pragma: no cover (GPU only)
         import torch
 
         index = scores.device.index
         handle = torch.cuda.current_stream(scores.device).cuda_stream
         return Device(kind, scores.device, _stream(handle), index)
-    if kind == "cupy":
+    if kind == "cupy":  # pragma: no cover (GPU only)
         import cupy
 
         handle = cupy.cuda.get_current_stream().ptr
         return Device(kind, scores.device, _stream(handle), scores.device.id)
-    return Device(kind, None, cuda.default_stream(), None)
+    return Device(kind, None, cuda.default_stream(), None)  # pragma: no cover (GPU only)
 
 
-def _stream(handle: int) -> Any:
+def _stream(handle: int) -> Any:  # pragma: no cover (GPU only)
     return cuda.external_stream(handle) if handle else cuda.default_stream()
 
 
@@ -162,16 +162,16 @@ def view(array: Any) -> Any:
     """A Numba device-array view of a CUDA array: no copy and no synchronisation."""
     if SIMULATOR or isinstance(array, cuda.devicearray.DeviceNDArray):
         return array
-    if library(array) == "torch":
+    if library(array) == "torch":  # pragma: no cover (GPU only)
         array = array.detach()  # a tensor that requires grad has no array interface
-    return cuda.as_cuda_array(array, sync=False)
+    return cuda.as_cuda_array(array, sync=False)  # pragma: no cover (GPU only)
 
 
 def is_device_array(array: Any) -> bool:
     """Whether ``array`` is a device array Numba can view (simulator arrays included)."""
     if SIMULATOR:
         return type(array).__module__.startswith("numba.cuda.simulator")
-    if library(array) == "torch":
+    if library(array) == "torch":  # pragma: no cover (GPU only)
         return bool(array.is_cuda)
     return hasattr(array, "__cuda_array_interface__")
 
@@ -181,7 +181,7 @@ def address_range(array: Any) -> tuple:
     if SIMULATOR:
         interface = array._ary.__array_interface__  # the simulator's host buffer
         shape, strides = array.shape, array._ary.strides
-    else:
+    else:  # pragma: no cover (GPU only)
         interface = array.__cuda_array_interface__
         shape = tuple(interface["shape"])
         strides = interface.get("strides")
@@ -200,9 +200,9 @@ def to_host(array: Any, stream: Any) -> np.ndarray:
     """Copy a small device array to the host (this synchronises ``stream``)."""
     if SIMULATOR:
         return array.copy_to_host()
-    host = array.copy_to_host(stream=stream)
-    stream.synchronize()
-    return host
+    host = array.copy_to_host(stream=stream)  # pragma: no cover (GPU only)
+    stream.synchronize()  # pragma: no cover (GPU only)
+    return host  # pragma: no cover (GPU only)
 
 
 __all__ = ["MAX_BLOCKS", "SIMULATOR", "TPB", "Device", "cuda"]

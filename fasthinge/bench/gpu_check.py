@@ -64,34 +64,34 @@ class Backend:
 
     def to_device(self, array: np.ndarray) -> Any:
         """A device copy of a host array."""
-        if self.torch_cuda:
+        if self.torch_cuda:  # pragma: no cover (GPU only)
             return self.torch.from_numpy(np.ascontiguousarray(array)).cuda()
         return self.cuda.to_device(np.ascontiguousarray(array))
 
     def to_host(self, array: Any) -> np.ndarray:
         """A host copy of a device array."""
-        if self.torch_cuda:
+        if self.torch_cuda:  # pragma: no cover (GPU only)
             return array.detach().cpu().numpy()
         return array.copy_to_host()
 
     def empty_like(self, array: Any) -> Any:
         """A new device array like ``array``."""
-        if self.torch_cuda:
+        if self.torch_cuda:  # pragma: no cover (GPU only)
             return self.torch.empty_like(array)
         return self.cuda.device_array(array.shape, array.dtype)
 
     def copy(self, dst: Any, src: Any) -> None:
         """Device-to-device copy of ``src`` into ``dst``."""
-        if self.torch_cuda:
+        if self.torch_cuda:  # pragma: no cover (GPU only)
             dst.copy_(src)
         else:
             dst.copy_to_device(src)
 
     def sync(self) -> None:
         """Wait for the device."""
-        if self.torch_cuda:
+        if self.torch_cuda:  # pragma: no cover (GPU only)
             self.torch.cuda.synchronize()
-        elif not self.simulator:
+        elif not self.simulator:  # pragma: no cover (GPU only)
             self.cuda.synchronize()
 
     def read_pass(self, array: Any, flag: Any) -> None:
@@ -136,7 +136,12 @@ def device_inputs(backend: Backend, name: str, n_rows: int, n_classes: int, dtyp
     if not backend.torch_cuda:
         args, _ = make_inputs(name, n_rows, n_classes, dtype, rng)
         return [backend.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    torch = backend.torch
+    return _torch_inputs(backend.torch, name, (n_rows, n_classes), dtype)  # pragma: no cover
+
+
+def _torch_inputs(torch: Any, name: str, shape: tuple, dtype: str) -> list:  # pragma: no cover
+    """``device_inputs`` drawn on the GPU by PyTorch (GPU only)."""
+    n_rows, n_classes = shape
     kind = getattr(torch, dtype)
     if name in BINARY:
         size = n_rows * n_classes
@@ -258,7 +263,7 @@ def time_shape(backend: Backend, shape: tuple, dtype: str, repeat: int, rng: Any
         loss = timed(backend, lambda fn=fn, a=device_args: fn(*a, return_grad=False), repeat)
         rows.append((shape, dtype, name, "loss+grad", both, copy_ms / both, ""))
         rows.append((shape, dtype, name, "loss", loss, read_ms / loss, "vs read"))
-    if backend.torch_cuda:
+    if backend.torch_cuda:  # pragma: no cover (GPU only)
         torch = backend.torch
         s = scores.clone().requires_grad_(True)
         y = torch.from_numpy(rng.integers(0, n_classes, n_rows)).cuda()

@@ -5,6 +5,14 @@ subprocess with that variable). Each call's rows are independent, so one call
 carries many cases at once (ties, kinks, NaN, ignored rows).
 """
 
+import os
+
+# Blocks of 32 threads and at most 2 blocks (read when fasthinge._cuda is first
+# imported): tiny inputs then take several grid-stride trips and several rows per
+# block, and the simulator stays fast.
+os.environ.setdefault("FASTHINGE_CUDA_THREADS", "32")
+os.environ.setdefault("FASTHINGE_CUDA_MAX_BLOCKS", "2")
+
 import numba
 import numpy as np
 import pytest
@@ -295,3 +303,32 @@ def test_structured_hinge_shapes(n_classes, rescaling, rng):
     cost = (1 - np.eye(n_classes)) * rng.integers(1, 3, size=(n_classes, n_classes))
     compare(fh.structured_hinge, scores, labels, cost, dtype=np.float64, rescaling=rescaling,
             ties="split", kink="full", reduction="none")  # fmt: skip
+
+
+def test_shape_and_dtype_errors(rng):
+    s = dev(grid(rng, (5, 3), np.float32))
+    y = dev(np.array([0, 1, 2, 0, 1]))
+    out, wrong_out = cuda.device_array((5, 3), np.float32), cuda.device_array((3, 5), np.float32)
+    f32 = np.float32
+    cases = [
+        (ValueError, "scores must be 2-D", fh.weston_watkins, (dev(np.ones(3, f32)), y), {}),
+        (ValueError, "at least one class", fh.crammer_singer, (dev(np.ones((5, 0), f32)), y), {}),
+        (TypeError, "labels has dtype float64", fh.one_vs_all, (s, dev(np.zeros(5))), {}),
+        (ValueError, r"labels must have shape \(5,\)", fh.weston_watkins, (s, y[:4]), {}),
+        (TypeError, "out must be a device array", fh.weston_watkins, (s, y),
+         {"out": np.zeros((5, 3), f32)}),
+        (ValueError, r"out must have shape \(5, 3\)", fh.crammer_singer, (s, y),
+         {"out": wrong_out}),
+        (ValueError, "out was given with return_grad=False", fh.crammer_singer, (s, y),
+         {"out": out, "return_grad": False}),
+        (ValueError, "compact=True is not available", fh.crammer_singer, (s, y), {"compact": True}),
+        (ValueError, "ignore_index must not be a class label", fh.binary_hinge,
+         (dev(np.ones(5, f32)), dev(np.ones(5))), {"ignore_index": 1}),
+        (TypeError, "targets has dtype float64", fh.multilabel_margin, (s, dev(np.zeros((5, 3)))),
+         {}),
+        (ValueError, r"k must be in \[1, 2\]", fh.topk_hinge, (s, y, 3), {}),
+        (ValueError, "p must be 1 or 2", fh.weston_watkins, (s, y), {"p": 3}),
+    ]  # fmt: skip
+    for error, match, fn, args, kwargs in cases:
+        with pytest.raises(error, match=match):
+            fn(*args, **kwargs)
