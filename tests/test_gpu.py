@@ -54,7 +54,13 @@ class FakeTorchTensor:
 FakeTorchTensor.__module__ = "torch.fake"
 
 
+class BrokenDLPack(FakeDLPack):
+    def __dlpack_device__(self):
+        raise RuntimeError("no device")
+
+
 def test_on_device():
+    assert not on_device(BrokenDLPack(2))
     assert on_device(FakeTorchTensor())
     assert not on_device(np.ones(3))
     assert not on_device([1.0, 2.0])
@@ -82,6 +88,15 @@ def test_missing_numba_cuda_names_the_extra(monkeypatch):
     monkeypatch.setattr(_runtime.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"pip install 'fasthinge\[cuda\]'"):
         fh.crammer_singer(FakeCudaArray(), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("value", ["many", "48", "16", "2048"])
+def test_threads_per_block_setting_is_checked(monkeypatch, value):
+    from fasthinge._cuda import _runtime
+
+    monkeypatch.setenv("FASTHINGE_CUDA_THREADS", value)
+    with pytest.raises(ValueError, match="FASTHINGE_CUDA_THREADS must be"):
+        _runtime._threads_per_block()
 
 
 def test_cuda_import_lives_in_one_module():

@@ -759,75 +759,6 @@ def build(T):
         return T(cost[y, j]) + s
 
     @cuda.jit(device=True)
-    def rescaling_row(scores, cost, grad, i, y, margin, kind, w_y, kink_mode, split_ties, g0,
-                      want_grad):  # fmt: skip
-        """``_cpu.structured._rescaling_row`` for row ``i`` (one thread)."""
-        n_classes = scores.shape[1]
-        zero = margin - margin
-        one = zero + T(1.0)
-        slack = kind == SLACK_RESCALING
-        s_y = T(scores[i, y])
-        best = zero + T(-math.inf)
-        for j in range(n_classes):
-            if j != y:
-                v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
-                if v != v or best != best:
-                    best = v if v != v else best
-                elif v > best:
-                    best = v
-        z = best if slack else best - s_y
-        if want_grad:
-            for j in range(n_classes):
-                grad[i, j] = zero
-        if n_classes == 1 or not (z >= 0 or z != z):
-            return zero
-        j_first = n_classes
-        n_ties = 0
-        for j in range(n_classes):
-            if j != y and rescaling_value(scores, cost, i, y, j, margin, slack, s_y) == best:
-                if j < j_first:
-                    j_first = j
-                n_ties += 1
-        if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
-            if want_grad:
-                grad[i, y] = z
-                for j in range(n_classes):
-                    v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
-                    if j != y and (v != v or j == j_first):
-                        grad[i, j] = z
-                        break
-            return z
-        k = n_ties if split_ties else 1
-        j_kink = j_first
-        if z == 0:  # the kink
-            if slack:
-                j_kink = n_classes
-                k = 1
-                for j in range(n_classes):
-                    if j != y and cost[y, j] != 0 and margin + T(scores[i, j]) - s_y == 0:
-                        if j < j_kink:
-                            j_kink = j
-            if kink_mode == KINK_ZERO or j_kink == n_classes:
-                return zero
-        frac = one / T(k)
-        if z == 0 and kink_mode == KINK_HALF:
-            frac = one / T(k + 1)
-        split = split_ties and not (z == 0 and slack)
-        if want_grad:
-            g_y = zero
-            for j in range(n_classes):
-                if j == y:
-                    continue
-                tied = rescaling_value(scores, cost, i, y, j, margin, slack, s_y) == best
-                if j == j_kink or (split and tied):
-                    slope = T(cost[y, j]) if slack else one
-                    coef = g0 * w_y * slope * frac
-                    grad[i, j] = coef
-                    g_y -= coef
-            grad[i, y] = g_y
-        return z * w_y
-
-    @cuda.jit(device=True)
     def topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0, w_y,
                  want_grad):  # fmt: skip
         """``_cpu.structured._topk_row`` for row ``i`` (one thread, no scratch array)."""
@@ -1044,9 +975,9 @@ def build(T):
             bad[cuda.blockIdx.x] = worst
 
     @cuda.jit
-    def structured(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind, k,
-                   kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore):  # fmt: skip
-        """Margin/slack rescaling and top-k α/β, one thread per row."""
+    def topk(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, kind, k, kink_frac,
+             split_ties, g_const, grad_denom, ignore):  # fmt: skip
+        """Top-k α/β, one thread per row (see ``_cpu.structured._topk_row``)."""
         buf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
         n_rows = scores.shape[0]
@@ -1072,12 +1003,8 @@ def build(T):
             else:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
-                if kind == TOPK_ALPHA or kind == TOPK_BETA:
-                    loss = topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0,
-                                    w_y, want_grad)  # fmt: skip
-                else:
-                    loss = rescaling_row(scores, cost, grad, i, y, margin, kind, w_y, kink_mode,
-                                         split_ties, g0, want_grad)  # fmt: skip
+                loss = topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0,
+                                w_y, want_grad)  # fmt: skip
                 if has_sw:
                     loss = loss * T(sw[i])
             if want_loss:
@@ -1157,7 +1084,7 @@ def build(T):
         one_vs_all_columns=one_vs_all_columns,
         categorical_hinge=categorical_hinge,
         binary=binary,
-        structured=structured,
+        topk=topk,
         rescaling=rescaling,
         multilabel_margin=multilabel_margin,
     )

@@ -437,10 +437,9 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
     blocks = rt.blocks_for(n, rt.TPB)
     partials = _partials(ctx, blocks)
     if n:
-        ctx.launch(ctx.kernels.structured, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
-                   sh.loss_view, *partials, m, kind, k_top, v.KINKS.index(kink),
-                   ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties, g_const, grad_denom,
-                   ignore)  # fmt: skip
+        ctx.launch(ctx.kernels.topk, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view,
+                   *partials, m, kind, k_top, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
+                   g_const, grad_denom, ignore)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 

@@ -209,6 +209,19 @@ def test_out_and_return_types(rng):
     assert only.shape == () and not isinstance(only, tuple)
 
 
+def test_overlap_check_reads_strides():
+    from fasthinge._cuda._runtime import address_range
+
+    base = cuda.to_device(np.zeros((4, 6), np.float32))
+    start, end = address_range(base)
+    assert end - start == 96
+    assert address_range(cuda.device_array((0, 3), np.float32))[0] == address_range(
+        cuda.device_array((0, 3), np.float32))[1]  # fmt: skip
+    strided = base[:, ::-2]  # a view: negative strides
+    low, high = address_range(strided)
+    assert start <= low < high <= end
+
+
 def test_deterministic(rng):
     scores = rng.normal(size=(40, 3)).astype(np.float32)
     labels = rng.integers(0, 3, 40)
