@@ -4,7 +4,8 @@ On a machine with an NVIDIA GPU, numba-cuda and a CUDA build of PyTorch::
 
     python -m fasthinge.bench.gpu_check                 # the four shapes, float32 and float64
     python -m fasthinge.bench.gpu_check --quick         # one tiny shape (a smoke test)
-    NUMBA_ENABLE_CUDASIM=1 python -m fasthinge.bench.gpu_check --quick --repeat 1
+    NUMBA_ENABLE_CUDASIM=1 FASTHINGE_CUDA_THREADS=32 FASTHINGE_CUDA_MAX_BLOCKS=2 \
+        python -m fasthinge.bench.gpu_check --quick --repeat 1      # no GPU
 
 It (a) checks every public function on fresh random device inputs against the
 CPU path and, where PyTorch has the loss (or a short expression of it),
