@@ -9,7 +9,8 @@ host without a copy where its library allows it (``np.asarray``, else
 the results are returned through the caller's namespace
 (``array_api_compat.array_namespace(scores).asarray``, on ``scores``' device).
 
-Device (CUDA) arrays are not moved to the host: they raise ``TypeError``.
+Device (CUDA) scores go to the GPU path (``_device``); a device array beside
+host scores raises ``TypeError`` (arrays are never moved between devices).
 Without ``array_api_compat`` installed (the ``array-api`` extra), such inputs
 go through ``np.asarray`` and NumPy arrays come back, as before.
 """
@@ -21,6 +22,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+
+from ._device import on_device
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,8 +48,8 @@ def check_host(value: Any, name: str) -> None:
             on_device = False
     if on_device:
         raise TypeError(
-            f"{name} is a device (CUDA) array; CUDA arrays need fasthinge's GPU path, "
-            "the CPU functions take host arrays"
+            f"{name} is a device (CUDA) array but scores are on the host; "
+            "pass every array on the same device"
         )
 
 
@@ -91,8 +94,8 @@ def array_api(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         scores = args[0] if args else kwargs.get(names[0])
-        if isinstance(scores, np.ndarray) or not is_foreign_array(scores):
-            return func(*args, **kwargs)
+        if isinstance(scores, np.ndarray) or not is_foreign_array(scores) or on_device(scores):
+            return func(*args, **kwargs)  # NumPy, array-likes, and device arrays (GPU path)
         space = _namespace(scores)
         if space is None:  # no array_api_compat: NumPy in, NumPy out, as before
             check_host(scores, names[0])

@@ -9,6 +9,7 @@ import numpy as np
 from . import _execution as ex
 from . import _validation as v
 from ._array_api import array_api
+from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
 
@@ -72,6 +73,8 @@ def one_vs_all(
     >>> float(loss), grad.tolist()
     (1.5, [[0.0, 1.0, 0.0]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("one_vs_all", locals())
     per_class = reduction == "per_class"
     normalize = v.check_flag(normalize, "normalize")
     mc = validate(
@@ -181,6 +184,8 @@ def structured_hinge(
     >>> float(loss), grad.tolist()
     (1.0, [[-1.0, 0.0, 1.0]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("structured_hinge", locals())
     kind = {"margin": MARGIN_RESCALING, "slack": SLACK_RESCALING}[
         v.check_choice(rescaling, "rescaling", ("margin", "slack"))
     ]
@@ -264,6 +269,8 @@ def topk_hinge(
     >>> float(fh.topk_hinge(S, np.array([0]), 2, variant="beta", return_grad=False))
     2.5
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("topk_hinge", locals())
     kind = {"alpha": TOPK_ALPHA, "beta": TOPK_BETA}[
         v.check_choice(variant, "variant", ("alpha", "beta"))
     ]
@@ -328,6 +335,8 @@ def categorical_hinge(
     >>> float(loss)  # keras-team/keras#8083; crammer_singer gives 0
     4.0
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("categorical_hinge", locals())
     s = v.as_scores(scores, 2)
     t = v.as_target_matrix(targets, s.shape, s.dtype)
     m = v.check_margin(margin, s.dtype)
@@ -397,6 +406,8 @@ def multilabel_margin(
     >>> round(float(fh.multilabel_margin(x, y, return_grad=False)), 6)  # PyTorch's docstring: 0.85
     0.85
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("multilabel_margin", locals())
     s = v.as_scores(scores, 2)
     t = v.as_multilabel_targets(targets, s.shape)
     m = v.check_margin(margin, s.dtype)

@@ -12,6 +12,7 @@ import numpy as np
 from . import _execution as ex
 from . import _validation as v
 from ._array_api import array_api
+from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 
 
@@ -160,6 +161,8 @@ def weston_watkins(
     >>> float(loss), grad.tolist()
     (0.32499999999999996, [[0.25, 0.25, 0.25, -0.75]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("weston_watkins", locals())
     v.check_choice(nan, "nan", ("propagate", "drop"))
     normalize = v.check_flag(normalize, "normalize")
     mc = validate(
@@ -252,6 +255,8 @@ def crammer_singer(
     >>> loss.tolist(), grad.tolist()
     ([0.5, 0.0], [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("crammer_singer", locals())
     compact = check_compact(compact, ties, out, return_grad)
     mc = validate(
         scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,

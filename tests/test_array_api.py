@@ -88,9 +88,22 @@ class _FakeDeviceArray:
 
 
 @pytest.mark.parametrize("interface", [True, False])
-def test_cuda_arrays_are_not_moved_to_the_host(interface):
-    with pytest.raises(TypeError, match="CUDA arrays need fasthinge's GPU path"):
-        fh.crammer_singer(_FakeDeviceArray(interface), np.zeros(2, int))
+def test_a_cuda_array_beside_host_scores_is_not_moved(interface):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"labels is a device \(CUDA\) array but scores are on"):
+        fh.crammer_singer(torch.zeros((2, 3)), _FakeDeviceArray(interface))
+
+
+@pytest.mark.parametrize("interface", [True, False])
+def test_cuda_scores_take_the_gpu_path(interface, monkeypatch):
+    from fasthinge import _device
+
+    seen = {}
+    monkeypatch.setattr(_device, "on_gpu", lambda name, arguments: seen.setdefault(name, 1))
+    for module in ("_multiclass", "_family", "_binary"):
+        monkeypatch.setattr(f"fasthinge.{module}.on_gpu", _device.on_gpu)
+    fh.crammer_singer(_FakeDeviceArray(interface), np.zeros(2, int))
+    assert seen == {"crammer_singer": 1}
 
 
 def test_without_array_api_compat_numpy_comes_back(rng, monkeypatch):

@@ -195,11 +195,17 @@ def test_failures_leave_out_and_inputs_untouched(func, s, y):
     np.testing.assert_array_equal(y, y0)
 
 
-def test_cuda_like_arrays_are_refused():
+def test_cuda_like_arrays_go_to_the_gpu_path(monkeypatch):
+    """CUDA scores are routed to ``fasthinge._cuda`` (issue #5), never converted by NumPy;
+    CUDA labels with NumPy scores are refused by the CPU path."""
+    from fasthinge._cuda import api
+
     class FakeCuda:
         __cuda_array_interface__ = None
 
-    _raises(TypeError, "scores is a CUDA array", fh.crammer_singer, FakeCuda(), Y)
+    monkeypatch.setattr(api, "call", lambda name, arguments: ("gpu", name, arguments["labels"]))
+    assert fh.crammer_singer(FakeCuda(), Y) == ("gpu", "crammer_singer", Y)
+    _raises(TypeError, "labels is a CUDA array", fh.crammer_singer, np.zeros((3, 2)), FakeCuda())
 
 
 def test_ragged_lists_are_a_type_error():
