@@ -29,9 +29,9 @@ VALUE is a Python expression, evaluated with ``np``, ``array``, ``dtype``,
 For ``# ≈``, the tolerance is half a unit of the finest decimal place written in
 VALUE (``0.3033`` accepts ``[0.30325, 0.30335]``).
 
-A block that imports a peer library (torch, sklearn) that is not installed is
-skipped and reported; ``--require-peers`` makes that a failure. Keep such blocks
-self-contained.
+A block that imports a peer library (torch, sklearn, jax, dask, ...: ``PEERS``) that
+is not installed is skipped and reported; ``--require-peers`` makes that a failure.
+Keep such blocks self-contained.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ import numpy as np
 DOCS = pathlib.Path(__file__).resolve().parent
 if importlib.util.find_spec("fasthinge") is None:  # run from a clone without installing it
     sys.path.insert(0, str(DOCS.parent))
-PEERS = ("torch", "sklearn", "jax", "optax", "torchmetrics")
+PEERS = ("torch", "sklearn", "jax", "optax", "torchmetrics", "keras", "dask", "distributed",
+         "array_api_compat")
 FENCE = re.compile(r"^```python\s*$")
 MARK = re.compile(r"#\s*(->|≈)\s*(.+?)\s*$")
 RAISES = re.compile(r"^raises\s+([A-Za-z_][\w.]*)(?::\s*(.*))?$")

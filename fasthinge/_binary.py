@@ -8,6 +8,8 @@ import numpy as np
 
 from . import _execution as ex
 from . import _validation as v
+from ._array_api import array_api
+from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 
 #: label_encoding -> (positive label, negative label)
@@ -59,6 +61,7 @@ def _run(
     return ex.run(call, _kernels(), (call.sample_weight,), params, chunk)
 
 
+@array_api
 @shared_doc
 def binary_hinge(
     scores: Any,
@@ -118,6 +121,8 @@ def binary_hinge(
     >>> round(float(loss), 6), grad.tolist()
     (0.303333, [0.0, 0.0, -0.3333333333333333])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("binary_hinge", locals())
     v.check_choice(ties, "ties", v.TIES)
     mode = SQUARED if v.check_p(p) == 2 else HINGE
     return _run(
@@ -127,6 +132,7 @@ def binary_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def perceptron(
     scores: Any,
@@ -171,6 +177,8 @@ def perceptron(
     >>> float(loss), grad.tolist()
     (2.0, [0.0, -1.0, 1.0])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("perceptron", locals())
     return _run(
         HINGE, scores, labels, margin=0.0, label_encoding=label_encoding, kink=kink,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
@@ -178,6 +186,7 @@ def perceptron(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def smooth_hinge(
     scores: Any,
@@ -235,6 +244,8 @@ def smooth_hinge(
     >>> loss.tolist(), grad.tolist()
     ([1.5, 0.125, 0.0], [-1.0, -0.5, 0.0])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("smooth_hinge", locals())
     return _run(
         SMOOTH, scores, labels, margin=margin, gamma=gamma, label_encoding=label_encoding,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
@@ -242,6 +253,7 @@ def smooth_hinge(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def modified_huber(
     scores: Any,
@@ -289,6 +301,8 @@ def modified_huber(
     >>> loss.tolist(), grad.tolist()
     ([0.0, 0.25, 12.0], [0.0, -1.0, -4.0])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("modified_huber", locals())
     return _run(
         MODIFIED_HUBER, scores, labels, gamma=2.0, scale=4.0, label_encoding=label_encoding,
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
@@ -296,6 +310,7 @@ def modified_huber(
     )  # fmt: skip
 
 
+@array_api
 @shared_doc
 def hinge_embedding(
     scores: Any,
@@ -343,6 +358,8 @@ def hinge_embedding(
     >>> loss.tolist(), grad.tolist()
     ([0.3, 0.7, 1.0], [1.0, -1.0, 0.0])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("hinge_embedding", locals())
     return _run(
         EMBEDDING, scores, labels, margin=margin, kink=kink, ignore_index=ignore_index,
         sample_weight=sample_weight, reduction=reduction, return_grad=return_grad, out=out,

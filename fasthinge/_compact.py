@@ -8,11 +8,13 @@ import numpy as np
 
 from . import _threading
 from . import _validation as v
+from ._array_api import array_api
 
 #: Feature columns per chunk of ``compact_matmul``.
 COLUMN_BLOCK = 256
 
 
+@array_api
 def compact_matmul(
     x: Any, indices: Any, values: Any, n_classes: int, *, n_threads: int | None = None
 ) -> np.ndarray:

@@ -7,6 +7,8 @@ check the gradient buffer → run the serial or parallel driver (``_threading``)
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,12 @@ from . import _validation as v
 #: Rows are grouped in chunks of about this many elements (fixed by the shape,
 #: never by the thread count, so the sums are deterministic).
 CHUNK_ELEMENTS = 1 << 14
+
+#: When a batch is computed in pieces (``fasthinge.dask``): the whole batch's
+#: "mean" denominator, used for each piece's gradient instead of its own.
+BATCH_DENOMINATOR: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "fasthinge_batch_denominator", default=None
+)
 
 
 @dataclass
@@ -34,6 +42,26 @@ class Call:
     loss_out: np.ndarray  # per-row losses for "none", or an empty placeholder
     n_threads: int | None
     return_grad: bool
+
+
+@functools.lru_cache(maxsize=64)
+def empty(dtype: np.dtype, ndim: int = 1) -> np.ndarray:
+    """An empty placeholder ("no sample weights", "no gradient"), made once.
+
+    Writeable like every other kernel argument (a read-only array is another
+    Numba type, hence another compilation); having no elements, nothing can
+    write into it.
+    """
+    return np.empty((0,) * ndim, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A vector of ones (the default class weights), made once per size and dtype.
+
+    Shared between calls: kernels only read weights, and it never leaves fasthinge.
+    """
+    return np.ones(n, dtype)
 
 
 def prepare(
@@ -54,7 +82,7 @@ def prepare(
     n_threads = v.check_n_threads(n_threads, _threading.max_threads())
     n_rows, dtype = scores.shape[0], scores.dtype
     if sample_weight is None:
-        weights = np.empty(0, dtype)
+        weights = empty(dtype)
     else:
         weights = v.as_weight(sample_weight, "sample_weight", n_rows, dtype)
     if out is not None and not return_grad:
@@ -64,9 +92,11 @@ def prepare(
     elif return_grad:
         grad = np.empty(scores.shape, dtype)
     else:
-        grad = np.empty((0,) * scores.ndim, dtype)
+        grad = empty(dtype, scores.ndim)
     loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
-    denominator = _denominator(labels, ignore, weights, reduction)
+    denominator = BATCH_DENOMINATOR.get()
+    if denominator is None:
+        denominator = _denominator(labels, ignore, weights, reduction)
     return Call(
         scores,
         labels,
@@ -123,7 +153,7 @@ def _reduce(call: Call, partials: np.ndarray) -> Any:
     dtype = call.scores.dtype
     if call.reduction == "none":
         return call.loss_out
-    total = float(np.sum(partials))
+    total = float(np.add.reduce(partials))  # = np.sum (pairwise), less Python around it
     if call.reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / call.denominator if call.denominator else np.nan)

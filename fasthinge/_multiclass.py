@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +11,12 @@ import numpy as np
 
 from . import _execution as ex
 from . import _validation as v
+from ._array_api import array_api
+from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 
 
+@functools.cache
 def drivers(module: str, name: str) -> tuple:
     """The (serial, parallel) drivers ``name`` of ``fasthinge._cpu.<module>``.
 
@@ -56,7 +60,7 @@ def validate(
     v.check_choice(kink, "kink", v.KINKS)
     split_ties = v.check_choice(ties, "ties", v.TIES) == "split"
     if class_weight is None:
-        w = np.ones(n_classes, s.dtype)
+        w = ex.ones(n_classes, s.dtype)
     else:
         w = v.as_weight(class_weight, "class_weight", n_classes, s.dtype)
     originals = (scores, labels, class_weight, shared.get("sample_weight"))
@@ -81,6 +85,7 @@ def launch(
     return ex.run(call, kernels, weights, params, rows)
 
 
+@array_api
 @shared_doc
 def weston_watkins(
     scores: Any,
@@ -156,6 +161,8 @@ def weston_watkins(
     >>> float(loss), grad.tolist()
     (0.32499999999999996, [[0.25, 0.25, 0.25, -0.75]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("weston_watkins", locals())
     v.check_choice(nan, "nan", ("propagate", "drop"))
     normalize = v.check_flag(normalize, "normalize")
     mc = validate(
@@ -170,6 +177,7 @@ def weston_watkins(
     return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
 
 
+@array_api
 @shared_doc
 def crammer_singer(
     scores: Any,
@@ -247,6 +255,8 @@ def crammer_singer(
     >>> loss.tolist(), grad.tolist()
     ([0.5, 0.0], [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     """
+    if type(scores) is not np.ndarray and on_device(scores):
+        return on_gpu("crammer_singer", locals())
     compact = check_compact(compact, ties, out, return_grad)
     mc = validate(
         scores, labels, margin=margin, p=p, class_weight=class_weight, kink=kink, ties=ties,

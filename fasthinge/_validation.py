@@ -73,8 +73,10 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
     if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         array = array.astype(np.int64)
     array = np.ascontiguousarray(array)
-    if ignore == NO_IGNORE and n_rows <= SMALL_LABELS:  # two NumPy reductions beat a launch
-        in_range = not n_rows or (array.min() >= 0 and array.max() < n_classes)
+    if ignore == NO_IGNORE and n_rows <= SMALL_LABELS:  # one NumPy reduction beats a launch
+        # seen as unsigned, a negative label is huge: one max() checks both bounds
+        unsigned = array.view(np.uint64 if array.dtype.itemsize == 8 else np.uint32)
+        in_range = not n_rows or int(unsigned.max()) < n_classes
         first = -1 if in_range else int(np.flatnonzero((array < 0) | (array >= n_classes))[0])
     else:
         first = _first_bad_label("class", array, (n_classes, ignore, ignore != NO_IGNORE))
@@ -88,14 +90,7 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
 
 def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) -> np.ndarray:
     """Binary targets (N,), each equal to ``pos``, ``neg`` or ``ignore``."""
-    array = as_array(labels, "labels")
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"labels must be integer or float, got dtype {array.dtype}")
-    if array.shape != (n_rows,):
-        raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    array = np.ascontiguousarray(array)
+    array = as_real_labels(labels, n_rows)
     if ignore in (pos, neg):
         raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
     first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE))
@@ -103,7 +98,7 @@ def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) 
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"
         )
-    return np.ascontiguousarray(array)
+    return array
 
 
 def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
@@ -140,7 +135,8 @@ def as_cost_matrix(cost: Any, n_classes: int, dtype: np.dtype) -> np.ndarray:
     if array.shape != (n_classes, n_classes):
         raise ValueError(f"cost must have shape ({n_classes}, {n_classes}), got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all() or (array < 0).any():
+    # two reductions and no (C, C) temporaries; NaN fails the comparisons
+    if array.size and not (array.min() >= 0 and array.max() < np.inf):
         raise ValueError("cost must be finite and >= 0")
     if (np.diagonal(array) != 0).any():
         raise ValueError(f"cost must have a zero diagonal, got {np.diagonal(array)}")
@@ -186,6 +182,8 @@ def check_k(k: Any, n_classes: int | None) -> int:
 
 def check_margin(margin: Any, dtype: np.dtype) -> np.floating:
     """A finite real margin, rounded to ``dtype`` (as PyTorch rounds it)."""
+    if type(margin) is float and math.isfinite(margin):  # the common case, without ABC checks
+        return dtype.type(margin)
     if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
         raise TypeError(f"margin must be a real number, got {_shown(margin)}")
     if not math.isfinite(margin):
@@ -204,6 +202,8 @@ def check_positive(value: Any, name: str, dtype: np.dtype) -> np.floating:
 
 def check_p(p: Any) -> int:
     """The power ``p``: 1 (hinge) or 2 (squared hinge)."""
+    if type(p) is int and p in (1, 2):
+        return p
     if isinstance(p, bool) or not isinstance(p, numbers.Integral) or p not in (1, 2):
         raise ValueError(f"p must be 1 or 2, got {_shown(p)}")
     return int(p)
@@ -211,7 +211,7 @@ def check_p(p: Any) -> int:
 
 def check_choice(value: Any, name: str, choices: tuple | dict) -> Any:
     """``value`` if it is one of ``choices`` (strings)."""
-    if not isinstance(value, str) or value not in choices:
+    if type(value) is not str or value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {_shown(value)}")
     return value
 
@@ -266,6 +266,8 @@ def check_n_threads(n_threads: Any, max_threads: int) -> int | None:
 
 def check_flag(value: Any, name: str) -> bool:
     """A Python or NumPy boolean."""
-    if not isinstance(value, (bool, np.bool_)):
+    if value is True or value is False:
+        return value
+    if not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be True or False, got {_shown(value)}")
     return bool(value)

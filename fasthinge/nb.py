@@ -22,7 +22,7 @@ Examples
 ...     return acc
 >>> S = np.array([[2.0, 1.5, -1.0], [0.0, 3.0, 1.0]])
 >>> G = np.empty_like(S)
->>> total_loss(S, np.array([0, 1]), G), G.tolist()
+>>> float(total_loss(S, np.array([0, 1]), G)), G.tolist()
 (0.5, [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 """
 

@@ -264,3 +264,27 @@ def categorical_hinge_rows(S, T, *, margin=1.0, kink="half", ties="split"):
         for j in range(c):
             grad[i, j] = -d * t[j] + (d * (1 - t[j]) / len(winners) if j in winners else 0.0)
     return loss, grad
+
+
+@_ieee
+def multilabel_margin_rows(S, targets, *, margin=1.0, kink="zero", nan="propagate"):
+    """PyTorch MultiLabelMarginLoss: Σ_t Σ_{d∉T} (m − s_t + s_d)_+ / C, T up to the first -1."""
+    n, c = S.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    for i in range(n):
+        row = []
+        for t in targets[i]:
+            if t < 0:
+                break
+            row.append(int(t))
+        others = [d for d in range(c) if d not in row]
+        for t in row:
+            for d in others:
+                z = margin - float(S[i, t]) + float(S[i, d])
+                if math.isnan(z) and nan == "drop":
+                    continue
+                h, dz = hinge_term(z, 1, kink)
+                loss[i] += h / c
+                grad[i, t] -= dz / c
+                grad[i, d] += dz / c
+    return loss, grad

@@ -1,8 +1,10 @@
 """Property tests (hypothesis): every public loss against its loop reference.
 
-Inputs: N in 0..7, C in 1..6, float32/float64, C- and F-ordered, strided,
-read-only and byte-swapped arrays, NaN/±inf, huge and tiny magnitudes, and a
-coarse grid so that kinks and ties are frequent. The budget is bounded
+Every public loss, with its keywords (reduction, kink, ties, p, margin, weights,
+ignore_index, label encodings, NaN policy). Inputs: N in 0..7, C in 1..6,
+float32/float64, C- and F-ordered, strided, read-only and byte-swapped arrays,
+NaN/±inf, huge and tiny magnitudes, and a coarse grid so that kinks and ties are
+frequent. The budget is bounded
 (``max_examples``) so CI stays fast; the seed is derandomised for
 reproducible CI runs.
 """
@@ -210,3 +212,57 @@ def test_hinge_embedding(x, data, reduction, kink):
     t = np.array(data.draw(st.lists(st.sampled_from([-1.0, 1.0, 0.0]), min_size=n, max_size=n)))
     loss, grad = fh.hinge_embedding(x, t, kink=kink, reduction=reduction)
     _check(loss, grad, ref.hinge_embedding_rows(x, t, kink=kink), t, reduction, x.dtype)
+
+
+binary_labels = st.sampled_from(["pm1", "01"])
+
+
+def _binary_targets(data, n, encoding, ignore=None):
+    values = [-1, 1] if encoding == "pm1" else [0, 1]
+    t = np.array(data.draw(st.lists(st.sampled_from(values + [ignore] * (ignore is not None)),
+                                    min_size=n, max_size=n)), dtype=np.int64)  # fmt: skip
+    pm1 = np.where(t == 1, 1, -1)  # what the references read
+    return t, np.where(t == ignore, 7, pm1) if ignore is not None else pm1
+
+
+@SETTINGS
+@given(f=score_arrays(1), data=st.data(), reduction=reductions, kink=kinks, encoding=binary_labels,
+       weighted=st.booleans())  # fmt: skip
+def test_perceptron(f, data, reduction, kink, encoding, weighted):
+    n = f.shape[0]
+    t, pm1 = _binary_targets(data, n, encoding, ignore=5)
+    w = np.linspace(0.5, 2, n) if weighted else None
+    loss, grad = fh.perceptron(f, t, label_encoding=encoding, kink=kink, ignore_index=5,
+                               sample_weight=w, reduction=reduction)  # fmt: skip
+    rows = ref.binary_hinge_rows(f, pm1, margin=0.0, kink=kink, ignore_index=7)
+    _check(loss, grad, rows, pm1, reduction, f.dtype, w, 7)
+
+
+@SETTINGS
+@given(f=score_arrays(1), data=st.data(), reduction=reductions, encoding=binary_labels,
+       weighted=st.booleans())  # fmt: skip
+def test_modified_huber(f, data, reduction, encoding, weighted):
+    n = f.shape[0]
+    t, pm1 = _binary_targets(data, n, encoding, ignore=5)
+    w = np.linspace(0.5, 2, n) if weighted else None
+    loss, grad = fh.modified_huber(f, t, label_encoding=encoding, ignore_index=5,
+                                   sample_weight=w, reduction=reduction)  # fmt: skip
+    rows = ref.smooth_hinge_rows(f, pm1, gamma=2.0, scale=4.0, ignore_index=7)
+    _check(loss, grad, rows, pm1, reduction, f.dtype, w, 7)
+
+
+@SETTINGS
+@given(S=score_arrays(2), data=st.data(), reduction=reductions, kink=kinks,
+       nan=st.sampled_from(["propagate", "drop"]),
+       margin=st.sampled_from([0.0, 1.0, 0.5]))  # fmt: skip
+def test_multilabel_margin(S, data, reduction, kink, nan, margin):
+    n, c = S.shape
+    targets = np.array(
+        data.draw(st.lists(st.integers(-1, c - 1), min_size=n * c, max_size=n * c)), np.int64
+    ).reshape(n, c)
+    before = targets.copy()
+    loss, grad = fh.multilabel_margin(S, targets, margin=margin, kink=kink, nan=nan,
+                                      reduction=reduction)  # fmt: skip
+    rows = ref.multilabel_margin_rows(S, targets, margin=margin, kink=kink, nan=nan)
+    _check(loss, grad, rows, np.zeros(n), reduction, S.dtype)
+    np.testing.assert_array_equal(targets, before)

@@ -195,11 +195,17 @@ def test_failures_leave_out_and_inputs_untouched(func, s, y):
     np.testing.assert_array_equal(y, y0)
 
 
-def test_cuda_like_arrays_are_refused():
+def test_cuda_like_arrays_go_to_the_gpu_path(monkeypatch):
+    """CUDA scores are routed to ``fasthinge._cuda`` (issue #5), never converted by NumPy;
+    CUDA labels with NumPy scores are refused by the CPU path."""
+    from fasthinge._cuda import api
+
     class FakeCuda:
         __cuda_array_interface__ = None
 
-    _raises(TypeError, "scores is a CUDA array", fh.crammer_singer, FakeCuda(), Y)
+    monkeypatch.setattr(api, "call", lambda name, arguments: ("gpu", name, arguments["labels"]))
+    assert fh.crammer_singer(FakeCuda(), Y) == ("gpu", "crammer_singer", Y)
+    _raises(TypeError, "labels is a CUDA array", fh.crammer_singer, np.zeros((3, 2)), FakeCuda())
 
 
 def test_ragged_lists_are_a_type_error():
@@ -248,3 +254,25 @@ def test_binary_ignore_index_must_not_be_a_class():
         label_encoding="01",
         ignore_index=0,
     )
+
+
+@pytest.mark.parametrize("dtype", [">i8", ">i4", "<i4"])
+def test_labels_of_any_byte_order_give_the_same_result(dtype):
+    s = np.array([[0.5, 0.2, 0.9], [0.1, 0.3, 0.2]])
+    y = np.array([2, 1])
+    for func in (fh.crammer_singer, fh.weston_watkins):
+        expected = func(s, y)
+        got = func(s, y.astype(dtype))
+        assert got[0] == expected[0] and np.array_equal(got[1], expected[1])
+    f, t = s.ravel(), np.array([1, -1, 1, 1, -1, -1])
+    for func in (fh.binary_hinge, fh.hinge_embedding):
+        assert func(f, t.astype(dtype))[0] == func(f, t)[0]
+        assert func(f, t.astype(">f8"))[0] == func(f, t)[0]
+
+
+def test_cost_and_targets_must_be_real_numbers():
+    s = np.zeros((2, 3))
+    _raises(TypeError, "cost must be real numbers", fh.structured_hinge, s, [0, 1],
+            np.ones((3, 3), complex))  # fmt: skip
+    _raises(TypeError, "targets must be real numbers", fh.categorical_hinge, s,
+            np.ones((2, 3), complex))  # fmt: skip

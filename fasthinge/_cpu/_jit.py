@@ -3,8 +3,8 @@
 Environment knobs are read once, here, at import of the kernel package (never
 inside a kernel: Numba freezes globals at compile time).
 
-- ``FASTHINGE_CACHE=0`` disables Numba's on-disk cache (default: on). Use it
-  for read-only installs where ``NUMBA_CACHE_DIR`` cannot be set.
+- ``FASTHINGE_CACHE=0`` disables Numba's on-disk cache (default: on). Where the
+  cache lives, and why an upgrade never loads a stale kernel: ``_cache.py``.
 
 ``fastmath`` is always off: NaN must propagate and ``z > 0`` tests must keep
 their IEEE meaning.
@@ -16,7 +16,9 @@ import os
 
 import numba
 
-_CACHE = os.environ.get("FASTHINGE_CACHE", "1") != "0"
+from . import _cache
+
+_CACHE = os.environ.get("FASTHINGE_CACHE", "1") != "0" and _cache.install()
 
 #: Options of the helpers called by the drivers. A call that takes arrays is not
 #: inlined (numba 0.68): hot per-row loops live inside the chunk functions.

@@ -651,7 +651,8 @@ def main(argv: list | None = None) -> int:
         for kind in kinds
         for shape in SIZES[args.sizes][kind]
     ]
-    total = len(groups) * (1 + len(kinds)) + len(functions) + 1
+    per_kind = {kind: sum(workload(f)[0] == kind for f in functions) for kind in kinds}
+    total = sum(1 + per_kind[kind] for _, kind, _ in groups) + len(functions) + 1
     progress = _Progress(total, not args.no_progress)
     for dtype, kind, shape in groups:
         progress.start(f"inputs + roofline {_shape_text(shape)} {dtype}")

@@ -1,0 +1,131 @@
+"""Where fasthinge's compiled kernels are cached on disk, and when a cached one is stale.
+
+Numba checks a cached function against its own source file only. A kernel
+calls helpers from other modules (``_rows.py``, ``_simd.py``), so after an
+upgrade that changed only a helper, Numba would load the old machine code.
+fasthinge's locators stamp every cached kernel with a hash of *all* the
+kernel sources (``fasthinge/_cpu/*.py``) and of the file that defines it: any
+change anywhere recompiles.
+
+Where the cache goes, first that works:
+
+1. ``NUMBA_CACHE_DIR`` when set (Numba's rule);
+2. ``__pycache__`` beside the sources, when writable;
+3. Numba's user-wide cache directory (``~/.cache/numba``);
+4. ``<tempdir>/fasthinge-numba-cache-<user>``: a read-only install with no
+   writable home still caches.
+
+When none is writable, caching is turned off with a warning and kernels
+compile in each process (:data:`CACHE_ENABLED`). ``FASTHINGE_CACHE=0`` turns
+it off on purpose. The locators are inserted at the front of Numba's list and
+answer only for fasthinge's files; Numba's own locators serve everything else
+(and ``NUMBA_CACHE_LOCATOR_CLASSES``, when set, replaces them all).
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from numba.core import caching, config
+
+#: The package whose kernels these locators serve (``fasthinge/``).
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+KERNEL_DIR = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_fingerprint() -> str:
+    """SHA-256 of every kernel source file, in name order (computed once per process)."""
+    digest = hashlib.sha256()
+    for path in sorted(KERNEL_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _serves(py_file: str) -> bool:
+    return PACKAGE_DIR in Path(py_file).resolve().parents
+
+
+class _KernelStamp:
+    """Mixin: the source stamp covers all kernel sources; fasthinge's files only."""
+
+    def get_source_stamp(self):
+        return (super().get_source_stamp(), kernel_fingerprint())
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        return super().from_function(py_func, py_file) if _serves(py_file) else None
+
+
+class UserProvidedLocator(_KernelStamp, caching.UserProvidedCacheLocator):
+    """``NUMBA_CACHE_DIR``."""
+
+
+class InTreeLocator(_KernelStamp, caching.InTreeCacheLocator):
+    """``__pycache__`` beside the kernel sources."""
+
+
+class UserWideLocator(_KernelStamp, caching.UserWideCacheLocator):
+    """Numba's user-wide cache directory."""
+
+
+def fallback_cache_dir() -> Path:
+    """``<tempdir>/fasthinge-numba-cache-<user>``, the last place tried."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name (some containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"fasthinge-numba-cache-{user}"
+
+
+class TempDirLocator(_KernelStamp, caching.UserWideCacheLocator):
+    """The temporary directory, for read-only installs without a writable home."""
+
+    def __init__(self, py_func, py_file):
+        super().__init__(py_func, py_file)
+        subpath = self.get_suitable_cache_subpath(py_file)
+        self._cache_path = str(fallback_cache_dir() / subpath)
+
+
+LOCATORS = (UserProvidedLocator, InTreeLocator, UserWideLocator, TempDirLocator)
+
+
+def install() -> bool:
+    """Put fasthinge's locators first in Numba's list; whether one can cache here.
+
+    Returns
+    -------
+    bool
+        ``True`` when a writable cache location exists for the kernel sources.
+    """
+    classes = caching.CacheImpl._locator_classes
+    for locator in reversed(LOCATORS):
+        if locator not in classes:
+            classes.insert(0, locator)
+    probe = install.__code__  # any function defined in the kernel package
+    source = str(KERNEL_DIR / "_cache.py")
+    if config.CACHE_LOCATOR_CLASSES:
+        return True  # the user chose the locators; Numba reports any failure
+    if any(loc.from_function(_Probe(probe), source) is not None for loc in LOCATORS):
+        return True
+    warnings.warn(
+        "fasthinge: no writable directory for Numba's cache (tried NUMBA_CACHE_DIR, "
+        f"{KERNEL_DIR / '__pycache__'}, the user cache and {fallback_cache_dir()}); "
+        "kernels compile in every process. Set NUMBA_CACHE_DIR to a writable directory.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return False
+
+
+class _Probe:
+    """The attributes of a function that the locators read."""
+
+    def __init__(self, code):
+        self.__code__ = code

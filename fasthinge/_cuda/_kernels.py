@@ -1,0 +1,1090 @@
+"""CUDA kernels of every public loss: fused loss + gradient, deterministic partial sums.
+
+Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
+
+- **Row groups** (Weston–Watkins, Crammer–Singer, one-vs-all, categorical
+  hinge, structured hinge): a group of ``G`` consecutive threads (a power of two, ``G ≥ C``
+  rounded up, at most a block) owns one row; a block of ``TPB`` threads
+  handles ``TPB / G`` consecutive rows at a time, so for small C a warp reads
+  ``32 / G`` whole consecutive rows (contiguous memory: coalesced) and for large C a
+  whole block sweeps one row with unit stride. Lane ``l`` reads columns
+  ``l, l + G, …``. The per-row sums and the max (value, first index, tie
+  count) are combined in shared memory by a fixed tree.
+- **Elements** (the binary family): one thread per element, grid-stride.
+- **Thread per row** (top-k, multilabel margin): the CPU
+  row code, one thread per row. Correct, but not coalesced at small C and
+  serial at large C: these are not bandwidth-optimised.
+
+Every kernel ends with a block reduction of its threads' float64 loss sums
+into ``partials[blockIdx.x]``; ``finalize`` adds the partials in a fixed
+order. There are no atomics: the result depends on the shape only.
+
+All reductions use shared memory and barriers (never warp shuffles), so the
+CUDA simulator runs every line of this module except one: ``group_barrier``'s
+``cuda.syncwarp()``, which real hardware uses for groups of at most a warp
+(the simulator, which has no ``syncwarp``, takes the ``syncthreads`` beside
+it: a stronger barrier around the same code). The kernels are built
+per compute type ``T`` (float32 for float16/float32 inputs, float64 for
+float64): values are loaded with ``T(x)`` and gradients are stored in the
+input dtype. Row offsets are 64-bit (``int64`` row indices, Numba's intp
+strides), so N·C > 2³¹ is addressed correctly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from types import SimpleNamespace
+
+from numba import float64, int64
+
+from ._runtime import SIMULATOR, TPB, cuda
+
+KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
+MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
+HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
+#: ``label_stats`` kinds: class indices, binary codes, any value (no check).
+CLASS_LABELS, BINARY_LABELS, ANY_LABELS = 0, 1, 2
+#: Groups of at most a warp synchronise with ``syncwarp`` on hardware. The simulator
+#: has no ``syncwarp``: there every group barrier is a ``syncthreads`` (stronger,
+#: same logic), so the ``syncwarp`` line is the only line it never runs.
+WARP_BARRIERS = not SIMULATOR
+
+
+@cuda.jit(device=True)
+def group_barrier(group):
+    """Barrier for the threads of one row group (called by every thread of the block)."""
+    if WARP_BARRIERS and group <= 32:
+        cuda.syncwarp()  # real hardware only (a group never straddles a warp)
+    else:
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def group_sum(buf, t, lane, group, value):
+    """The float64 sum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
+    buf[t] = value
+    group_barrier(group)
+    step = group // 2
+    while step > 0:
+        if lane < step:
+            buf[t] += buf[t + step]
+        group_barrier(group)
+        step //= 2
+    total = buf[t - lane]
+    group_barrier(group)
+    return total
+
+
+@cuda.jit(device=True)
+def group_sum2(buf, buf2, t, lane, group, a, b):
+    """``group_sum`` of two values at once (one tree, half the barriers)."""
+    buf[t] = a
+    buf2[t] = b
+    group_barrier(group)
+    step = group // 2
+    while step > 0:
+        if lane < step:
+            buf[t] += buf[t + step]
+            buf2[t] += buf2[t + step]
+        group_barrier(group)
+        step //= 2
+    r = t - lane
+    total_a, total_b = buf[r], buf2[r]
+    group_barrier(group)
+    return total_a, total_b
+
+
+@cuda.jit(device=True)
+def group_min(buf, t, lane, group, value):
+    """The minimum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
+    buf[t] = value
+    group_barrier(group)
+    step = group // 2
+    while step > 0:
+        if lane < step and buf[t + step] < buf[t]:
+            buf[t] = buf[t + step]
+        group_barrier(group)
+        step //= 2
+    result = buf[t - lane]
+    group_barrier(group)
+    return result
+
+
+@cuda.jit(device=True)
+def block_sum(buf, t, value):
+    """The float64 sum of ``value`` over the block, in a fixed tree order (all threads call)."""
+    buf[t] = value
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step:
+            buf[t] += buf[t + step]
+        cuda.syncthreads()
+        step //= 2
+    return buf[0]
+
+
+@cuda.jit(device=True)
+def block_min(buf, t, value):
+    """The minimum of ``value`` over the block (all threads call)."""
+    buf[t] = value
+    cuda.syncthreads()
+    step = TPB // 2
+    while step > 0:
+        if t < step and buf[t + step] < buf[t]:
+            buf[t] = buf[t + step]
+        cuda.syncthreads()
+        step //= 2
+    return buf[0]
+
+
+@cuda.jit(device=True)
+def merge(v1, i1, n1, v2, i2, n2):
+    """Combine two (max value, first index, tie count) triples.
+
+    NaN beats every number (the first NaN wins, count 1), then the larger
+    value; equal values keep the lower index and add their counts.
+    """
+    if v1 != v1 or v2 != v2:
+        if v1 != v1 and (v2 == v2 or i1 < i2):
+            return v1, i1, int64(1)
+        return v2, i2, int64(1)
+    if v1 > v2:
+        return v1, i1, n1
+    if v2 > v1:
+        return v2, i2, n2
+    return v1, (i1 if i1 < i2 else i2), n1 + n2
+
+
+@cuda.jit(device=True)
+def group_argmax(vbuf, ibuf, nbuf, t, lane, group, value, index, count):
+    """``merge`` over the ``group`` threads of ``t``'s row (all threads call)."""
+    vbuf[t] = value
+    ibuf[t] = index
+    nbuf[t] = count
+    group_barrier(group)
+    step = group // 2
+    while step > 0:
+        if lane < step:
+            v, i, n = merge(vbuf[t], ibuf[t], nbuf[t], vbuf[t + step], ibuf[t + step],
+                            nbuf[t + step])  # fmt: skip
+            vbuf[t] = v
+            ibuf[t] = i
+            nbuf[t] = n
+        group_barrier(group)
+        step //= 2
+    r = t - lane
+    v, i, n = vbuf[r], ibuf[r], nbuf[r]
+    group_barrier(group)
+    return v, i, n
+
+
+@cuda.jit
+def finalize(partials, n_partials, mean, denominator, out):
+    """``out[0]`` = Σ partials (fixed order), divided by ``denominator`` when ``mean``.
+
+    One block. A zero denominator gives NaN (the mean of no rows).
+    """
+    buf = cuda.shared.array(TPB, float64)
+    t = cuda.threadIdx.x
+    acc = 0.0
+    for k in range(t, n_partials, TPB):
+        acc += partials[k]
+    total = block_sum(buf, t, acc)
+    if t == 0:
+        value = total
+        if mean:
+            value = total / denominator if denominator != 0 else math.nan
+        out[0] = value
+
+
+@cuda.jit
+def finalize_columns(columns, denominator, out):
+    """``out[j]`` = Σ_c columns[c, j] / denominator (fixed order), NaN for a zero denominator."""
+    j = cuda.blockIdx.x * TPB + cuda.threadIdx.x
+    if j < columns.shape[1]:
+        acc = 0.0
+        for c in range(columns.shape[0]):
+            acc += columns[c, j]
+        out[j] = acc / denominator if denominator != 0 else math.nan
+
+
+@cuda.jit
+def first_bad_target(targets, stats):
+    """Multilabel targets: ``stats[b, 0]`` = first flat index outside ``[−1, C)`` (or N·C)."""
+    buf = cuda.shared.array(TPB, float64)
+    t = cuda.threadIdx.x
+    n_classes = targets.shape[1]
+    size = int64(targets.shape[0]) * n_classes
+    first = float64(size)
+    k = int64(cuda.blockIdx.x) * TPB + t
+    step = int64(cuda.gridDim.x) * TPB
+    while k < size:
+        v = targets[k // n_classes, k % n_classes]
+        if (v < -1 or v >= n_classes) and k < first:
+            first = float64(k)
+        k += step
+    buf[t] = first
+    cuda.syncthreads()
+    half = TPB // 2
+    while half > 0:
+        if t < half:
+            if buf[t + half] < buf[t]:
+                buf[t] = buf[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        stats[cuda.blockIdx.x, 0] = buf[0]
+        stats[cuda.blockIdx.x, 1] = 0.0
+        stats[cuda.blockIdx.x, 2] = 0.0
+
+
+@cuda.jit
+def read_pass(values, flag):
+    """Read every element of a 1-D array once (the loss-only roofline of ``gpu_check``)."""
+    i = int64(cuda.blockIdx.x) * TPB + cuda.threadIdx.x
+    step = int64(cuda.gridDim.x) * TPB
+    acc = 0.0
+    while i < values.shape[0]:
+        acc += values[i]
+        i += step
+    if acc == flag[1]:  # flag[1] is NaN: never true, but it keeps the loads
+        flag[0] = 1.0
+
+
+@functools.cache
+def build(T):
+    """The loss kernels computing in ``T`` (``numba.float32`` or ``numba.float64``)."""
+
+    @cuda.jit
+    def label_stats(labels, sw, kind, n_classes, pos, neg, ignore, has_ignore, stats):
+        """Per block: first invalid label index, number of kept rows, Σ kept sample weights.
+
+        ``stats[b] = (first_bad or N, kept, Σw)``: the labels are checked on the
+        device and only these three numbers per block come back to the host.
+        """
+        fbuf = cuda.shared.array(TPB, float64)
+        kbuf = cuda.shared.array(TPB, float64)
+        wbuf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n = labels.shape[0]
+        has_sw = sw.shape[0] > 0
+        first = float64(n)
+        kept = 0.0
+        wsum = 0.0
+        i = int64(cuda.blockIdx.x) * TPB + t
+        step = int64(cuda.gridDim.x) * TPB
+        while i < n:
+            y = labels[i]
+            ignored = has_ignore and y == ignore
+            bad = False
+            if kind == CLASS_LABELS:
+                bad = (y < 0 or y >= n_classes) and not ignored
+            elif kind == BINARY_LABELS:
+                bad = y != pos and y != neg and not ignored
+            if bad and i < first:
+                first = float64(i)
+            if not ignored:
+                kept += 1.0
+                if has_sw:
+                    wsum += float64(T(sw[i]))
+            i += step
+        fbuf[t] = first
+        kbuf[t] = kept
+        wbuf[t] = wsum
+        cuda.syncthreads()
+        half = TPB // 2
+        while half > 0:
+            if t < half:
+                if fbuf[t + half] < fbuf[t]:
+                    fbuf[t] = fbuf[t + half]
+                kbuf[t] += kbuf[t + half]
+                wbuf[t] += wbuf[t + half]
+            cuda.syncthreads()
+            half //= 2
+        if t == 0:
+            stats[cuda.blockIdx.x, 0] = fbuf[0]
+            stats[cuda.blockIdx.x, 1] = kbuf[0]
+            stats[cuda.blockIdx.x, 2] = wbuf[0]
+
+    @cuda.jit
+    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p, norm,
+                       kink_frac, drop_nan, g_const, grad_denom, ignore, G):  # fmt: skip
+        """Weston–Watkins, one row per group of G threads (see ``_cpu.multiclass._ww_row``)."""
+        buf = cuda.shared.array(TPB, float64)
+        buf2 = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        hinge = p == 1
+        keep_nan = not drop_nan
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:  # the same trip count for the whole block
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            total = 0.0
+            coefs = 0.0
+            if live:
+                base = margin - T(scores[i, y])
+                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                slope = g0 * w_y
+                kink_coef = g0 * kink_frac * w_y
+                for j in range(lane, n_classes, G):
+                    z = base + T(scores[i, j])
+                    term = (z if hinge else z * z) * w_y
+                    coef = slope if hinge else ((g0 + g0) * z) * w_y
+                    if not z > 0:
+                        term = zero
+                        coef = zero
+                    if z == 0 and hinge:
+                        coef = kink_coef
+                    if z != z and keep_nan:  # NaN propagates into loss and gradient
+                        term = z
+                        coef = z
+                    if j == y:
+                        term = zero
+                        coef = zero
+                    total += term
+                    coefs += coef
+                    if want_grad and j != y:
+                        grad[i, j] = coef
+            elif inside and want_grad:
+                for j in range(lane, n_classes, G):
+                    grad[i, j] = zero
+            total, coefs = group_sum2(buf, buf2, t, lane, G, total, coefs)
+            if lane == 0 and inside:
+                loss = zero
+                if live:
+                    if want_grad:
+                        grad[i, y] = zero - T(coefs)
+                    loss = T(total) / norm
+                    if has_sw:
+                        loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
+    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p,
+                       kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
+        """Crammer–Singer, one row per group of G threads (see ``_cpu.multiclass._cs_row``)."""
+        vbuf = cuda.shared.array(TPB, float64)
+        ibuf = cuda.shared.array(TPB, int64)
+        nbuf = cuda.shared.array(TPB, int64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            bv = -math.inf
+            bi = int64(n_classes)
+            bn = int64(0)
+            if live:
+                for j in range(lane, n_classes, G):
+                    if j != y:
+                        bv, bi, bn = merge(bv, bi, bn, float64(T(scores[i, j])), int64(j),
+                                           int64(1))  # fmt: skip
+            bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+            loss = zero
+            if live:
+                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                best = T(bv)
+                coef = zero
+                k = int64(1)
+                if n_classes > 1:  # a row of one class has no wrong class: loss 0
+                    z = margin - (T(scores[i, y]) - best)
+                    if z > 0:
+                        loss = (z if p == 1 else z * z) * w_y
+                        coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
+                    elif z != z:  # NaN propagates into the loss and the gradient
+                        loss = z
+                        coef = z
+                    elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
+                        coef = g0 * w_y
+                    if split_ties:
+                        k = bn
+                    if z == 0 and kink_mode == KINK_HALF:  # jax: y joins the max's tie set
+                        coef = coef * T(k) / T(k + 1)
+                if want_grad:
+                    share = coef / T(k)
+                    active = coef != zero or coef != coef
+                    for j in range(lane, n_classes, G):
+                        g = zero
+                        if active:
+                            if j == y:
+                                g = zero - coef
+                            elif k > 1:
+                                if T(scores[i, j]) == best:
+                                    g = share
+                            elif j == bi:
+                                g = share
+                        grad[i, j] = g
+            elif inside and want_grad:
+                for j in range(lane, n_classes, G):
+                    grad[i, j] = zero
+            if lane == 0 and inside:
+                if live and has_sw:
+                    loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(vbuf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
+    def one_vs_all(scores, labels, sw, grad, loss_out, partials, bad,
+                   margin, p, norm, kink_frac, g_const, grad_denom, ignore, G):  # fmt: skip
+        """One-vs-all, one row per group of G threads (see ``_cpu.one_vs_all``)."""
+        buf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        hinge = p == 1
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            total = 0.0
+            if live:
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                for j in range(lane, n_classes, G):
+                    s = T(scores[i, j])
+                    positive = j == y
+                    u = margin - (s if positive else zero - s)
+                    h = zero
+                    coef = zero
+                    if u > 0:
+                        h = u if hinge else u * u
+                        coef = g0 if hinge else (g0 + g0) * u
+                    if u == 0 and hinge:
+                        coef = g0 * kink_frac
+                    if u != u:  # NaN propagates into the loss and the gradient
+                        h = u
+                        coef = u
+                    total += h
+                    if want_grad:
+                        grad[i, j] = (zero - coef) if positive else coef
+            elif inside and want_grad:
+                for j in range(lane, n_classes, G):
+                    grad[i, j] = zero
+            total = group_sum(buf, t, lane, G, total)
+            if lane == 0 and inside:
+                loss = zero
+                if live:
+                    loss = T(total) / norm
+                    if has_sw:
+                        loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
+    def one_vs_all_columns(scores, labels, sw, columns, margin, p, norm, ignore, rows):
+        """Per-class sums: ``columns[c, j]`` = Σ over chunk ``c``'s rows of ``w_i/norm · h_ij``.
+
+        One thread per column (consecutive threads read consecutive columns),
+        ``blockIdx.y`` = the chunk of ``rows`` rows; rows in order.
+        """
+        j = cuda.blockIdx.x * TPB + cuda.threadIdx.x
+        c = cuda.blockIdx.y
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        if j >= n_classes:
+            return
+        has_sw = sw.shape[0] > 0
+        zero = margin - margin
+        acc = 0.0
+        end = (int64(c) + 1) * rows
+        for i in range(int64(c) * rows, end if end < n_rows else n_rows):
+            y = labels[i]
+            if y == ignore:
+                continue
+            s = T(scores[i, j])
+            positive = j == y
+            u = margin - (s if positive else zero - s)
+            h = zero
+            if u > 0:
+                h = u if p == 1 else u * u
+            if u != u:
+                h = u
+            w_col = (float64(T(sw[i])) if has_sw else 1.0) / float64(norm)
+            acc += w_col * float64(h)
+        columns[c, j] = acc
+
+    @cuda.jit
+    def categorical_hinge(scores, targets, sw, grad, loss_out, partials,
+                          margin, kink_frac, split_ties, g_const, grad_denom, G):  # fmt: skip
+        """Keras' categorical hinge, one row per group (see ``_cpu.targets._categorical_row``)."""
+        vbuf = cuda.shared.array(TPB, float64)
+        ibuf = cuda.shared.array(TPB, int64)
+        nbuf = cuda.shared.array(TPB, int64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        acc = 0.0
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:
+            i = row0 + t // G
+            inside = i < n_rows
+            pos = 0.0
+            bv = -math.inf
+            bi = int64(n_classes)
+            bn = int64(0)
+            if inside:
+                for c in range(lane, n_classes, G):
+                    s = T(scores[i, c])
+                    tc = T(targets[i, c])
+                    pos += float64(tc * s)
+                    bv, bi, bn = merge(bv, bi, bn, float64((one - tc) * s), int64(c), int64(1))
+            pos = group_sum(vbuf, t, lane, G, pos)
+            bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+            loss = zero
+            if inside:
+                neg = T(bv)
+                if neg != neg:  # NaN: no index equals the max
+                    bi = int64(n_classes)
+                    bn = int64(0)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                z = neg - T(pos) + margin
+                scale = zero
+                active = True
+                if z > 0:
+                    scale = g0
+                elif z != z:
+                    scale = z
+                elif z == 0:
+                    scale = g0 * kink_frac
+                else:
+                    active = False
+                if active:
+                    loss = z if (z > 0 or z != z) else zero
+                share = scale
+                if split_ties and bn > 1:
+                    share = scale / T(bn)
+                if want_grad:
+                    for c in range(lane, n_classes, G):
+                        g = zero
+                        if active:
+                            s = T(scores[i, c])
+                            tc = T(targets[i, c])
+                            wins = c == bi
+                            if split_ties:
+                                wins = (one - tc) * s == neg
+                            g = (share * (one - tc) if wins else zero) - scale * tc
+                        grad[i, c] = g
+                if has_sw:
+                    loss = loss * T(sw[i])
+            if lane == 0 and inside:
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(vbuf, t, acc)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+
+    @cuda.jit
+    def binary(scores, labels, sw, grad, loss_out, partials, bad, margin, mode, kink_frac, gamma,
+               scale, pos, neg, g_const, grad_denom, ignore):  # fmt: skip
+        """Binary margin losses and the hinge embedding, one thread per element.
+
+        See ``_cpu.binary._margin_block`` and ``_embedding_block``.
+        """
+        buf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n = scores.shape[0]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        two = one + one
+        inv_gamma = one / gamma
+        half_inv_gamma = inv_gamma / two
+        half_gamma = gamma / two
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        k = int64(cuda.blockIdx.x) * TPB + t
+        step = int64(cuda.gridDim.x) * TPB
+        while k < n:
+            label = labels[k]
+            f = T(scores[k])
+            g0 = T(T(sw[k]) / grad_denom) if has_sw else g_const
+            if mode == EMBEDDING:
+                u = margin - f
+                linear = label != neg
+                hinged = label != pos
+                slope = zero
+                if u > 0:
+                    slope = one
+                elif u == 0:
+                    slope = kink_frac
+                h = (f if linear else zero) + ((u if u > 0 else zero) if hinged else zero)
+                coef = (g0 if linear else zero) - (g0 * slope if hinged else zero)
+                if f != f:  # NaN propagates into the loss and the derivative
+                    h = f
+                    coef = f
+                sign = one
+            else:
+                sign = one if label == pos else zero - one
+                u = margin - sign * f
+                if mode == HINGE:
+                    h = u
+                    coef = g0
+                elif mode == SQUARED:
+                    h = u * u
+                    coef = (g0 + g0) * u
+                else:
+                    beyond = u > gamma
+                    if mode == MODIFIED_HUBER:  # scikit-learn's linear piece: −4z, z = t·f
+                        linear_piece = scale * (zero - sign * f)
+                    else:
+                        linear_piece = scale * (u - half_gamma)
+                    h = linear_piece if beyond else scale * (u * u * half_inv_gamma)
+                    coef = scale * (g0 if beyond else g0 * u * inv_gamma)
+                if not u > 0:
+                    h = zero
+                    coef = zero
+                if u == 0 and mode == HINGE:
+                    coef = g0 * kink_frac
+                if u != u:  # NaN propagates into the loss and the derivative
+                    h = u
+                    coef = u
+                coef = zero - sign * coef
+            if mode != EMBEDDING and label != pos and label != neg and label != ignore:
+                if k < first_bad:
+                    first_bad = float64(k)  # an invalid label: reported by the caller
+                h = zero
+                coef = zero
+            if has_sw:
+                h = h * T(sw[k])
+            if label == ignore:
+                h = zero
+                coef = zero
+            if want_grad:
+                grad[k] = coef
+            if want_loss:
+                loss_out[k] = h
+            acc += float64(h)
+            k += step
+        total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit(device=True)
+    def rescaling_value(scores, cost, i, y, j, margin, slack, s_y):
+        """Margin rescaling ``Δ[y, j] + s_j``; slack ``Δ[y, j]·(m + s_j − s_y)_+`` (NaN kept)."""
+        s = T(scores[i, j])
+        if slack:
+            u = margin + s - s_y
+            if not (u > 0 or u != u):
+                u = margin - margin
+            return T(cost[y, j]) * u
+        return T(cost[y, j]) + s
+
+    @cuda.jit(device=True)
+    def topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0, w_y,
+                 want_grad):  # fmt: skip
+        """``_cpu.structured._topk_row`` for row ``i`` (one thread, no scratch array)."""
+        n_classes = scores.shape[1]
+        zero = margin - margin
+        one = zero + T(1.0)
+        nan_seen = False
+        for j in range(n_classes):
+            s = T(scores[i, j])
+            nan_seen = nan_seen or s != s
+        if nan_seen:  # NaN anywhere in the row: NaN loss and gradient row
+            nan = zero + T(math.nan)
+            if want_grad:
+                for j in range(n_classes):
+                    grad[i, j] = nan
+            return nan
+        # tau: the k-th largest wrong score, by distinct values from the top
+        tau = zero
+        above = 0
+        bound = zero
+        for r in range(k):
+            found = False
+            m = zero
+            for j in range(n_classes):
+                s = T(scores[i, j])
+                if j != y and (r == 0 or s < bound) and (not found or s > m):
+                    m = s
+                    found = True
+            count = 0
+            for j in range(n_classes):
+                if j != y and T(scores[i, j]) == m:
+                    count += 1
+            if above + count >= k:
+                tau = m
+                break
+            above += count
+            bound = m
+        n_above = 0
+        n_tied = 0
+        for j in range(n_classes):
+            s = T(scores[i, j])
+            if j != y and s > tau:
+                n_above += 1
+            if j != y and s == tau:
+                n_tied += 1
+        slots = k - n_above
+        inv_k = one / T(k)
+        base = margin - T(scores[i, y])
+        total = zero
+        for j in range(n_classes):
+            s = T(scores[i, j])
+            if j != y and s > tau:
+                h = base + s
+                total += h if (kind == TOPK_ALPHA or not h <= 0) else zero
+        h_tau = base + tau
+        tied_term = h_tau if (kind == TOPK_ALPHA or not h_tau <= 0) else zero
+        total += tied_term * T(slots)
+        loss = total * inv_k
+        if loss != loss:  # inf − inf: NaN loss and gradient row
+            if want_grad:
+                for j in range(n_classes):
+                    grad[i, j] = loss
+            return loss
+        scale = one
+        if kind == TOPK_ALPHA:
+            if loss > 0:
+                scale = one
+            elif loss == 0:
+                scale = kink_frac
+            else:
+                scale = zero
+            loss = loss if loss > 0 else zero
+        if want_grad:
+            for j in range(n_classes):
+                grad[i, j] = zero
+            tied_left = slots
+            share_tied = T(slots) / T(n_tied)
+            g_y = zero
+            for j in range(n_classes):
+                s = T(scores[i, j])
+                if j == y or s < tau:
+                    continue
+                member = one
+                if s == tau:
+                    if split_ties:
+                        member = share_tied
+                    elif tied_left > 0:
+                        tied_left -= 1
+                    else:
+                        continue
+                if kind == TOPK_BETA:
+                    h = base + s
+                    if h > 0:
+                        scale = one
+                    elif h == 0:
+                        scale = kink_frac
+                    else:
+                        scale = zero
+                coef = g0 * w_y * inv_k * member * scale
+                grad[i, j] = coef
+                g_y -= coef
+            grad[i, y] = g_y
+        return loss * w_y
+
+    @cuda.jit
+    def rescaling(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind,
+                  kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
+        """Margin/slack rescaling, one row per group of G threads (``_rescaling_row``)."""
+        vbuf = cuda.shared.array(TPB, float64)
+        ibuf = cuda.shared.array(TPB, int64)
+        nbuf = cuda.shared.array(TPB, int64)
+        t = cuda.threadIdx.x
+        lane = t % G
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        slack = kind == SLACK_RESCALING
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            bv = -math.inf
+            bi = int64(n_classes)
+            bn = int64(0)
+            kink_j = float64(n_classes)
+            s_y = zero
+            if live:
+                s_y = T(scores[i, y])
+                for j in range(lane, n_classes, G):
+                    if j != y:
+                        v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
+                        bv, bi, bn = merge(bv, bi, bn, float64(v), int64(j), int64(1))
+                        at_kink = T(cost[y, j]) != 0 and margin + T(scores[i, j]) - s_y == 0
+                        if slack and at_kink and j < kink_j:
+                            kink_j = float64(j)
+            bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+            kink_j = group_min(vbuf, t, lane, G, kink_j)
+            loss = zero
+            coefs = 0.0
+            z = zero
+            best = T(bv)
+            nan_row = False
+            active = False
+            frac = one
+            split = False
+            j_kink = bi
+            w_y = zero
+            g0 = g_const
+            if live and n_classes > 1:
+                w_y = T(cw[y]) if cw.shape[0] > 0 else one
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                z = best if slack else best - s_y
+                if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
+                    nan_row = True
+                    loss = z
+                elif z >= 0:
+                    k = bn if split_ties else int64(1)
+                    usable = True
+                    if z == 0:  # the kink
+                        if slack:
+                            j_kink = int64(kink_j)
+                            k = int64(1)
+                        if kink_mode == KINK_ZERO or j_kink == n_classes:
+                            usable = False
+                    if usable:
+                        active = True
+                        frac = one / T(k)
+                        if z == 0 and kink_mode == KINK_HALF:
+                            frac = one / T(k + 1)
+                        split = split_ties and not (z == 0 and slack)
+                        loss = z * w_y
+            if inside and want_grad:
+                for j in range(lane, n_classes, G):
+                    g = zero
+                    if nan_row:
+                        if j == y or j == bi:
+                            g = z
+                    elif active and j != y:
+                        v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
+                        if j == j_kink or (split and v == best):
+                            slope = T(cost[y, j]) if slack else one
+                            g = g0 * w_y * slope * frac
+                            coefs += float64(g)
+                    if j != y or not active:
+                        grad[i, j] = g
+            coefs = group_sum(vbuf, t, lane, G, coefs)
+            if lane == 0 and inside:
+                if active and want_grad:
+                    grad[i, y] = zero - T(coefs)
+                if live and has_sw:
+                    loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(vbuf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
+    def topk(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, kind, k, kink_frac,
+             split_ties, g_const, grad_denom, ignore):  # fmt: skip
+        """Top-k α/β, one thread per row (see ``_cpu.structured._topk_row``)."""
+        buf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
+        first_bad = float64(2.0**62)
+        i = int64(cuda.blockIdx.x) * TPB + t
+        step = int64(cuda.gridDim.x) * TPB
+        while i < n_rows:
+            y = labels[i]
+            loss = zero
+            if y == ignore or y < 0 or y >= n_classes:
+                if y != ignore and i < first_bad:
+                    first_bad = float64(i)  # an invalid label: reported by the caller
+                if want_grad:
+                    for j in range(n_classes):
+                        grad[i, j] = zero
+            else:
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
+                loss = topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0,
+                                w_y, want_grad)  # fmt: skip
+                if has_sw:
+                    loss = loss * T(sw[i])
+            if want_loss:
+                loss_out[i] = loss
+            acc += float64(loss)
+            i += step
+        total = block_sum(buf, t, acc)
+        worst = block_min(mbuf, t, first_bad)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+            bad[cuda.blockIdx.x] = worst
+
+    @cuda.jit
+    def multilabel_margin(scores, targets, sw, grad, loss_out, partials, margin, kink_frac,
+                          drop_nan, g_const, grad_denom):  # fmt: skip
+        """PyTorch's multilabel margin, one thread per row (``_cpu.targets._multilabel_row``)."""
+        buf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        acc = 0.0
+        i = int64(cuda.blockIdx.x) * TPB + t
+        step = int64(cuda.gridDim.x) * TPB
+        while i < n_rows:
+            g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+            n_targets = 0
+            while n_targets < n_classes and targets[i, n_targets] >= 0:
+                n_targets += 1
+            if want_grad:
+                for j in range(n_classes):
+                    grad[i, j] = zero
+            total = 0.0  # PyTorch sums a row in double
+            for q in range(n_targets):
+                target = targets[i, q]
+                base = margin - T(scores[i, target])
+                for d in range(n_classes):
+                    is_target = False
+                    for r in range(n_targets):
+                        if targets[i, r] == d:
+                            is_target = True
+                    if is_target:
+                        continue
+                    z = base + T(scores[i, d])
+                    coef = zero
+                    if z > 0:
+                        coef = g0
+                    elif z == 0:
+                        coef = g0 * kink_frac
+                    keep_nan = z != z and not drop_nan
+                    if keep_nan:
+                        coef = z
+                    if z > 0 or keep_nan:
+                        total += float64(z)
+                    if want_grad:
+                        grad[i, target] = T(grad[i, target]) - coef
+                        grad[i, d] = T(grad[i, d]) + coef
+            loss = T(total) / T(n_classes)
+            if has_sw:
+                loss = loss * T(sw[i])
+            if want_loss:
+                loss_out[i] = loss
+            acc += float64(loss)
+            i += step
+        total = block_sum(buf, t, acc)
+        if t == 0:
+            partials[cuda.blockIdx.x] = total
+
+    return SimpleNamespace(
+        label_stats=label_stats,
+        weston_watkins=weston_watkins,
+        crammer_singer=crammer_singer,
+        one_vs_all=one_vs_all,
+        one_vs_all_columns=one_vs_all_columns,
+        categorical_hinge=categorical_hinge,
+        binary=binary,
+        topk=topk,
+        rescaling=rescaling,
+        multilabel_margin=multilabel_margin,
+    )

@@ -1,0 +1,130 @@
+"""Compile every GPU kernel to PTX without a GPU (NVVM only), through the real call path.
+
+Each public function is called with NumPy arrays standing in for device arrays; the
+launches are intercepted and each kernel is compiled for the argument types it would
+get (``cuda.compile_ptx``, compute capability 9.0 by default). This checks typing and
+lowering, which the simulator does not: it runs kernels as Python.
+
+    python scripts/gpu_compile_check.py [--cc 9.0]
+
+Needs libnvvm (the CUDA toolkit's, or the ``nvidia-cuda-nvcc`` wheels'); no driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import fasthinge as fh
+from fasthinge._cuda import _runtime as rt
+from fasthinge._cuda import api
+
+COMPILED: dict = {}
+
+
+class HostDevice(rt.Device):
+    """A "device" whose arrays are NumPy arrays (nothing runs)."""
+
+    def empty(self, shape, dtype):
+        """Zeros standing in for a device allocation (float64: "no invalid label")."""
+        array = np.full(shape, 2.0**62 if np.dtype(dtype) == np.float64 else 0, dtype)
+        return array, array
+
+
+def fake_launch(self, kernel, blocks, *args):
+    """Compile ``kernel`` for the types of ``args`` instead of launching it."""
+    types = tuple(numba.typeof(a) for a in args)
+    key = (kernel.py_func.__name__, types)
+    if key not in COMPILED:
+        start = time.perf_counter()
+        rt.cuda.compile_ptx(kernel.py_func, types, cc=CC)
+        COMPILED[key] = time.perf_counter() - start
+    name = kernel.py_func.__name__
+    if name == "label_stats":  # pretend every label is valid
+        args[-1][:, 0] = args[0].shape[0]
+        args[-1][:, 1] = args[0].shape[0]
+        args[-1][:, 2] = 1.0
+    if name == "first_bad_target":
+        args[-1][:, 0] = args[0].size
+
+
+def patch() -> None:
+    """Make NumPy arrays pass for device arrays and launches compile only."""
+    rt.is_device_array = lambda a: isinstance(a, np.ndarray)
+    rt.view = lambda a: a
+    rt.device_of = lambda a: HostDevice("numba", None, 0, None)
+    rt.placeholder = lambda ndim, dtype: np.empty((0,) * ndim, np.dtype(dtype))
+    rt.to_host = lambda a, stream: np.asarray(a)
+    rt.require = lambda: None
+    api.Ctx.launch = fake_launch
+    # device functions compile for "the current device": there is none here
+    from types import SimpleNamespace
+
+    import numba.cuda.dispatcher as dispatcher
+
+    dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=CC)
+
+
+def on_gpu(fn, args, kwargs):
+    """Call public ``fn`` the way its device branch does: ``api.call(name, locals())``."""
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return api.call(fn.__name__, dict(bound.arguments))
+
+
+def calls(dtype):
+    """``(function, args, kwargs)`` covering every kernel and its argument types."""
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(6, 4)).astype(dtype)
+    y = rng.integers(0, 4, 6)
+    w = rng.random(6).astype(dtype)
+    cw = rng.random(4).astype(dtype)
+    f = s[:, 0].copy()
+    t = np.where(f > 0, 1, -1)
+    yield fh.weston_watkins, (s, y), dict(class_weight=cw, sample_weight=w, reduction="none")
+    yield fh.weston_watkins, (s, y), dict(return_grad=False)
+    yield fh.crammer_singer, (s, y), dict(class_weight=cw, sample_weight=w)
+    yield fh.crammer_singer, (s, y.astype(np.int32)), dict(reduction="none", return_grad=False)
+    yield fh.one_vs_all, (s, y), dict(reduction="per_class", sample_weight=w)
+    yield fh.structured_hinge, (s, y, 1 - np.eye(4, dtype=dtype)), {}
+    yield fh.topk_hinge, (s, y, 2), dict(sample_weight=w, class_weight=cw)
+    yield fh.categorical_hinge, (s, np.eye(4, dtype=dtype)[y]), dict(sample_weight=w)
+    yield fh.multilabel_margin, (s, np.full((6, 4), -1)), dict(sample_weight=w)
+    for fn in (fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber,
+               fh.hinge_embedding):  # fmt: skip
+        yield fn, (f, t), dict(sample_weight=w, reduction="none")
+        yield fn, (f, t.astype(np.float32)), dict(return_grad=False)
+
+
+def main() -> int:
+    """Compile everything and print one line per kernel signature."""
+    global CC
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cc", default="9.0")
+    CC = tuple(int(x) for x in parser.parse_args().cc.split("."))
+    patch()
+    for dtype in (np.float16, np.float32, np.float64):
+        for fn, args, kwargs in calls(dtype):
+            on_gpu(fn, args, kwargs)
+    from fasthinge._cuda import _kernels
+
+    rt.cuda.compile_ptx(_kernels.read_pass.py_func, (numba.float32[::1], numba.float64[::1]),
+                        cc=CC)  # fmt: skip
+    for (name, types), seconds in sorted(COMPILED.items(), key=lambda kv: kv[0][0]):
+        print(f"{seconds:6.2f} s  {name}{types}")
+    print(f"{len(COMPILED) + 1} kernel signatures compiled to PTX for sm_{CC[0]}{CC[1]}")
+    return 0
+
+
+CC = (9, 0)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,347 @@
+"""The GPU path under Numba's CUDA simulator, compared with the CPU path on tiny inputs.
+
+Runs only with ``NUMBA_ENABLE_CUDASIM=1`` (``tests/test_gpu.py`` starts it in a
+subprocess with that variable). Each call's rows are independent, so one call
+carries many cases at once (ties, kinks, NaN, ignored rows).
+"""
+
+import os
+
+# Blocks of 32 threads and at most 2 blocks (read when fasthinge._cuda is first
+# imported): tiny inputs then take several grid-stride trips and several rows per
+# block, and the simulator stays fast.
+os.environ.setdefault("FASTHINGE_CUDA_THREADS", "32")
+os.environ.setdefault("FASTHINGE_CUDA_MAX_BLOCKS", "2")
+
+import numba
+import numpy as np
+import pytest
+
+import fasthinge as fh
+
+pytestmark = pytest.mark.skipif(
+    not numba.config.ENABLE_CUDASIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (tests/test_gpu.py)"
+)
+
+if numba.config.ENABLE_CUDASIM:
+    from fasthinge._cuda._runtime import cuda
+    from fasthinge.bench import gpu_check
+
+TOL = {np.float16: (2e-3, 2e-3), np.float32: (2e-5, 1e-6), np.float64: (1e-12, 1e-12)}
+
+
+def dev(x):
+    return cuda.to_device(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+
+
+def host(x):
+    return x.copy_to_host() if hasattr(x, "copy_to_host") else np.asarray(x)
+
+
+def grid(rng, shape, dtype, nan_at=None):
+    scores = (rng.integers(-8, 9, size=shape) / 4).astype(dtype)
+    if nan_at is not None and scores.size:
+        scores[nan_at] = np.nan
+    return scores
+
+
+def compare(fn, *args, dtype=np.float32, cpu_dtype=None, **kw):
+    """Call ``fn`` on host and device copies of the arguments; assert equal results."""
+    cpu_args = [a.astype(cpu_dtype) if cpu_dtype and i == 0 else a for i, a in enumerate(args)]
+    expected = fn(*cpu_args, **kw)
+    got = fn(*[dev(a) for a in args], **{k: dev(v) for k, v in kw.items()})
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    rtol, atol = TOL[dtype]
+    for g, e in zip(got, expected, strict=True):
+        assert type(g).__module__.startswith("numba.cuda.simulator")  # stays on the device
+        g = host(g)
+        assert g.shape == np.shape(e)
+        assert g.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(g.astype(float), np.asarray(e, float), rtol=rtol, atol=atol,
+                                   equal_nan=True)  # fmt: skip
+    return got
+
+
+MULTICLASS = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
+
+
+SHAPE_CASES = [(np.float32, 1), (np.float32, 2), (np.float64, 3), (np.float32, 17),
+               (np.float64, 40)]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(("dtype", "n_classes"), SHAPE_CASES)
+def test_shapes(fn, dtype, n_classes, rng):
+    n_rows = 6 if n_classes < 17 else 3
+    scores = grid(rng, (n_rows, n_classes), dtype, nan_at=(1, n_classes - 1))
+    labels = rng.integers(0, n_classes, n_rows)
+    compare(fn, scores, labels, dtype=dtype, reduction="none")
+
+
+@pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("n_rows", [0, 1])
+def test_tiny_batches(fn, n_rows, rng):
+    scores = grid(rng, (n_rows, 4), np.float64)
+    labels = rng.integers(0, 4, n_rows)
+    for reduction in ("mean", "sum"):
+        compare(fn, scores, labels, dtype=np.float64, reduction=reduction)
+
+
+def _keyword_cases(rng, n_rows, n_classes):
+    w = rng.random(n_rows).astype(np.float32)
+    cw = rng.random(n_classes).astype(np.float32)
+    return w, cw
+
+
+def test_weston_watkins_keywords(rng):
+    scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
+    labels = rng.integers(0, 5, 9)
+    w, cw = _keyword_cases(rng, 9, 5)
+    compare(fh.weston_watkins, scores, labels, p=2, margin=0.5, class_weight=cw,
+            sample_weight=w, ignore_index=1, reduction="sum")  # fmt: skip
+    compare(fh.weston_watkins, scores, labels, kink="half", nan="drop", normalize=False)
+    compare(fh.weston_watkins, scores, labels, kink="full", sample_weight=w,
+            reduction="sum_over_batch_size", return_grad=False)  # fmt: skip
+
+
+def test_crammer_singer_keywords(rng):
+    scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
+    labels = rng.integers(0, 5, 9)
+    w, cw = _keyword_cases(rng, 9, 5)
+    compare(fh.crammer_singer, scores, labels, ties="split", kink="half", reduction="none")
+    compare(fh.crammer_singer, scores, labels, p=2, class_weight=cw, sample_weight=w,
+            ignore_index=0)  # fmt: skip
+    compare(fh.crammer_singer, scores, labels, kink="full", return_grad=False, reduction="sum")
+
+
+def test_one_vs_all_keywords(rng):
+    scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
+    labels = rng.integers(0, 5, 9)
+    w, _ = _keyword_cases(rng, 9, 5)
+    compare(fh.one_vs_all, scores, labels, reduction="per_class", sample_weight=w, ignore_index=4)
+    compare(fh.one_vs_all, scores, labels, p=2, kink="full", normalize=True, sample_weight=w)
+
+
+def test_structured_and_topk(rng):
+    scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
+    labels = rng.integers(0, 5, 9)
+    w, cw = _keyword_cases(rng, 9, 5)
+    cost = ((1 - np.eye(5)) * rng.integers(1, 4, size=(5, 5))).astype(np.float32)
+    compare(fh.structured_hinge, scores, labels, cost, reduction="none")
+    compare(fh.structured_hinge, scores, labels, cost, rescaling="slack", kink="half",
+            ties="split", class_weight=cw, sample_weight=w)  # fmt: skip
+    compare(fh.topk_hinge, scores, labels, 2, reduction="none", ignore_index=3)
+    compare(fh.topk_hinge, scores, labels, 3, variant="beta", ties="split", kink="half",
+            reduction="none")  # fmt: skip
+    scores[4, :] = [np.inf, -np.inf, np.inf, 0.0, 1.0]  # inf - inf: a NaN row
+    compare(fh.topk_hinge, scores, labels, 1, variant="alpha", kink="full", sample_weight=w)
+
+
+def test_target_matrices(rng):
+    scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
+    labels = rng.integers(0, 5, 9)
+    w, _ = _keyword_cases(rng, 9, 5)
+    onehot = np.eye(5, dtype=np.float32)[labels]
+    soft = rng.random((9, 5)).astype(np.float64)
+    compare(fh.categorical_hinge, scores, onehot, reduction="none")
+    compare(fh.categorical_hinge, scores, soft, ties="first", kink="zero", sample_weight=w)
+    targets = np.full((9, 5), -1)
+    targets[:, 0] = labels
+    targets[::2, 1] = (labels[::2] + 1) % 5
+    targets[1, 3] = 2  # after the first -1: ignored
+    compare(fh.multilabel_margin, scores, targets, reduction="none")
+    compare(fh.multilabel_margin, scores, targets, nan="drop", kink="half", sample_weight=w)
+
+
+BINARY = [fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber, fh.hinge_embedding]
+
+
+@pytest.mark.parametrize("fn", BINARY, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_family(fn, dtype, rng):
+    f = grid(rng, 70, dtype, nan_at=5)
+    t = np.where(rng.random(70) < 0.5, 1, -1)
+    w = rng.random(70)
+    compare(fn, f, t, dtype=dtype, reduction="none")
+    compare(fn, f, t, dtype=dtype, sample_weight=w, ignore_index=None)
+
+
+def test_binary_keywords(rng):
+    f = grid(rng, 40, np.float64)
+    t01 = (rng.random(40) < 0.5).astype(np.int8)
+    t01[3] = 7
+    w = rng.random(40)
+    compare(fh.binary_hinge, f, t01, dtype=np.float64, label_encoding="01", p=2, kink="full",
+            ignore_index=7, sample_weight=w)  # fmt: skip
+    compare(fh.smooth_hinge, f, t01, dtype=np.float64, label_encoding="01", gamma=0.5,
+            ignore_index=7, reduction="sum")  # fmt: skip
+    compare(fh.hinge_embedding, f, np.where(t01 == 1, 1.0, 0.0), dtype=np.float64, margin=0.5,
+            kink="half", reduction="none")  # fmt: skip
+    compare(fh.perceptron, f, t01, dtype=np.float64, label_encoding="01", ignore_index=7,
+            return_grad=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", [fh.weston_watkins, fh.crammer_singer], ids=lambda f: f.__name__)
+def test_float16_accumulates_in_float32(fn, rng):
+    scores = (rng.normal(size=(7, 6))).astype(np.float16)
+    labels = rng.integers(0, 6, 7)
+    compare(fn, scores, labels, dtype=np.float16, cpu_dtype=np.float32, reduction="none")
+    compare(fn, scores, labels, dtype=np.float16, cpu_dtype=np.float32)
+
+
+def test_binary_float16(rng):
+    f = rng.normal(size=50).astype(np.float16)
+    t = np.where(rng.random(50) < 0.5, 1, -1)
+    compare(fh.binary_hinge, f, t, dtype=np.float16, cpu_dtype=np.float32)
+
+
+def test_out_and_return_types(rng):
+    scores = grid(rng, (6, 4), np.float32)
+    labels = rng.integers(0, 4, 6)
+    out = cuda.device_array((6, 4), np.float32)
+    loss, grad = fh.crammer_singer(dev(scores), dev(labels), out=out)
+    assert grad is out
+    assert loss.shape == ()
+    np.testing.assert_allclose(host(out), fh.crammer_singer(scores, labels)[1])
+    only = fh.weston_watkins(dev(scores), dev(labels), return_grad=False)
+    assert only.shape == () and not isinstance(only, tuple)
+
+
+def test_overlap_check_reads_strides():
+    from fasthinge._cuda._runtime import address_range
+
+    base = cuda.to_device(np.zeros((4, 6), np.float32))
+    start, end = address_range(base)
+    assert end - start == 96
+    assert address_range(cuda.device_array((0, 3), np.float32))[0] == address_range(
+        cuda.device_array((0, 3), np.float32))[1]  # fmt: skip
+    strided = base[:, ::-2]  # a view: negative strides
+    low, high = address_range(strided)
+    assert start <= low < high <= end
+
+
+def test_deterministic(rng):
+    scores = rng.normal(size=(40, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, 40)
+    first = host(fh.weston_watkins(dev(scores), dev(labels), return_grad=False))
+    again = host(fh.weston_watkins(dev(scores), dev(labels), return_grad=False))
+    assert first.tobytes() == again.tobytes()
+
+
+def test_out_of_range_label_raises(rng):
+    scores = grid(rng, (5, 3), np.float32)
+    bad = dev(np.array([0, 1, 3, 0, -1]))
+    out = cuda.to_device(np.full((5, 3), 7.0, np.float32))
+    # checked before the loss kernel (ignore_index needs the kept rows): nothing written
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*labels\[2\] = 3"):
+        fh.weston_watkins(dev(scores), bad, out=out, ignore_index=1)
+    assert (host(out) == 7).all()
+    # checked by the loss kernel itself (no extra pass), raised after it
+    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
+        with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
+            fn(dev(scores), bad)
+    with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
+        fh.topk_hinge(dev(scores), bad, 1, reduction="sum")
+    with pytest.raises(ValueError, match=r"labels\[0\] = -1"):
+        fh.crammer_singer(dev(scores), dev(np.array([-1, 1, 2, 0, 0])), ignore_index=-2)
+    with pytest.raises(ValueError, match=r"labels\[4\] = -1"):
+        fh.one_vs_all(dev(scores), bad, reduction="per_class", ignore_index=3)
+    f = dev(scores[:, 0].copy())
+    t = dev(np.array([1.0, 0.0, 1, 1, 1]))
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1.*labels\[1\] = 0"):
+        fh.binary_hinge(f, t)
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1.*labels\[1\] = 0"):
+        fh.smooth_hinge(f, t, sample_weight=dev(np.ones(5)))
+    with pytest.raises(ValueError, match=r"targets must be in \[-1, 3\)"):
+        fh.multilabel_margin(dev(scores), dev(np.full((5, 3), 3)))
+
+
+def test_argument_errors(rng):
+    scores = dev(grid(rng, (5, 3), np.float32))
+    labels = dev(np.array([0, 1, 2, 0, 1]))
+    with pytest.raises(TypeError, match="labels is a ndarray on the host"):
+        fh.weston_watkins(scores, np.array([0, 1, 2, 0, 1]))
+    with pytest.raises(TypeError, match="sample_weight is a ndarray on the host"):
+        fh.crammer_singer(scores, labels, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="sample_weight sums to 0"):
+        fh.crammer_singer(scores, labels, sample_weight=dev(np.zeros(5)))
+    with pytest.raises(ValueError, match="n_threads"):
+        fh.one_vs_all(scores, labels, n_threads=1)
+    with pytest.raises(ValueError, match="compact=True is not available on the GPU"):
+        fh.topk_hinge(scores, labels, 1, compact=True)
+    with pytest.raises(ValueError, match="out must not share memory"):
+        fh.weston_watkins(scores, labels, out=scores)
+    with pytest.raises(TypeError, match="out must have dtype float32"):
+        fh.weston_watkins(scores, labels, out=cuda.device_array((5, 3), np.float64))
+    with pytest.raises(TypeError, match="scores must be float16, float32 or float64"):
+        fh.weston_watkins(dev(np.ones((2, 2), np.int32)), labels[:2])
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        fh.weston_watkins(scores, labels, reduction="avg")
+    with pytest.raises(ValueError, match="cost must have a zero diagonal"):
+        fh.structured_hinge(scores, labels, dev(np.ones((3, 3))))
+
+
+def test_gpu_check_script_runs(capsys):
+    functions = "crammer_singer,perceptron"
+    assert gpu_check.main(["--quick", "--repeat", "1", "--functions", functions]) == 0
+    printed = capsys.readouterr().out
+    assert "D2D copy" in printed and "crammer_singer" in printed and "FAIL" not in printed
+
+
+KINK_ROWS = np.array([[1.0, 0.0, 0.0], [2.0, 1.0, 0.0], [0.0, 1.0, 1.0], [np.inf, np.inf, 0.0],
+                      [0.5, 0.5, -0.5]])  # fmt: skip
+KINK_LABELS = np.array([0, 0, 0, 0, 1])
+
+
+@pytest.mark.filterwarnings("ignore:.*invalid value:RuntimeWarning")  # NumPy scalars: inf - inf
+@pytest.mark.parametrize("kink", ["full", "half"])
+def test_kinks_ties_and_infinities(kink):
+    """Rows exactly at the kink (z = 0), tied maxima and inf − inf, every max-type loss."""
+    s, y = KINK_ROWS, KINK_LABELS
+    compare(fh.crammer_singer, s, y, dtype=np.float64, kink=kink, ties="split", reduction="none")
+    compare(fh.structured_hinge, s, y, 1 - np.eye(3), dtype=np.float64, rescaling="slack",
+            kink=kink, ties="split", reduction="none")  # fmt: skip
+    compare(fh.topk_hinge, s, y, 1, dtype=np.float64, kink=kink, reduction="none")
+    compare(fh.categorical_hinge, s, np.eye(3)[y], dtype=np.float64, kink=kink, ties="split",
+            reduction="none")  # fmt: skip
+
+
+@pytest.mark.parametrize("n_classes", [2, 40])
+@pytest.mark.parametrize("rescaling", ["margin", "slack"])
+def test_structured_hinge_shapes(n_classes, rescaling, rng):
+    scores = grid(rng, (4, n_classes), np.float64, nan_at=(1, n_classes - 1))
+    labels = rng.integers(0, n_classes, 4)
+    cost = (1 - np.eye(n_classes)) * rng.integers(1, 3, size=(n_classes, n_classes))
+    compare(fh.structured_hinge, scores, labels, cost, dtype=np.float64, rescaling=rescaling,
+            ties="split", kink="full", reduction="none")  # fmt: skip
+
+
+def test_shape_and_dtype_errors(rng):
+    s = dev(grid(rng, (5, 3), np.float32))
+    y = dev(np.array([0, 1, 2, 0, 1]))
+    out, wrong_out = cuda.device_array((5, 3), np.float32), cuda.device_array((3, 5), np.float32)
+    f32 = np.float32
+    cases = [
+        (ValueError, "scores must be 2-D", fh.weston_watkins, (dev(np.ones(3, f32)), y), {}),
+        (ValueError, "at least one class", fh.crammer_singer, (dev(np.ones((5, 0), f32)), y), {}),
+        (TypeError, "labels has dtype float64", fh.one_vs_all, (s, dev(np.zeros(5))), {}),
+        (ValueError, r"labels must have shape \(5,\)", fh.weston_watkins, (s, y[:4]), {}),
+        (TypeError, "out must be a device array", fh.weston_watkins, (s, y),
+         {"out": np.zeros((5, 3), f32)}),
+        (ValueError, r"out must have shape \(5, 3\)", fh.crammer_singer, (s, y),
+         {"out": wrong_out}),
+        (ValueError, "out was given with return_grad=False", fh.crammer_singer, (s, y),
+         {"out": out, "return_grad": False}),
+        (ValueError, "compact=True is not available", fh.crammer_singer, (s, y), {"compact": True}),
+        (ValueError, "ignore_index must not be a class label", fh.binary_hinge,
+         (dev(np.ones(5, f32)), dev(np.ones(5))), {"ignore_index": 1}),
+        (TypeError, "targets has dtype float64", fh.multilabel_margin, (s, dev(np.zeros((5, 3)))),
+         {}),
+        (ValueError, r"k must be in \[1, 2\]", fh.topk_hinge, (s, y, 3), {}),
+        (ValueError, "p must be 1 or 2", fh.weston_watkins, (s, y), {"p": 3}),
+    ]  # fmt: skip
+    for error, match, fn, args, kwargs in cases:
+        with pytest.raises(error, match=match):
+            fn(*args, **kwargs)

@@ -1,0 +1,111 @@
+"""Cache hygiene: an edited helper module recompiles its callers; read-only installs work.
+
+Each test runs fresh processes on a private copy of the package, so that the
+cache files they write, find or miss are their own.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fasthinge
+
+SCRIPT = """
+import json, warnings
+import numpy as np
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import fasthinge as fh
+    from fasthinge._cpu import _jit, multiclass
+    loss = fh.crammer_singer(np.eye(3) * 2, np.arange(3), reduction="sum", return_grad=False)
+stats = multiclass.crammer_singer_serial.stats
+print(json.dumps({
+    "loss": float(loss),
+    "hits": sum(stats.cache_hits.values()),
+    "misses": sum(stats.cache_misses.values()),
+    "path": stats.cache_path,
+    "cache": _jit._CACHE,
+    "warnings": [str(w.message) for w in caught],
+}))
+"""
+
+
+def _copy_package(tmp_path):
+    root = tmp_path / "site"
+    package = Path(fasthinge.__file__).parent
+    shutil.copytree(package, root / "fasthinge", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _run(root, **env_overrides):
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update(PYTHONPATH=str(root), **env_overrides)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_editing_a_helper_module_recompiles_the_kernels_that_use_it(tmp_path):
+    root = _copy_package(tmp_path)
+    first = _run(root)
+    assert first["misses"] == 1 and first["hits"] == 0
+    assert first["path"] == str(root / "fasthinge" / "_cpu" / "__pycache__")
+    again = _run(root)
+    assert again["hits"] == 1 and again["misses"] == 0  # the cache is used
+    # an "upgrade" that changes only a helper the kernel calls (not multiclass.py)
+    rows = root / "fasthinge" / "_cpu" / "_rows.py"
+    rows.write_text(rows.read_text() + "\n# a new version of this helper\n")
+    after = _run(root)
+    assert after["misses"] == 1 and after["hits"] == 0, "a stale kernel was loaded"
+    assert after["loss"] == first["loss"] == 0.0
+
+
+def test_a_read_only_install_caches_in_the_temporary_directory(tmp_path):
+    root = _copy_package(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    # in-tree __pycache__ impossible (a file is in its way), no writable user cache
+    (root / "fasthinge" / "_cpu" / "__pycache__").write_text("")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"XDG_CACHE_HOME": str(blocker / "cache"), "HOME": str(blocker), "TMPDIR": str(tmp)}
+    first = _run(root, **env)
+    assert first["cache"] is True and first["warnings"] == []
+    assert first["path"].startswith(str(tmp / "fasthinge-numba-cache-"))
+    assert _run(root, **env)["hits"] == 1
+
+
+def test_no_writable_directory_turns_caching_off_with_a_warning(monkeypatch):
+    """Every directory read-only (root ignores permissions, so the check itself fails)."""
+    from numba.core import caching
+
+    from fasthinge._cpu import _cache
+
+    def read_only(self):
+        raise OSError(30, "Read-only file system", self.get_cache_path())
+
+    monkeypatch.setattr(caching._CacheLocator, "ensure_cache_path", read_only)
+    with pytest.warns(RuntimeWarning, match="no writable directory for Numba's cache"):
+        assert _cache.install() is False
+    assert caching.CacheImpl._locator_classes[:4] == list(_cache.LOCATORS)  # inserted once
+
+
+@pytest.mark.parametrize("value", ["0"])
+def test_fasthinge_cache_0_turns_caching_off(tmp_path, value):
+    root = _copy_package(tmp_path)
+    result = _run(root, FASTHINGE_CACHE=value)
+    assert result["cache"] is False and result["warnings"] == []
+    assert not list((root / "fasthinge" / "_cpu").glob("__pycache__/*.nbi"))

@@ -1,0 +1,116 @@
+"""The GPU path without a GPU: dispatch, the optional install, and the simulator suite.
+
+``tests/gpu_sim/`` holds the kernels' tests; they need ``NUMBA_ENABLE_CUDASIM=1``
+before Numba is imported, so ``test_simulator_suite`` runs them in a subprocess
+(or they run in this process when the variable is already set, as in CI's
+coverage step).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import fasthinge as fh
+from fasthinge._device import on_device
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeCudaArray:
+    """Has the CUDA array interface and nothing else."""
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": (2, 3), "typestr": "<f4", "data": (0, False), "version": 3}
+
+
+class FakeDLPack:
+    def __init__(self, device_type):
+        self.device_type = device_type
+
+    def __dlpack__(self, **kwargs):
+        raise NotImplementedError
+
+    def __dlpack_device__(self):
+        return (self.device_type, 0)
+
+
+class FakeTorchTensor:
+    """Like a PyTorch CUDA tensor that requires grad: the interface raises."""
+
+    is_cuda = True
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+
+
+FakeTorchTensor.__module__ = "torch.fake"
+
+
+class BrokenDLPack(FakeDLPack):
+    def __dlpack_device__(self):
+        raise RuntimeError("no device")
+
+
+def test_on_device():
+    assert not on_device(BrokenDLPack(2))
+    assert on_device(FakeTorchTensor())
+    assert not on_device(np.ones(3))
+    assert not on_device([1.0, 2.0])
+    assert on_device(FakeCudaArray())
+    assert on_device(FakeDLPack(2))
+    assert not on_device(FakeDLPack(1))
+
+
+def test_import_and_cpu_calls_do_not_import_numba_cuda():
+    code = (
+        "import sys, numpy as np, fasthinge as fh\n"
+        "fh.weston_watkins(np.ones((2, 3)), np.array([0, 1]))\n"
+        "fh.binary_hinge(np.ones(2), np.array([1, -1]))\n"
+        "assert 'numba.cuda' not in sys.modules, 'numba.cuda was imported'\n"
+        "assert 'fasthinge._cuda' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_missing_numba_cuda_names_the_extra(monkeypatch):
+    from fasthinge._cuda import _runtime
+
+    monkeypatch.setattr(_runtime, "SIMULATOR", False)
+    monkeypatch.setattr(_runtime.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"pip install 'fasthinge\[cuda\]'"):
+        fh.crammer_singer(FakeCudaArray(), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("value", ["many", "48", "16", "2048"])
+def test_threads_per_block_setting_is_checked(monkeypatch, value):
+    from fasthinge._cuda import _runtime
+
+    monkeypatch.setenv("FASTHINGE_CUDA_THREADS", value)
+    with pytest.raises(ValueError, match="FASTHINGE_CUDA_THREADS must be"):
+        _runtime._threads_per_block()
+
+
+def test_cuda_import_lives_in_one_module():
+    pattern = re.compile(r"^\s*(from numba import .*\bcuda\b|import numba\.cuda)", re.M)
+    sources = [p for p in (ROOT / "fasthinge").rglob("*.py") if pattern.search(p.read_text())]
+    assert [p.relative_to(ROOT).as_posix() for p in sources] == ["fasthinge/_cuda/_runtime.py"]
+
+
+@pytest.mark.skipif(numba.config.ENABLE_CUDASIM, reason="runs in this process (tests/gpu_sim)")
+def test_simulator_suite():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTHINGE_CUDA_THREADS="32",
+               FASTHINGE_CUDA_MAX_BLOCKS="2")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu_sim"],
+        capture_output=True, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
