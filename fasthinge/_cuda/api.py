@@ -150,6 +150,7 @@ class Shared:
         self.has_sw = sample_weight is not None
         if out is not None and not self.return_grad:
             raise ValueError("out was given with return_grad=False; no gradient is written")
+        self.writes_callers_out = out is not None
         shape = tuple(ctx.s.shape)
         if out is not None:
             self.grad, self.grad_view = _check_out(ctx, out, shape)
@@ -166,9 +167,19 @@ class Shared:
         self.pending: tuple | None = None
 
     def needs_stats(self, has_ignore: bool) -> bool:
-        """Whether the denominator needs a pass over the labels (kept rows, or Σw)."""
+        """Whether the labels get their own pass before the loss kernel.
+
+        When the denominator needs it (kept rows, or Σw), and when the gradient
+        goes into the caller's ``out``: an invalid label must raise before
+        anything is written there (into a buffer of our own, the loss kernel's
+        check suffices: the buffer is dropped with the exception).
+        """
         counted = self.reduction in ("mean", "sum_over_batch_size")
-        return (has_ignore and counted) or (self.has_sw and self.reduction == "mean")
+        return (
+            (has_ignore and counted)
+            or (self.has_sw and self.reduction == "mean")
+            or self.writes_callers_out
+        )
 
     def set_denominator(self, kept: float, wsum: float, has_ignore: bool) -> None:
         """What "mean" divides by (see ``_execution._denominator``)."""

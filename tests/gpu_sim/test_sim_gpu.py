@@ -238,6 +238,15 @@ def test_out_of_range_label_raises(rng):
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*labels\[2\] = 3"):
         fh.weston_watkins(dev(scores), bad, out=out, ignore_index=1)
     assert (host(out) == 7).all()
+    # into the caller's out, the labels are always checked first: out stays untouched
+    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
+        with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
+            fn(dev(scores), bad, out=out)
+        assert (host(out) == 7).all()
+    f_out = cuda.to_device(np.full(5, 7.0, np.float32))
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1"):
+        fh.binary_hinge(dev(scores[:, 0].copy()), dev(np.array([1, 0, 1, 1, 1])), out=f_out)
+    assert (host(f_out) == 7).all()
     # checked by the loss kernel itself (no extra pass), raised after it
     for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
         with pytest.raises(ValueError, match=r"labels\[2\] = 3"):
