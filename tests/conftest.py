@@ -22,3 +22,19 @@ def assert_close(actual, expected, dtype):
     np.testing.assert_allclose(
         np.asarray(actual, float), expected, equal_nan=True, **TOL[np.dtype(dtype).type]
     )
+
+
+SIMULATOR_SUITE = "test_gpu.py::test_simulator_suite"
+
+
+def pytest_collection_modifyitems(items):
+    """Run the GPU simulator suite's check last: it runs beside the session (test_gpu.py)."""
+    items.sort(key=lambda item: item.nodeid.endswith(SIMULATOR_SUITE))  # stable: others keep order
+
+
+def pytest_collection_finish(session):
+    """Start the GPU simulator suite early, in a subprocess beside the session."""
+    for item in session.items:
+        if item.nodeid.endswith(SIMULATOR_SUITE):
+            item.module.start_simulator_suite()
+            break

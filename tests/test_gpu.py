@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numba
@@ -105,12 +106,40 @@ def test_cuda_import_lives_in_one_module():
     assert [p.relative_to(ROOT).as_posix() for p in sources] == ["fasthinge/_cuda/_runtime.py"]
 
 
-@pytest.mark.skipif(numba.config.ENABLE_CUDASIM, reason="runs in this process (tests/gpu_sim)")
+SIMULATOR_IN_THIS_PROCESS = bool(numba.config.ENABLE_CUDASIM)
+_SUITE: dict = {}
+
+
+def start_simulator_suite() -> None:
+    """Start ``tests/gpu_sim`` in a subprocess (once); ``conftest`` calls this at collection.
+
+    The simulator runs every CUDA thread as Python: the suite takes minutes of one
+    core, so it runs beside the rest of the session and ``test_simulator_suite``
+    collects its result. The CPU path it compares with runs JIT-free too (tiny
+    shapes): no CPU kernel to compile; the coverage run checks that JIT-free
+    results equal the compiled ones.
+    """
+    if _SUITE or SIMULATOR_IN_THIS_PROCESS:
+        return
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1",
+               FASTHINGE_CUDA_THREADS="32", FASTHINGE_CUDA_MAX_BLOCKS="2")  # fmt: skip
+    log = tempfile.TemporaryFile("w+")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu_sim"]
+    _SUITE["log"] = log
+    _SUITE["process"] = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
+    )
+
+
+@pytest.mark.skipif(
+    SIMULATOR_IN_THIS_PROCESS,
+    reason="the simulator is on in this process: tests/gpu_sim runs here, not in a subprocess",
+)
 def test_simulator_suite():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTHINGE_CUDA_THREADS="32",
-               FASTHINGE_CUDA_MAX_BLOCKS="2")  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu_sim"],
-        capture_output=True, text=True, cwd=ROOT, env=env,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    start_simulator_suite()  # when run on its own
+    returncode = _SUITE["process"].wait(timeout=1800)
+    log = _SUITE["log"]
+    log.seek(0)
+    output = log.read()
+    assert returncode == 0, output[-8000:]
+    assert re.search(r"\d+ passed", output) and "skipped" not in output, output[-2000:]
