@@ -94,16 +94,16 @@ def prepare(
     else:
         grad = empty(dtype, scores.ndim)
     loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
-    denominator = BATCH_DENOMINATOR.get()
-    if denominator is None:
-        denominator = _denominator(labels, ignore, weights, reduction)
+    mean_divisor = BATCH_DENOMINATOR.get()
+    if mean_divisor is None:
+        mean_divisor = denominator(labels, ignore, weights, reduction)
     return Call(
         scores,
         labels,
         weights,
         reduction,
         ignore,
-        denominator,
+        mean_divisor,
         grad,
         loss_out,
         n_threads,
@@ -111,7 +111,7 @@ def prepare(
     )
 
 
-def _denominator(labels: np.ndarray, ignore: int, weights: np.ndarray, reduction: str) -> float:
+def denominator(labels: np.ndarray, ignore: int, weights: np.ndarray, reduction: str) -> float:
     """N kept rows ("sum_over_batch_size", unweighted "mean"), Σw over them ("mean"), or 1."""
     if reduction in ("sum", "none"):
         return 1.0

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _execution as ex
 from . import _family, _multiclass
 from . import _validation as v
 
@@ -44,24 +45,6 @@ def _chunk_rows(chunk_rows: Any, n_rows: int, n_classes: int) -> int:
     if rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {rows}")
     return rows
-
-
-def _denominator(
-    labels: np.ndarray, ignore_index: Any, weights: np.ndarray | None, reduction: str
-) -> float:
-    """The divisor of ``reduction`` over the whole batch (as the core's "mean")."""
-    if reduction == "sum":
-        return 1.0
-    kept = None if ignore_index is None else labels != ignore_index
-    if reduction == "sum_over_batch_size" or weights is None:
-        return float(labels.shape[0] if kept is None else np.count_nonzero(kept))
-    total = float(np.sum(weights if kept is None else weights[kept], dtype=np.float64))
-    if total == 0 and (kept is None or kept.any()):
-        raise ValueError(
-            "sample_weight sums to 0 over the kept rows, so the weighted mean is undefined; "
-            "use reduction='sum' or reduction='sum_over_batch_size'"
-        )
-    return total
 
 
 def linear_hinge(
@@ -180,7 +163,8 @@ def linear_hinge(
         sw = v.as_weight(sample_weight, "sample_weight", n_rows, X.dtype)
     rows = _chunk_rows(chunk_rows, n_rows, n_classes)
     func = LOSSES[loss]
-    denom = _denominator(y, ignore_index, sw, reduction)
+    ignore = v.check_ignore_index(ignore_index)
+    denom = ex.denominator(y, ignore, ex.empty(X.dtype) if sw is None else sw, reduction)
 
     dtype = X.dtype
     buf_rows = min(rows, max(n_rows, 1))
