@@ -138,8 +138,8 @@ def start_simulator_suite() -> None:
 def test_simulator_suite():
     start_simulator_suite()  # when run on its own
     returncode = _SUITE["process"].wait(timeout=1800)
-    log = _SUITE["log"]
-    log.seek(0)
-    output = log.read()
+    with _SUITE["log"] as log:
+        log.seek(0)
+        output = log.read()
     assert returncode == 0, output[-8000:]
     assert re.search(r"\d+ passed", output) and "skipped" not in output, output[-2000:]
