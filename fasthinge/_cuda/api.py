@@ -302,6 +302,13 @@ def _class_labels(ctx: Ctx, sh: Shared, labels: Any, ignore: int) -> Any:
     return y
 
 
+def _row_groups(ctx: Ctx, n_rows: int, n_classes: int) -> tuple:
+    """``(group, blocks, partials)`` of a launch with a group of threads per row."""
+    group = _group(n_classes)
+    blocks = rt.blocks_for(n_rows, rt.TPB // group)
+    return group, blocks, _partials(ctx, blocks)
+
+
 def _partials(ctx: Ctx, blocks: int) -> tuple:
     """Per-block loss sums and first invalid label index (float64 each)."""
     return ctx.dev.empty((blocks,), np.float64)[1], ctx.dev.empty((blocks,), np.float64)[1]
@@ -347,9 +354,7 @@ def weston_watkins(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     norm = float(n_classes) if normalize else 1.0
     g_const, grad_denom = sh.scales(ctx, norm)
-    group = _group(n_classes)
-    blocks = rt.blocks_for(n, rt.TPB // group)
-    partials = _partials(ctx, blocks)
+    group, blocks, partials = _row_groups(ctx, n, n_classes)
     if n:
         ctx.launch(ctx.kernels.weston_watkins, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
                    sh.loss_view, *partials, m, p, ctx.scalar(norm),
@@ -371,9 +376,7 @@ def crammer_singer(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
     )  # fmt: skip
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     g_const, grad_denom = sh.scales(ctx)
-    group = _group(n_classes)
-    blocks = rt.blocks_for(n, rt.TPB // group)
-    partials = _partials(ctx, blocks)
+    group, blocks, partials = _row_groups(ctx, n, n_classes)
     if n:
         ctx.launch(ctx.kernels.crammer_singer, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
                    sh.loss_view, *partials, m, p, v.KINKS.index(kink), split_ties, g_const,
@@ -396,9 +399,7 @@ def one_vs_all(scores: Any, labels: Any, *, margin: Any, p: Any, normalize: Any,
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     norm = float(n_classes) if normalize else 1.0
     g_const, grad_denom = sh.scales(ctx, norm)
-    group = _group(n_classes)
-    blocks = rt.blocks_for(n, rt.TPB // group)
-    partials = _partials(ctx, blocks)
+    group, blocks, partials = _row_groups(ctx, n, n_classes)
     if n:
         ctx.launch(ctx.kernels.one_vs_all, blocks, ctx.s, y, sh.sw, sh.grad_view, sh.loss_view,
                    *partials, m, p, ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), g_const,
@@ -437,9 +438,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
         v.as_cost_matrix(rt.to_host(cost_view, ctx.dev.stream), n_classes, ctx.np_compute)
     g_const, grad_denom = sh.scales(ctx)
     if kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):  # row groups, like crammer_singer
-        group = _group(n_classes)
-        blocks = rt.blocks_for(n, rt.TPB // group)
-        partials = _partials(ctx, blocks)
+        group, blocks, partials = _row_groups(ctx, n, n_classes)
         if n:
             ctx.launch(ctx.kernels.rescaling, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
                        sh.loss_view, *partials, m, kind, v.KINKS.index(kink), split_ties, g_const,
@@ -504,9 +503,7 @@ def categorical_hinge(scores: Any, targets: Any, *, margin: Any, sample_weight: 
                 sample_weight=sample_weight)  # fmt: skip
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx)
-    group = _group(n_classes)
-    blocks = rt.blocks_for(n, rt.TPB // group)
-    partials = _partials(ctx, blocks)
+    group, blocks, partials = _row_groups(ctx, n, n_classes)
     if n:
         ctx.launch(ctx.kernels.categorical_hinge, blocks, ctx.s, t, sh.sw, sh.grad_view,
                    sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
