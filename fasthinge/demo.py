@@ -184,7 +184,9 @@ def run_problem(title: str, data: tuple, peers: bool = True, repeat: int = 1) ->
             reach = ", ".join(
                 f"{name} acc: {ours.to_target[name]:.2f} s "
                 f"({next(p.fit_s for p in results if p.method == name) / ours.to_target[name]:.1f}x"
-                " faster)" if name in ours.to_target else f"{name} acc: not reached{best}"
+                " faster)"
+                if name in ours.to_target
+                else f"{name} acc: not reached{best}"
                 for name in (p.method for p in results if p is not ours)
             )
         print(f"{r.method:<22} {r.fit_s:>9.2f} {r.accuracy:>9.4f} {r.objective:>10.5f} "

@@ -461,5 +461,3 @@ class _blas_threads:
     def __exit__(self, *exc: object) -> None:
         if self.limiter is not None:
             self.limiter.unregister()
-
-

@@ -67,16 +67,23 @@ def main() -> None:
             print(f"iteration {step}: loss {float(loss):.6f}, {times[-1]:.1f} s", flush=True)
         done.set()
         sampler.join()
-        print(f"X: {n} x {d} float32 = {X.nbytes / 2**30:.2f} GiB in {X.numblocks[0]} chunks "
-              f"of {args.chunk} rows; C = {c}; 2 workers x 1 thread, memory_limit {args.memory}")
-        print("peak worker memory (RSS): "
-              + ", ".join(f"{v / 2**20:.0f} MiB" for v in peak.values()))
-        print(f"time per iteration: first {times[0]:.1f} s (includes compiling), "
-              f"then {min(times[1:] or times):.1f} s; generating X and y alone (a sum over "
-              f"them): {generate:.1f} s")
-        print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
-              f"Numba {numba.__version__}, Dask {dask.__version__}, "
-              f"distributed {distributed.__version__}")
+        print(
+            f"X: {n} x {d} float32 = {X.nbytes / 2**30:.2f} GiB in {X.numblocks[0]} chunks "
+            f"of {args.chunk} rows; C = {c}; 2 workers x 1 thread, memory_limit {args.memory}"
+        )
+        print(
+            "peak worker memory (RSS): " + ", ".join(f"{v / 2**20:.0f} MiB" for v in peak.values())
+        )
+        print(
+            f"time per iteration: first {times[0]:.1f} s (includes compiling), "
+            f"then {min(times[1:] or times):.1f} s; generating X and y alone (a sum over "
+            f"them): {generate:.1f} s"
+        )
+        print(
+            f"Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"Numba {numba.__version__}, Dask {dask.__version__}, "
+            f"distributed {distributed.__version__}"
+        )
 
 
 if __name__ == "__main__":

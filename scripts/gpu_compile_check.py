@@ -52,8 +52,8 @@ def fake_launch(self, kernel, blocks, *args):
         args[-1][:, 0] = args[0].shape[0]
         args[-1][:, 1] = args[0].shape[0]
         args[-1][:, 2] = 1.0
-    if name == "first_bad_target":
-        args[-1][:, 0] = args[0].size
+    if name == "first_bad_entry":  # every entry valid
+        args[-1][:] = args[0].size
 
 
 def patch() -> None:

@@ -72,11 +72,17 @@ def test_live_random_inputs(dtype, seed):
     for reduction in ("mean", "sum", "none"):
         x = torch.tensor(s, requires_grad=True)
         out = torch.nn.functional.multi_margin_loss(
-            x, torch.tensor(y), p=p, margin=margin, reduction=reduction,
-            weight=None if weight is None else torch.tensor(weight))
+            x,
+            torch.tensor(y),
+            p=p,
+            margin=margin,
+            reduction=reduction,
+            weight=None if weight is None else torch.tensor(weight),
+        )
         (out.sum() if reduction == "none" else out).backward()
-        loss, grad = fh.weston_watkins(s, y, p=p, margin=margin, class_weight=weight,
-                                       reduction=reduction)
+        loss, grad = fh.weston_watkins(
+            s, y, p=p, margin=margin, class_weight=weight, reduction=reduction
+        )
         np.testing.assert_array_equal(grad, x.grad.numpy())  # PyTorch's order: bit-identical
         rtol = 1e-6 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(loss, out.detach().numpy(), rtol=rtol)

@@ -210,19 +210,30 @@ def finalize_columns(columns, denominator, out):
         out[j] = acc / denominator if denominator != 0 else math.nan
 
 
+#: ``first_bad_entry`` kinds: multilabel targets (each in ``[−1, C)``); a cost matrix
+#: (finite, ``≥ 0``, zero diagonal).
+TARGET_ENTRIES, COST_ENTRIES = 0, 1
+
+
 @cuda.jit
-def first_bad_target(targets, stats):
-    """Multilabel targets: ``stats[b, 0]`` = first flat index outside ``[−1, C)`` (or N·C)."""
+def first_bad_entry(matrix, kind, stats):
+    """``stats[b, 0]`` = the first flat index of an invalid entry of ``matrix`` (or its size)."""
     buf = cuda.shared.array(TPB, float64)
     t = cuda.threadIdx.x
-    n_classes = targets.shape[1]
-    size = int64(targets.shape[0]) * n_classes
+    n_cols = matrix.shape[1]
+    size = int64(matrix.shape[0]) * n_cols
     first = float64(size)
     k = int64(cuda.blockIdx.x) * TPB + t
     step = int64(cuda.gridDim.x) * TPB
     while k < size:
-        v = targets[k // n_classes, k % n_classes]
-        if (v < -1 or v >= n_classes) and k < first:
+        i = k // n_cols
+        j = k - i * n_cols
+        v = matrix[i, j]
+        if kind == TARGET_ENTRIES:
+            bad = v < -1 or v >= n_cols
+        else:  # NaN fails both comparisons
+            bad = not (v >= 0 and v < math.inf) or (i == j and v != 0)
+        if bad and k < first:
             first = float64(k)
         k += step
     buf[t] = first
@@ -235,9 +246,7 @@ def first_bad_target(targets, stats):
         cuda.syncthreads()
         half //= 2
     if t == 0:
-        stats[cuda.blockIdx.x, 0] = buf[0]
-        stats[cuda.blockIdx.x, 1] = 0.0
-        stats[cuda.blockIdx.x, 2] = 0.0
+        stats[cuda.blockIdx.x] = buf[0]
 
 
 @cuda.jit

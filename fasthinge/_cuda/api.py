@@ -269,6 +269,25 @@ def _stats(ctx: Ctx, sh: Shared, labels: Any, kind: int, n_classes: int = 0, pos
     return (first if first < n else -1), float(host[:, 1].sum()), float(np.sum(host[:, 2]))
 
 
+def _first_bad_entry(ctx: Ctx, matrix: Any, kind: int) -> tuple | None:
+    """``(i, j), value`` of the first invalid entry of a device matrix, checked on the device.
+
+    One pass (``first_bad_entry``) writes one float64 per block; only those, and
+    on the error path the offending entry, are copied back.
+    """
+    n_rows, n_cols = (int(size) for size in matrix.shape)
+    if n_rows * n_cols == 0:
+        return None
+    blocks = rt.blocks_for(n_rows * n_cols, rt.TPB)
+    _, stats = ctx.dev.empty((blocks,), np.float64)
+    ctx.launch(k.first_bad_entry, blocks, matrix, kind, stats)
+    first = int(rt.to_host(stats, ctx.dev.stream).min())
+    if first >= n_rows * n_cols:
+        return None
+    i, j = divmod(first, n_cols)
+    return (i, j), matrix[i : i + 1].copy_to_host()[0, j]
+
+
 def _label_value(labels: Any, index: int) -> Any:
     """``labels[index]`` read back for an error message (the error path only)."""
     return labels[index : index + 1].copy_to_host()[0]
@@ -435,7 +454,11 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
         cost_view = rt.placeholder(2, ctx.np_compute)
     else:
         cost_view = ctx.array(cost, "cost", (n_classes, n_classes), "iuf")
-        v.as_cost_matrix(rt.to_host(cost_view, ctx.dev.stream), n_classes, ctx.np_compute)
+        bad = _first_bad_entry(ctx, cost_view, k.COST_ENTRIES)
+        if bad is not None:
+            (i, j), value = bad
+            rule = "have a zero diagonal" if i == j and value >= 0 else "be finite and >= 0"
+            raise ValueError(f"cost must {rule}, got cost[{i}, {j}] = {value}")
     g_const, grad_denom = sh.scales(ctx)
     if kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):  # row groups, like crammer_singer
         group, blocks, partials = _row_groups(ctx, n, n_classes)
@@ -523,15 +546,10 @@ def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sampl
     drop_nan = v.check_choice(nan, "nan", ("propagate", "drop")) == "drop"
     sh = Shared(ctx, reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
                 sample_weight=sample_weight)  # fmt: skip
-    if n:
-        blocks = rt.blocks_for(n * n_classes, rt.TPB)
-        _, stats = ctx.dev.empty((blocks, 3), np.float64)
-        ctx.launch(k.first_bad_target, blocks, t, stats)
-        first = int(rt.to_host(stats, ctx.dev.stream)[:, 0].min())
-        if first < n * n_classes:
-            i, j = divmod(first, n_classes)
-            value = t[i : i + 1].copy_to_host()[0, j]
-            raise ValueError(f"targets must be in [-1, {n_classes}), got targets{[i, j]} = {value}")
+    bad = _first_bad_entry(ctx, t, k.TARGET_ENTRIES)
+    if bad is not None:
+        (i, j), value = bad
+        raise ValueError(f"targets must be in [-1, {n_classes}), got targets[{i}, {j}] = {value}")
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx, float(max(1, n_classes)))
     blocks = rt.blocks_for(n, rt.TPB)

@@ -288,8 +288,29 @@ def test_argument_errors(rng):
         fh.weston_watkins(dev(np.ones((2, 2), np.int32)), labels[:2])
     with pytest.raises(ValueError, match="reduction must be one of"):
         fh.weston_watkins(scores, labels, reduction="avg")
-    with pytest.raises(ValueError, match="cost must have a zero diagonal"):
+    with pytest.raises(ValueError, match=r"cost must have a zero diagonal, got cost\[0, 0\] = 1"):
         fh.structured_hinge(scores, labels, dev(np.ones((3, 3))))
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "message"),
+    [((1, 2), -1.0, "be finite and >= 0"), ((2, 0), np.nan, "be finite and >= 0"),
+     ((0, 1), np.inf, "be finite and >= 0"), ((1, 1), 2.0, "have a zero diagonal"),
+     ((2, 2), -3.0, "be finite and >= 0")],
+)  # fmt: skip
+def test_cost_checked_on_the_device(entry, value, message):
+    """The cost matrix is checked by a device pass; only the bad entry comes back."""
+    scores = dev(grid(np.random.default_rng(0), (5, 3), np.float32))
+    labels = dev(np.array([0, 1, 2, 0, 1]))
+    cost = 1 - np.eye(3)
+    cost[entry] = value
+    pattern = rf"cost must {message}, got cost\[{entry[0]}, {entry[1]}\] = {value}"
+    with pytest.raises(ValueError, match=pattern):
+        fh.structured_hinge(scores, labels, dev(cost))
+    integer_cost = dev((1 - np.eye(3, dtype=np.int32)) * 2)  # integer costs are checked too
+    expected = fh.structured_hinge(host(scores), host(labels), 2 * (1 - np.eye(3)))
+    np.testing.assert_allclose(host(fh.structured_hinge(scores, labels, integer_cost)[0]),
+                               expected[0], rtol=1e-6)  # fmt: skip
 
 
 def test_gpu_check_script_runs(capsys):
