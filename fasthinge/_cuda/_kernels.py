@@ -36,7 +36,8 @@ import functools
 import math
 from types import SimpleNamespace
 
-from numba import float64, int64
+import numpy as np
+from numba import float32, float64, int16, int64, uint16, uint32
 
 from ._runtime import SIMULATOR, TPB, cuda
 
@@ -262,9 +263,56 @@ def read_pass(values, flag):
         flag[0] = 1.0
 
 
+@cuda.jit(device=True)
+def bfloat16_value(bits):
+    """The float32 value of bfloat16 ``bits`` (int16): the bits are float32's upper half."""
+    cell = cuda.local.array(1, uint32)
+    cell[0] = uint32(uint16(bits)) << 16
+    return cell.view(np.float32)[0]  # a bit cast: no local memory in the PTX
+
+
+@cuda.jit(device=True)
+def bfloat16_bits(value):
+    """bfloat16 bits (int16) of float32 ``value``, rounded to nearest even (NaN stays NaN)."""
+    cell = cuda.local.array(1, float32)
+    cell[0] = value
+    word = cell.view(np.uint32)[0]
+    if value != value:
+        return int16(0x7FC0)
+    word = word + uint32(0x7FFF) + ((word >> 16) & uint32(1))
+    return int16(uint16(word >> 16))
+
+
+@cuda.jit
+def to_bfloat16(values, bits):
+    """``bits[i]`` = bfloat16 bits of ``values[i]`` (the loss outputs of a bfloat16 call)."""
+    i = int64(cuda.blockIdx.x) * TPB + cuda.threadIdx.x
+    step = int64(cuda.gridDim.x) * TPB
+    while i < values.shape[0]:
+        bits[i] = bfloat16_bits(float32(values[i]))
+        i += step
+
+
 @functools.cache
-def build(T):
-    """The loss kernels computing in ``T`` (``numba.float32`` or ``numba.float64``)."""
+def build(T, bfloat16=False):
+    """The loss kernels computing in ``T`` (``numba.float32`` or ``numba.float64``).
+
+    With ``bfloat16`` the score and gradient arrays hold bfloat16 bits (int16
+    views): ``load`` widens them to float32 as it reads, ``put`` rounds as it
+    writes. Otherwise ``load`` is ``T(x)`` and ``put`` leaves the value to the
+    store's own conversion (float16 gradients are rounded by the store).
+    """
+    if bfloat16:
+        load, put = bfloat16_value, bfloat16_bits
+    else:
+
+        @cuda.jit(device=True)
+        def load(x):
+            return T(x)
+
+        @cuda.jit(device=True)
+        def put(x):
+            return x
 
     @cuda.jit
     def label_stats(labels, sw, kind, n_classes, pos, neg, ignore, has_ignore, stats):
@@ -350,13 +398,13 @@ def build(T):
             total = 0.0
             coefs = 0.0
             if live:
-                base = margin - T(scores[i, y])
+                base = margin - load(scores[i, y])
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
                 slope = g0 * w_y
                 kink_coef = g0 * kink_frac * w_y
                 for j in range(lane, n_classes, G):
-                    z = base + T(scores[i, j])
+                    z = base + load(scores[i, j])
                     term = (z if hinge else z * z) * w_y
                     coef = slope if hinge else ((g0 + g0) * z) * w_y
                     if not z > 0:
@@ -373,16 +421,16 @@ def build(T):
                     total += term
                     coefs += coef
                     if want_grad and j != y:
-                        grad[i, j] = coef
+                        grad[i, j] = put(coef)
             elif inside and want_grad:
                 for j in range(lane, n_classes, G):
-                    grad[i, j] = zero
+                    grad[i, j] = put(zero)
             total, coefs = group_sum2(buf, buf2, t, lane, G, total, coefs)
             if lane == 0 and inside:
                 loss = zero
                 if live:
                     if want_grad:
-                        grad[i, y] = zero - T(coefs)
+                        grad[i, y] = put(zero - T(coefs))
                     loss = T(total) / norm
                     if has_sw:
                         loss = loss * T(sw[i])
@@ -431,7 +479,7 @@ def build(T):
             if live:
                 for j in range(lane, n_classes, G):
                     if j != y:
-                        bv, bi, bn = merge(bv, bi, bn, float64(T(scores[i, j])), int64(j),
+                        bv, bi, bn = merge(bv, bi, bn, float64(load(scores[i, j])), int64(j),
                                            int64(1))  # fmt: skip
             bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
             loss = zero
@@ -442,7 +490,7 @@ def build(T):
                 coef = zero
                 k = int64(1)
                 if n_classes > 1:  # a row of one class has no wrong class: loss 0
-                    z = margin - (T(scores[i, y]) - best)
+                    z = margin - (load(scores[i, y]) - best)
                     if z > 0:
                         loss = (z if p == 1 else z * z) * w_y
                         coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
@@ -464,14 +512,14 @@ def build(T):
                             if j == y:
                                 g = zero - coef
                             elif k > 1:
-                                if T(scores[i, j]) == best:
+                                if load(scores[i, j]) == best:
                                     g = share
                             elif j == bi:
                                 g = share
-                        grad[i, j] = g
+                        grad[i, j] = put(g)
             elif inside and want_grad:
                 for j in range(lane, n_classes, G):
-                    grad[i, j] = zero
+                    grad[i, j] = put(zero)
             if lane == 0 and inside:
                 if live and has_sw:
                     loss = loss * T(sw[i])
@@ -517,7 +565,7 @@ def build(T):
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
                 for j in range(lane, n_classes, G):
-                    s = T(scores[i, j])
+                    s = load(scores[i, j])
                     positive = j == y
                     u = margin - (s if positive else zero - s)
                     h = zero
@@ -532,10 +580,10 @@ def build(T):
                         coef = u
                     total += h
                     if want_grad:
-                        grad[i, j] = (zero - coef) if positive else coef
+                        grad[i, j] = put((zero - coef) if positive else coef)
             elif inside and want_grad:
                 for j in range(lane, n_classes, G):
-                    grad[i, j] = zero
+                    grad[i, j] = put(zero)
             total = group_sum(buf, t, lane, G, total)
             if lane == 0 and inside:
                 loss = zero
@@ -574,7 +622,7 @@ def build(T):
             y = labels[i]
             if y == ignore:
                 continue
-            s = T(scores[i, j])
+            s = load(scores[i, j])
             positive = j == y
             u = margin - (s if positive else zero - s)
             h = zero
@@ -614,7 +662,7 @@ def build(T):
             bn = int64(0)
             if inside:
                 for c in range(lane, n_classes, G):
-                    s = T(scores[i, c])
+                    s = load(scores[i, c])
                     tc = T(targets[i, c])
                     pos += float64(tc * s)
                     bv, bi, bn = merge(bv, bi, bn, float64((one - tc) * s), int64(c), int64(1))
@@ -647,13 +695,13 @@ def build(T):
                     for c in range(lane, n_classes, G):
                         g = zero
                         if active:
-                            s = T(scores[i, c])
+                            s = load(scores[i, c])
                             tc = T(targets[i, c])
                             wins = c == bi
                             if split_ties:
                                 wins = (one - tc) * s == neg
                             g = (share * (one - tc) if wins else zero) - scale * tc
-                        grad[i, c] = g
+                        grad[i, c] = put(g)
                 if has_sw:
                     loss = loss * T(sw[i])
             if lane == 0 and inside:
@@ -691,7 +739,7 @@ def build(T):
         step = int64(cuda.gridDim.x) * TPB
         while k < n:
             label = labels[k]
-            f = T(scores[k])
+            f = load(scores[k])
             g0 = T(T(sw[k]) / grad_denom) if has_sw else g_const
             if mode == EMBEDDING:
                 u = margin - f
@@ -745,7 +793,7 @@ def build(T):
                 h = zero
                 coef = zero
             if want_grad:
-                grad[k] = coef
+                grad[k] = put(coef)
             if want_loss:
                 loss_out[k] = h
             acc += float64(h)
@@ -759,7 +807,7 @@ def build(T):
     @cuda.jit(device=True)
     def rescaling_value(scores, cost, i, y, j, margin, slack, s_y):
         """Margin rescaling ``Δ[y, j] + s_j``; slack ``Δ[y, j]·(m + s_j − s_y)_+`` (NaN kept)."""
-        s = T(scores[i, j])
+        s = load(scores[i, j])
         if slack:
             u = margin + s - s_y
             if not (u > 0 or u != u):
@@ -909,12 +957,12 @@ def build(T):
             kink_j = float64(n_classes)
             s_y = zero
             if live:
-                s_y = T(scores[i, y])
+                s_y = load(scores[i, y])
                 for j in range(lane, n_classes, G):
                     if j != y:
                         v = rescaling_value(scores, cost, i, y, j, margin, slack, s_y)
                         bv, bi, bn = merge(bv, bi, bn, float64(v), int64(j), int64(1))
-                        at_kink = T(cost[y, j]) != 0 and margin + T(scores[i, j]) - s_y == 0
+                        at_kink = T(cost[y, j]) != 0 and margin + load(scores[i, j]) - s_y == 0
                         if slack and at_kink and j < kink_j:
                             kink_j = float64(j)
             bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
@@ -966,11 +1014,11 @@ def build(T):
                             g = g0 * w_y * slope * frac
                             coefs += float64(g)
                     if j != y or not active:
-                        grad[i, j] = g
+                        grad[i, j] = put(g)
             coefs = group_sum(vbuf, t, lane, G, coefs)
             if lane == 0 and inside:
                 if active and want_grad:
-                    grad[i, y] = zero - T(coefs)
+                    grad[i, y] = put(zero - T(coefs))
                 if live and has_sw:
                     loss = loss * T(sw[i])
                 if want_loss:

@@ -81,13 +81,22 @@ class Device:
     index: int | None  # CUDA device ordinal, when known
 
     def empty(self, shape: tuple, dtype: Any) -> tuple:
-        """``(caller_array, numba_view)`` of a new uninitialised array on this device."""
-        dtype = np.dtype(dtype)
+        """``(caller_array, numba_view)`` of a new uninitialised array on this device.
+
+        ``dtype`` may be ``BFLOAT16``: the view then holds the bits (int16).
+        """
         if self.kind == "torch":  # pragma: no cover (GPU only)
             import torch
 
-            array = torch.empty(shape, dtype=getattr(torch, dtype.name), device=self.device)
+            name = BFLOAT16 if dtype == BFLOAT16 else np.dtype(dtype).name
+            array = torch.empty(shape, dtype=getattr(torch, name), device=self.device)
             return array, view(array)
+        if dtype == BFLOAT16:  # a Numba (or simulator) array of ml_dtypes' bfloat16
+            import ml_dtypes
+
+            array = cuda.device_array(shape, ml_dtypes.bfloat16, stream=self.stream)
+            return array, view(array)
+        dtype = np.dtype(dtype)
         if self.kind == "cupy":  # pragma: no cover (GPU only)
             import cupy
 
@@ -158,8 +167,26 @@ def _stream(handle: int) -> Any:  # pragma: no cover (GPU only)
     return cuda.external_stream(handle) if handle else cuda.default_stream()
 
 
+#: The dtype name of bfloat16 arrays (PyTorch's, or ml_dtypes' in NumPy-based arrays).
+BFLOAT16 = "bfloat16"
+
+
+def is_bfloat16(array: Any) -> bool:
+    """Whether ``array`` holds bfloat16 values (``torch.bfloat16`` or ml_dtypes' ``bfloat16``)."""
+    return str(getattr(array, "dtype", "")).rpartition(".")[2] == BFLOAT16
+
+
 def view(array: Any) -> Any:
-    """A Numba device-array view of a CUDA array: no copy and no synchronisation."""
+    """A Numba device-array view of a CUDA array: no copy and no synchronisation.
+
+    Numba has no bfloat16 type: a bfloat16 array is viewed as its bits (int16).
+    """
+    if is_bfloat16(array):
+        if library(array) == "torch":  # pragma: no cover (GPU only)
+            import torch
+
+            return view(array.view(torch.int16))
+        return array.view(np.int16)  # a Numba device array of ml_dtypes' bfloat16
     if SIMULATOR or isinstance(array, cuda.devicearray.DeviceNDArray):
         return array
     if library(array) == "torch":  # pragma: no cover (GPU only)
@@ -205,4 +232,4 @@ def to_host(array: Any, stream: Any) -> np.ndarray:
     return host  # pragma: no cover (GPU only)
 
 
-__all__ = ["MAX_BLOCKS", "SIMULATOR", "TPB", "Device", "cuda"]
+__all__ = ["BFLOAT16", "MAX_BLOCKS", "SIMULATOR", "TPB", "Device", "cuda"]

@@ -34,27 +34,10 @@ def call(name: str, arguments: dict) -> Any:
     rt.require()
     arguments = dict(arguments)
     scores = arguments.pop("scores")
-    if rt.library(scores) == "torch" and str(scores.dtype) == "torch.bfloat16":
-        return _bfloat16(name, scores, arguments)  # pragma: no cover (GPU only)
     if not rt.is_device_array(scores):  # a DLPack-only CUDA array: view it through CuPy/torch
         scores = rt.from_dlpack(scores)  # pragma: no cover (GPU only)
     with rt.device_of(scores).context():  # the scores' device is Numba's current one
         return FUNCTIONS[name](scores, **arguments)
-
-
-def _bfloat16(name: str, scores: Any, arguments: dict) -> Any:  # pragma: no cover (GPU only)
-    """bfloat16 (PyTorch): computed from a float32 copy, results cast back to bfloat16."""
-    import torch
-
-    out = arguments.get("out")
-    if out is not None:
-        arguments["out"] = None
-    result = FUNCTIONS[name](scores.float(), **arguments)
-    if isinstance(result, tuple):
-        loss, grad = result
-        grad = grad.to(torch.bfloat16) if out is None else out.copy_(grad)
-        return loss.to(torch.bfloat16), grad
-    return result.to(torch.bfloat16)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,9 +52,10 @@ class Ctx:
             raise TypeError(f"scores must be a CUDA array, got {type(scores).__name__}")
         self.dev = rt.device_of(scores)
         self.original = scores
-        self.s = rt.view(scores)
-        dtype = np.dtype(self.s.dtype)
-        if dtype not in FLOAT_DTYPES:
+        self.s = rt.view(scores)  # bfloat16: a view of the bits (int16)
+        self.bfloat16 = rt.is_bfloat16(scores)
+        dtype = rt.BFLOAT16 if self.bfloat16 else np.dtype(self.s.dtype)
+        if not self.bfloat16 and dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"scores must be float16, float32 or float64 (or bfloat16 from PyTorch), got "
                 f"dtype {dtype}; cast it explicitly"
@@ -82,9 +66,15 @@ class Ctx:
             raise ValueError(
                 f"scores must have at least one class (column), got shape {tuple(self.s.shape)}"
             )
+        #: the caller's dtype: of the gradient, and of the loss as returned
         self.dtype = dtype
-        self.np_compute = np.dtype(np.float64 if dtype == np.float64 else np.float32)
-        self.kernels = k.build(nb_float64 if dtype == np.float64 else nb_float32)
+        #: the dtype of the kernels' gradient views (bfloat16: its bits)
+        self.storage = np.dtype(self.s.dtype)
+        double = not self.bfloat16 and dtype == np.float64
+        self.np_compute = np.dtype(np.float64 if double else np.float32)
+        #: the dtype the kernels write losses in (bfloat16: float32, rounded at the end)
+        self.loss_dtype = self.np_compute if self.bfloat16 else dtype
+        self.kernels = k.build(nb_float64 if double else nb_float32, self.bfloat16)
         self.inputs: list = [scores]
 
     @property
@@ -104,6 +94,8 @@ class Ctx:
             )
         if not rt.is_device_array(value):
             value = rt.from_dlpack(value)  # pragma: no cover (GPU only)
+        if rt.is_bfloat16(value):
+            raise TypeError(f"{name} is bfloat16; pass it as float32 (only scores may be bfloat16)")
         device = getattr(self.original, "device", None)
         other = getattr(value, "device", None)
         if not rt.SIMULATOR and device is not None and other is not None and other != device:
@@ -157,11 +149,11 @@ class Shared:
         elif self.return_grad:
             self.grad, self.grad_view = ctx.dev.empty(shape, ctx.dtype)
         else:
-            self.grad, self.grad_view = None, rt.placeholder(len(shape), ctx.dtype)
+            self.grad, self.grad_view = None, rt.placeholder(len(shape), ctx.storage)
         if reduction == "none":
-            self.loss, self.loss_view = ctx.dev.empty((n,), ctx.dtype)
+            self.loss, self.loss_view = ctx.dev.empty((n,), ctx.loss_dtype)
         else:
-            self.loss, self.loss_view = None, rt.placeholder(1, ctx.dtype)
+            self.loss, self.loss_view = None, rt.placeholder(1, ctx.loss_dtype)
         self.denominator = 1.0
         #: ``(labels, message)`` when the loss kernel itself checks the labels
         self.pending: tuple | None = None
@@ -209,18 +201,28 @@ class Shared:
         """
         sums, bad = partials
         if self.reduction == "none":
-            loss = self.loss
+            loss = as_callers_dtype(ctx, self.loss, self.loss_view)
         else:
-            loss, loss_view = ctx.dev.empty((1,), ctx.dtype)
+            loss, loss_view = ctx.dev.empty((1,), ctx.loss_dtype)
             mean = self.reduction != "sum"
             ctx.launch(k.finalize, 1, sums, n_partials, mean, self.denominator, loss_view)
-            loss = loss.reshape(())
+            loss = as_callers_dtype(ctx, loss, loss_view).reshape(())
         if self.pending is not None and n_partials:
             first = int(rt.to_host(bad, ctx.dev.stream).min())
             labels, message = self.pending
             if first < labels.shape[0]:
                 raise ValueError(message(first, _label_value(labels, first)))
         return (loss, self.grad) if self.return_grad else loss
+
+
+def as_callers_dtype(ctx: Ctx, loss: Any, loss_view: Any) -> Any:
+    """A 1-D loss output in the scores' dtype (bfloat16: rounded from float32 on the device)."""
+    if not ctx.bfloat16:
+        return loss
+    rounded, bits = ctx.dev.empty(tuple(loss_view.shape), rt.BFLOAT16)
+    n = int(loss_view.shape[0])
+    ctx.launch(k.to_bfloat16, rt.blocks_for(n, rt.TPB), loss_view, bits)
+    return rounded
 
 
 def _check_out(ctx: Ctx, out: Any, shape: tuple) -> tuple:
@@ -232,8 +234,9 @@ def _check_out(ctx: Ctx, out: Any, shape: tuple) -> tuple:
     view = rt.view(out)
     if tuple(view.shape) != shape:
         raise ValueError(f"out must have shape {shape}, got {tuple(view.shape)}")
-    if np.dtype(view.dtype) != ctx.dtype:
-        raise TypeError(f"out must have dtype {ctx.dtype} (the scores' dtype), got {view.dtype}")
+    dtype = rt.BFLOAT16 if rt.is_bfloat16(out) else np.dtype(view.dtype)
+    if dtype != ctx.dtype:
+        raise TypeError(f"out must have dtype {ctx.dtype} (the scores' dtype), got {dtype}")
     contiguous = view._ary.flags.c_contiguous if rt.SIMULATOR else view.is_c_contiguous()
     if not contiguous:
         raise ValueError("out must be C-contiguous and writeable")
@@ -433,8 +436,9 @@ def one_vs_all(scores: Any, labels: Any, *, margin: Any, p: Any, normalize: Any,
     column_blocks = -(-n_classes // rt.TPB)
     ctx.launch(ctx.kernels.one_vs_all_columns, (column_blocks, chunks), ctx.s, y, sh.sw, columns,
                m, p, ctx.scalar(norm), ignore, rows)  # fmt: skip
-    totals, totals_view = ctx.dev.empty((n_classes,), ctx.dtype)
+    totals, totals_view = ctx.dev.empty((n_classes,), ctx.loss_dtype)
     ctx.launch(k.finalize_columns, column_blocks, columns, sh.denominator, totals_view)
+    totals = as_callers_dtype(ctx, totals, totals_view)
     return (totals, sh.grad) if sh.return_grad else totals
 
 

@@ -28,6 +28,14 @@ if numba.config.ENABLE_CUDASIM:
     from fasthinge.bench import gpu_check
 
 TOL = {np.float16: (2e-3, 2e-3), np.float32: (2e-5, 1e-6), np.float64: (1e-12, 1e-12)}
+BFLOAT16 = np.dtype("bfloat16") if "bfloat16" in np.sctypeDict else None
+try:  # ml_dtypes (installed with jax) gives NumPy a bfloat16 dtype
+    import ml_dtypes
+
+    BFLOAT16 = ml_dtypes.bfloat16
+    TOL[BFLOAT16] = (8e-3, 8e-3)  # one bfloat16 rounding (8 significant bits)
+except ImportError:  # pragma: no cover
+    ml_dtypes = None
 
 
 def dev(x):
@@ -189,6 +197,63 @@ def test_float16_accumulates_in_float32(fn, rng):
     labels = rng.integers(0, 6, 7)
     compare(fn, scores, labels, dtype=np.float16, cpu_dtype=np.float32, reduction="none")
     compare(fn, scores, labels, dtype=np.float16, cpu_dtype=np.float32)
+
+
+needs_bfloat16 = pytest.mark.skipif(ml_dtypes is None, reason="needs ml_dtypes (test extra)")
+
+
+@needs_bfloat16
+def test_bfloat16_rounding_is_round_to_nearest_even():
+    """``to_bfloat16`` rounds exactly as ml_dtypes (NumPy's bfloat16) does, bit for bit."""
+    from fasthinge._cuda import _kernels
+
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**32, 4000, dtype=np.uint64).astype(np.uint32)
+    words[:4] = [0x3F808000, 0x3F818000, 0x7F7FFFFF, 0xFF800000]  # ties to even; overflow; -inf
+    values = words.view(np.float32)
+    values[4:6] = [np.nan, -0.0]
+    bits = cuda.device_array(values.shape, np.int16)
+    _kernels.to_bfloat16[2, 32](dev(values), bits)
+    with np.errstate(invalid="ignore"):  # NaN payloads
+        expected = values.astype(BFLOAT16)
+    got = host(bits).view(BFLOAT16)
+    finite = ~np.isnan(expected.astype(np.float32))
+    np.testing.assert_array_equal(got.view(np.int16)[finite], expected.view(np.int16)[finite])
+    assert np.isnan(got.astype(np.float32)[~finite]).all()
+
+
+@needs_bfloat16
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bfloat16_scores_without_a_copy(reduction, rng):
+    """bfloat16 scores are read as bits and widened in the kernel; outputs are bfloat16."""
+    scores = grid(rng, (9, 5), BFLOAT16, nan_at=(4, 2))
+    labels = rng.integers(0, 5, 9)
+    kw = dict(dtype=BFLOAT16, cpu_dtype=np.float32, reduction=reduction)
+    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
+        extra = (2,) if fn is fh.topk_hinge else ()
+        compare(fn, scores, labels, *extra, **kw)
+    compare(fh.structured_hinge, scores, labels, 1 - np.eye(5), **kw)
+    compare(fh.categorical_hinge, scores, np.eye(5, dtype=np.float32)[labels], **kw)
+    compare(fh.binary_hinge, scores[:, 0].copy(), np.where(labels < 2, 1, -1), **kw)
+    compare(fh.one_vs_all, scores, labels, dtype=BFLOAT16, cpu_dtype=np.float32,
+            reduction="per_class")  # fmt: skip
+
+
+@needs_bfloat16
+def test_bfloat16_out_and_errors(rng):
+    scores = dev(grid(rng, (6, 4), BFLOAT16))
+    labels = dev(rng.integers(0, 4, 6))
+    out = cuda.device_array((6, 4), BFLOAT16)
+    loss, grad = fh.crammer_singer(scores, labels, out=out)
+    assert grad is out and host(loss).dtype == BFLOAT16
+    expected = fh.crammer_singer(host(scores).astype(np.float32), host(labels))[1]
+    np.testing.assert_array_equal(host(out), expected.astype(BFLOAT16))  # ±1/6 rounded once
+    with pytest.raises(TypeError, match="out must have dtype bfloat16"):
+        fh.crammer_singer(scores, labels, out=cuda.device_array((6, 4), np.int16))
+    with pytest.raises(TypeError, match="out must have dtype float32"):
+        fh.crammer_singer(dev(host(scores).astype(np.float32)), labels, out=out)
+    with pytest.raises(TypeError, match="sample_weight is bfloat16; pass it as float32"):
+        fh.weston_watkins(scores, labels, sample_weight=dev(np.ones(6, BFLOAT16)))
 
 
 def test_binary_float16(rng):
