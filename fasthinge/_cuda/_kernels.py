@@ -3,17 +3,19 @@
 Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
 
 - **Row groups** (Weston–Watkins, Crammer–Singer, one-vs-all, categorical
-  hinge, structured hinge): a group of ``G`` consecutive threads (a power of two, ``G ≥ C``
-  rounded up, at most a block) owns one row; a block of ``TPB`` threads
-  handles ``TPB / G`` consecutive rows at a time, so for small C a warp reads
-  ``32 / G`` whole consecutive rows (contiguous memory: coalesced) and for large C a
-  whole block sweeps one row with unit stride. Lane ``l`` reads columns
-  ``l, l + G, …``. The per-row sums and the max (value, first index, tie
-  count) are combined in shared memory by a fixed tree.
+  hinge, structured hinge, top-k, multilabel margin): a group of ``G``
+  consecutive threads (a power of two, ``G ≥ C`` rounded up, at most a block)
+  owns one row; a block of ``TPB`` threads handles ``TPB / G`` consecutive
+  rows at a time, so for small C a warp reads ``32 / G`` whole consecutive
+  rows (contiguous memory: coalesced) and for large C a whole block sweeps one
+  row with unit stride. Lane ``l`` reads columns ``l, l + G, …``. The per-row
+  sums and the max (value, first index, tie count) are combined in shared
+  memory by a fixed tree. Top-k and multilabel margin take a data-dependent
+  number of group rounds per row (top-k: up to k for ``tau``, and up to k more
+  to pick the first tied columns without split ties; multilabel margin: one
+  per target); whether another round runs is a block vote
+  (``syncthreads_or``), so every thread of a block takes the same rounds.
 - **Elements** (the binary family): one thread per element, grid-stride.
-- **Thread per row** (top-k, multilabel margin): the CPU
-  row code, one thread per row. Correct, but not coalesced at small C and
-  serial at large C: these are not bandwidth-optimised.
 
 Every kernel ends with a block reduction of its threads' float64 loss sums
 into ``partials[blockIdx.x]``; ``finalize`` adds the partials in a fixed
@@ -37,7 +39,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-from numba import float32, float64, int16, int64, uint16, uint32
+from numba import float32, float64, int16, int32, int64, uint16, uint32
 
 from ._runtime import SIMULATOR, TPB, cuda
 
@@ -815,111 +817,6 @@ def build(T, bfloat16=False):
             return T(cost[y, j]) * u
         return T(cost[y, j]) + s
 
-    @cuda.jit(device=True)
-    def topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0, w_y,
-                 want_grad):  # fmt: skip
-        """``_cpu.structured._topk_row`` for row ``i`` (one thread, no scratch array)."""
-        n_classes = scores.shape[1]
-        zero = margin - margin
-        one = zero + T(1.0)
-        nan_seen = False
-        for j in range(n_classes):
-            s = T(scores[i, j])
-            nan_seen = nan_seen or s != s
-        if nan_seen:  # NaN anywhere in the row: NaN loss and gradient row
-            nan = zero + T(math.nan)
-            if want_grad:
-                for j in range(n_classes):
-                    grad[i, j] = nan
-            return nan
-        # tau: the k-th largest wrong score, by distinct values from the top
-        tau = zero
-        above = 0
-        bound = zero
-        for r in range(k):
-            found = False
-            m = zero
-            for j in range(n_classes):
-                s = T(scores[i, j])
-                if j != y and (r == 0 or s < bound) and (not found or s > m):
-                    m = s
-                    found = True
-            count = 0
-            for j in range(n_classes):
-                if j != y and T(scores[i, j]) == m:
-                    count += 1
-            if above + count >= k:
-                tau = m
-                break
-            above += count
-            bound = m
-        n_above = 0
-        n_tied = 0
-        for j in range(n_classes):
-            s = T(scores[i, j])
-            if j != y and s > tau:
-                n_above += 1
-            if j != y and s == tau:
-                n_tied += 1
-        slots = k - n_above
-        inv_k = one / T(k)
-        base = margin - T(scores[i, y])
-        total = zero
-        for j in range(n_classes):
-            s = T(scores[i, j])
-            if j != y and s > tau:
-                h = base + s
-                total += h if (kind == TOPK_ALPHA or not h <= 0) else zero
-        h_tau = base + tau
-        tied_term = h_tau if (kind == TOPK_ALPHA or not h_tau <= 0) else zero
-        total += tied_term * T(slots)
-        loss = total * inv_k
-        if loss != loss:  # inf − inf: NaN loss and gradient row
-            if want_grad:
-                for j in range(n_classes):
-                    grad[i, j] = loss
-            return loss
-        scale = one
-        if kind == TOPK_ALPHA:
-            if loss > 0:
-                scale = one
-            elif loss == 0:
-                scale = kink_frac
-            else:
-                scale = zero
-            loss = loss if loss > 0 else zero
-        if want_grad:
-            for j in range(n_classes):
-                grad[i, j] = zero
-            tied_left = slots
-            share_tied = T(slots) / T(n_tied)
-            g_y = zero
-            for j in range(n_classes):
-                s = T(scores[i, j])
-                if j == y or s < tau:
-                    continue
-                member = one
-                if s == tau:
-                    if split_ties:
-                        member = share_tied
-                    elif tied_left > 0:
-                        tied_left -= 1
-                    else:
-                        continue
-                if kind == TOPK_BETA:
-                    h = base + s
-                    if h > 0:
-                        scale = one
-                    elif h == 0:
-                        scale = kink_frac
-                    else:
-                        scale = zero
-                coef = g0 * w_y * inv_k * member * scale
-                grad[i, j] = coef
-                g_y -= coef
-            grad[i, y] = g_y
-        return loss * w_y
-
     @cuda.jit
     def rescaling(scores, labels, cw, sw, cost, grad, loss_out, partials, bad, margin, kind,
                   kink_mode, split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
@@ -1033,42 +930,178 @@ def build(T, bfloat16=False):
 
     @cuda.jit
     def topk(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, kind, k, kink_frac,
-             split_ties, g_const, grad_denom, ignore):  # fmt: skip
-        """Top-k α/β, one thread per row (see ``_cpu.structured._topk_row``)."""
-        buf = cuda.shared.array(TPB, float64)
+             split_ties, g_const, grad_denom, ignore, G):  # fmt: skip
+        """Top-k α/β, one row per group of G threads (see ``_cpu.structured._topk_row``).
+
+        ``tau`` (the k-th largest wrong score, ties counted) takes at most k rounds
+        of a group (max, tie count) over the wrong scores below the last round's
+        max; rounds stop when every row of the block has its ``tau``. Without
+        split ties, the first ``slots`` tied columns (in column order) are found by
+        ``slots`` rounds of a group min over the tied columns after the last one.
+        """
+        vbuf = cuda.shared.array(TPB, float64)
+        ibuf = cuda.shared.array(TPB, int64)
+        nbuf = cuda.shared.array(TPB, int64)
         t = cuda.threadIdx.x
+        lane = t % G
         n_rows = scores.shape[0]
         n_classes = scores.shape[1]
         has_sw = sw.shape[0] > 0
         want_grad = grad.shape[0] > 0
         want_loss = loss_out.shape[0] > 0
         zero = margin - margin
+        one = zero + T(1.0)
         acc = 0.0
         mbuf = cuda.shared.array(TPB, float64)
         first_bad = float64(2.0**62)
-        i = int64(cuda.blockIdx.x) * TPB + t
-        step = int64(cuda.gridDim.x) * TPB
-        while i < n_rows:
-            y = labels[i]
-            loss = zero
-            if y == ignore or y < 0 or y >= n_classes:
-                if y != ignore and i < first_bad:
-                    first_bad = float64(i)  # an invalid label: reported by the caller
-                if want_grad:
-                    for j in range(n_classes):
-                        grad[i, j] = zero
-            else:
-                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
-                loss = topk_row(scores, grad, i, y, margin, kind, k, kink_frac, split_ties, g0,
-                                w_y, want_grad)  # fmt: skip
-                if has_sw:
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:  # the same trip count for the whole block
+            i = row0 + t // G
+            inside = i < n_rows
+            y = ignore
+            if inside:
+                y = labels[i]
+            live = inside and y != ignore and y >= 0 and y < n_classes
+            if inside and not live and y != ignore and lane == 0 and i < first_bad:
+                first_bad = float64(i)  # an invalid label: reported by the caller
+            nans = 0.0
+            if live:
+                for j in range(lane, n_classes, G):
+                    s = load(scores[i, j])
+                    if s != s:
+                        nans += 1.0
+            nans = group_sum(vbuf, t, lane, G, nans)
+            nan_row = live and nans > 0  # NaN anywhere in the row: NaN loss and gradient row
+            # tau: the k-th largest wrong score, by distinct values from the top
+            done = not live or nan_row
+            tau = zero
+            above = int64(0)  # wrong scores > tau
+            n_tied = int64(0)  # wrong scores == tau
+            bound = math.inf
+            for r in range(k):
+                if cuda.syncthreads_or(int32(0 if done else 1)) == 0:
+                    break  # every row of the block has its tau
+                bv = -math.inf
+                bi = int64(n_classes)
+                bn = int64(0)
+                if not done:
+                    for j in range(lane, n_classes, G):
+                        s = float64(load(scores[i, j]))
+                        if j != y and (r == 0 or s < bound):
+                            bv, bi, bn = merge(bv, bi, bn, s, int64(j), int64(1))
+                bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+                if not done:
+                    if above + bn >= k:
+                        tau = T(bv)
+                        n_tied = bn
+                        done = True
+                    else:
+                        above += bn
+                        bound = bv
+            slots = k - above  # how many of the tied entries belong to the top k
+            inv_k = one / T(k)
+            base = zero
+            total = 0.0
+            if live and not nan_row:
+                base = margin - load(scores[i, y])
+                for j in range(lane, n_classes, G):
+                    s = load(scores[i, j])
+                    if j != y and s > tau:
+                        h = base + s
+                        total += float64(h if (kind == TOPK_ALPHA or not h <= 0) else zero)
+            total = group_sum(vbuf, t, lane, G, total)
+            h_tau = base + tau
+            tied_term = h_tau if (kind == TOPK_ALPHA or not h_tau <= 0) else zero
+            loss = (T(total) + tied_term * T(slots)) * inv_k
+            fill = zero  # the whole gradient row: NaN rows
+            ordinary = live and not nan_row
+            if live and nan_row:
+                loss = zero + T(math.nan)
+                fill = loss
+            elif ordinary and loss != loss:  # inf − inf: NaN loss and gradient row
+                fill = loss
+                ordinary = False
+            scale = one
+            if ordinary and kind == TOPK_ALPHA:
+                if loss > 0:
+                    scale = one
+                elif loss == 0:
+                    scale = kink_frac
+                else:
+                    scale = zero
+                loss = loss if loss > 0 else zero
+            # without split ties: the tied columns up to `cut` (the slots-th one) are members
+            cut = int64(n_classes)
+            pick = want_grad and ordinary and not split_ties and n_tied > slots
+            if pick:
+                cut = int64(-1)
+            for r in range(k):
+                picking = pick and r < slots
+                if cuda.syncthreads_or(int32(1 if picking else 0)) == 0:
+                    break
+                nxt = float64(n_classes)
+                if picking:
+                    for j in range(lane, n_classes, G):
+                        if j > cut and j != y and load(scores[i, j]) == tau:
+                            nxt = float64(j)  # the lane's first: its columns ascend
+                            break
+                nxt = group_min(vbuf, t, lane, G, nxt)
+                if picking:
+                    cut = int64(nxt)
+            coefs = 0.0
+            if inside and want_grad:
+                share_tied = one
+                if ordinary:
+                    share_tied = T(slots) / T(n_tied)
+                g_scale = zero
+                if ordinary:
+                    g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                    w_y = T(cw[y]) if cw.shape[0] > 0 else one
+                    g_scale = g0 * w_y * inv_k
+                for j in range(lane, n_classes, G):
+                    g = fill
+                    if ordinary:
+                        s = load(scores[i, j])
+                        member = one
+                        if j == y or s < tau:
+                            member = zero
+                        elif s == tau:
+                            if split_ties:
+                                member = share_tied
+                            elif j > cut:
+                                member = zero
+                        if member != zero:
+                            sc = scale
+                            if kind == TOPK_BETA:
+                                h = base + s
+                                if h > 0:
+                                    sc = one
+                                elif h == 0:
+                                    sc = kink_frac
+                                else:
+                                    sc = zero
+                            g = g_scale * member * sc
+                            coefs += float64(g)
+                    if j != y or not ordinary:
+                        grad[i, j] = put(g)
+            if want_grad:
+                coefs = group_sum(vbuf, t, lane, G, coefs)
+            if lane == 0 and inside:
+                if ordinary:
+                    if want_grad:
+                        grad[i, y] = put(zero - T(coefs))
+                    w_y = T(cw[y]) if cw.shape[0] > 0 else one
+                    loss = loss * w_y
+                if live and has_sw:
                     loss = loss * T(sw[i])
-            if want_loss:
-                loss_out[i] = loss
-            acc += float64(loss)
-            i += step
-        total = block_sum(buf, t, acc)
+                if not live:
+                    loss = zero
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
+        total = block_sum(vbuf, t, acc)
         worst = block_min(mbuf, t, first_bad)
         if t == 0:
             partials[cuda.blockIdx.x] = total
@@ -1076,10 +1109,16 @@ def build(T, bfloat16=False):
 
     @cuda.jit
     def multilabel_margin(scores, targets, sw, grad, loss_out, partials, margin, kink_frac,
-                          drop_nan, g_const, grad_denom):  # fmt: skip
-        """PyTorch's multilabel margin, one thread per row (``_cpu.targets._multilabel_row``)."""
+                          drop_nan, g_const, grad_denom, G):  # fmt: skip
+        """PyTorch's multilabel margin, one row per group of G threads (``_multilabel_row``).
+
+        For each target ``q`` in order (rounds stop when no row of the block has a
+        ``q``-th target), lane ``l`` adds the coefficients of its non-target columns
+        to their gradients; their group sum leaves the target's gradient (lane 0).
+        """
         buf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
+        lane = t % G
         n_rows = scores.shape[0]
         n_classes = scores.shape[1]
         has_sw = sw.shape[0] > 0
@@ -1087,48 +1126,69 @@ def build(T, bfloat16=False):
         want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         acc = 0.0
-        i = int64(cuda.blockIdx.x) * TPB + t
-        step = int64(cuda.gridDim.x) * TPB
-        while i < n_rows:
-            g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-            n_targets = 0
-            while n_targets < n_classes and targets[i, n_targets] >= 0:
-                n_targets += 1
-            if want_grad:
-                for j in range(n_classes):
-                    grad[i, j] = zero
+        row0 = int64(cuda.blockIdx.x) * (TPB // G)
+        step = int64(cuda.gridDim.x) * (TPB // G)
+        while row0 < n_rows:  # the same trip count for the whole block
+            i = row0 + t // G
+            inside = i < n_rows
+            end = float64(0)  # the targets end at the first negative entry
+            g0 = g_const
+            if inside:
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                end = float64(n_classes)
+                for j in range(lane, n_classes, G):
+                    if targets[i, j] < 0:
+                        end = float64(j)  # the lane's first: its columns ascend
+                        break
+                if want_grad:
+                    for j in range(lane, n_classes, G):
+                        grad[i, j] = put(zero)
+            n_targets = int64(group_min(buf, t, lane, G, end))  # barrier: the zeros are written
             total = 0.0  # PyTorch sums a row in double
-            for q in range(n_targets):
-                target = targets[i, q]
-                base = margin - T(scores[i, target])
-                for d in range(n_classes):
-                    is_target = False
-                    for r in range(n_targets):
-                        if targets[i, r] == d:
-                            is_target = True
-                    if is_target:
-                        continue
-                    z = base + T(scores[i, d])
-                    coef = zero
-                    if z > 0:
-                        coef = g0
-                    elif z == 0:
-                        coef = g0 * kink_frac
-                    keep_nan = z != z and not drop_nan
-                    if keep_nan:
-                        coef = z
-                    if z > 0 or keep_nan:
-                        total += float64(z)
-                    if want_grad:
-                        grad[i, target] = T(grad[i, target]) - coef
-                        grad[i, d] = T(grad[i, d]) + coef
-            loss = T(total) / T(n_classes)
-            if has_sw:
-                loss = loss * T(sw[i])
-            if want_loss:
-                loss_out[i] = loss
-            acc += float64(loss)
-            i += step
+            for q in range(n_classes):
+                active = q < n_targets
+                if cuda.syncthreads_or(int32(1 if active else 0)) == 0:
+                    break  # no row of the block has a q-th target
+                coefs = 0.0
+                target = int64(0)
+                if active:
+                    target = int64(targets[i, q])
+                    base = margin - load(scores[i, target])
+                    for d in range(lane, n_classes, G):
+                        is_target = False
+                        for r in range(n_targets):
+                            if targets[i, r] == d:
+                                is_target = True
+                                break
+                        if is_target:
+                            continue
+                        z = base + load(scores[i, d])
+                        coef = zero
+                        if z > 0:
+                            coef = g0
+                        elif z == 0:
+                            coef = g0 * kink_frac
+                        keep_nan = z != z and not drop_nan
+                        if keep_nan:
+                            coef = z
+                        if z > 0 or keep_nan:
+                            total += float64(z)
+                        if want_grad:
+                            grad[i, d] = put(load(grad[i, d]) + coef)
+                            coefs += float64(coef)
+                if want_grad:  # the group barrier orders every lane's writes before lane 0's
+                    coefs = group_sum(buf, t, lane, G, coefs)
+                    if active and lane == 0:
+                        grad[i, target] = put(load(grad[i, target]) - T(coefs))
+            total = group_sum(buf, t, lane, G, total)
+            if lane == 0 and inside:
+                loss = T(total) / T(n_classes)
+                if has_sw:
+                    loss = loss * T(sw[i])
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            row0 += step
         total = block_sum(buf, t, acc)
         if t == 0:
             partials[cuda.blockIdx.x] = total

@@ -464,19 +464,15 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
             rule = "have a zero diagonal" if i == j and value >= 0 else "be finite and >= 0"
             raise ValueError(f"cost must {rule}, got cost[{i}, {j}] = {value}")
     g_const, grad_denom = sh.scales(ctx)
-    if kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):  # row groups, like crammer_singer
-        group, blocks, partials = _row_groups(ctx, n, n_classes)
-        if n:
-            ctx.launch(ctx.kernels.rescaling, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
-                       sh.loss_view, *partials, m, kind, v.KINKS.index(kink), split_ties, g_const,
-                       grad_denom, ignore, group)  # fmt: skip
-        return sh.finish(ctx, partials, blocks if n else 0)
-    blocks = rt.blocks_for(n, rt.TPB)
-    partials = _partials(ctx, blocks)
-    if n:
+    group, blocks, partials = _row_groups(ctx, n, n_classes)  # row groups, like crammer_singer
+    if n and kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):
+        ctx.launch(ctx.kernels.rescaling, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
+                   sh.loss_view, *partials, m, kind, v.KINKS.index(kink), split_ties, g_const,
+                   grad_denom, ignore, group)  # fmt: skip
+    elif n:
         ctx.launch(ctx.kernels.topk, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view,
                    *partials, m, kind, k_top, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
-                   g_const, grad_denom, ignore)  # fmt: skip
+                   g_const, grad_denom, ignore, group)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
@@ -491,7 +487,7 @@ def structured_hinge(
 
 
 def topk_hinge(scores: Any, labels: Any, k: int, *, variant: str, **keywords: Any) -> Any:
-    """``fasthinge.topk_hinge`` on the GPU (one thread per row)."""
+    """``fasthinge.topk_hinge`` on the GPU (row groups)."""
     kind = {"alpha": TOPK[0], "beta": TOPK[1]}[
         v.check_choice(variant, "variant", ("alpha", "beta"))
     ]
@@ -541,7 +537,7 @@ def categorical_hinge(scores: Any, targets: Any, *, margin: Any, sample_weight: 
 def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sample_weight: Any,
                       reduction: str, kink: str, return_grad: Any, out: Any,
                       n_threads: Any) -> Any:  # fmt: skip
-    """``fasthinge.multilabel_margin`` on the GPU (one thread per row)."""
+    """``fasthinge.multilabel_margin`` on the GPU (row groups)."""
     ctx = Ctx(scores, 2)
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     t = ctx.array(targets, "targets", (n, n_classes), "iu")
@@ -556,12 +552,11 @@ def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sampl
         raise ValueError(f"targets must be in [-1, {n_classes}), got targets[{i}, {j}] = {value}")
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx, float(max(1, n_classes)))
-    blocks = rt.blocks_for(n, rt.TPB)
-    partials = _partials(ctx, blocks)
+    group, blocks, partials = _row_groups(ctx, n, n_classes)
     if n:
         ctx.launch(ctx.kernels.multilabel_margin, blocks, ctx.s, t, sh.sw, sh.grad_view,
                    sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), drop_nan,
-                   g_const, grad_denom)  # fmt: skip
+                   g_const, grad_denom, group)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 

@@ -163,6 +163,51 @@ def test_target_matrices(rng):
     compare(fh.multilabel_margin, scores, targets, nan="drop", kink="half", sample_weight=w)
 
 
+# Row groups against the CPU: G < C (C = 40 > TPB = 32: two columns a lane), G = 16 > C = 10,
+# G = 4 > C = 3. The grid's quarter steps give many ties; row 3 is all ties.
+ROW_GROUP_CASES = [(np.float32, 3), (np.float64, 10), (np.float32, 40), (np.float64, 40)]
+
+
+def _row_group_scores(rng, dtype, n_classes):
+    n_rows = 6 if n_classes < 40 else 4
+    scores = grid(rng, (n_rows, n_classes), dtype, nan_at=(1, n_classes - 1))
+    scores[3] = 0.5
+    return scores, rng.random(n_rows).astype(dtype)
+
+
+@pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
+def test_topk_row_groups(dtype, n_classes, rng):
+    scores, w = _row_group_scores(rng, dtype, n_classes)
+    labels = rng.integers(0, n_classes, scores.shape[0])
+    labels[2] = -1  # ignored
+    k = min(3, n_classes - 1)
+    compare(fh.topk_hinge, scores, labels, 1, dtype=dtype, reduction="none", ignore_index=-1)
+    compare(fh.topk_hinge, scores, labels, k, dtype=dtype, variant="alpha", ties="first",
+            kink="half", sample_weight=w, ignore_index=-1, reduction="none")  # fmt: skip
+    compare(fh.topk_hinge, scores, labels, k, dtype=dtype, variant="beta", ties="first",
+            kink="full", ignore_index=-1, reduction="sum")  # fmt: skip
+    compare(fh.topk_hinge, scores, labels, n_classes - 1, dtype=dtype, variant="beta",
+            ties="split", sample_weight=w, ignore_index=-1, reduction="none")  # fmt: skip
+    compare(fh.topk_hinge, scores, labels, k, dtype=dtype, variant="alpha", ties="split",
+            ignore_index=-1, return_grad=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
+def test_multilabel_margin_row_groups(dtype, n_classes, rng):
+    scores, w = _row_group_scores(rng, dtype, n_classes)
+    n_rows = scores.shape[0]
+    targets = rng.integers(-1, n_classes, size=(n_rows, n_classes))  # read up to the first -1
+    targets[0, :] = rng.permutation(n_classes)  # every class a target: no term
+    targets[1, min(2, n_classes - 1)] = -1
+    targets[2, 0] = -1  # no target
+    targets[4 % n_rows, :2] = [n_classes - 1, n_classes - 1]  # a repeated target
+    compare(fh.multilabel_margin, scores, targets, dtype=dtype, reduction="none")
+    compare(fh.multilabel_margin, scores, targets, dtype=dtype, nan="drop", kink="half",
+            sample_weight=w, reduction="none")  # fmt: skip
+    compare(fh.multilabel_margin, scores, targets, dtype=dtype, kink="full", sample_weight=w)
+    compare(fh.multilabel_margin, scores, targets, dtype=dtype, reduction="sum", return_grad=False)
+
+
 BINARY = [fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber, fh.hinge_embedding]
 
 
@@ -229,12 +274,15 @@ def test_bfloat16_scores_without_a_copy(reduction, rng):
     scores = grid(rng, (9, 5), BFLOAT16, nan_at=(4, 2))
     labels = rng.integers(0, 5, 9)
     kw = dict(dtype=BFLOAT16, cpu_dtype=np.float32, reduction=reduction)
-    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
+    for fn in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all, fh.topk_hinge):
         extra = (2,) if fn is fh.topk_hinge else ()
         compare(fn, scores, labels, *extra, **kw)
     compare(fh.structured_hinge, scores, labels, 1 - np.eye(5), **kw)
     compare(fh.categorical_hinge, scores, np.eye(5, dtype=np.float32)[labels], **kw)
     compare(fh.binary_hinge, scores[:, 0].copy(), np.where(labels < 2, 1, -1), **kw)
+    targets = np.full((9, 5), -1)
+    targets[:, 0] = labels
+    compare(fh.multilabel_margin, scores, targets, **kw)
     compare(fh.one_vs_all, scores, labels, dtype=BFLOAT16, cpu_dtype=np.float32,
             reduction="per_class")  # fmt: skip
 
