@@ -143,6 +143,34 @@ def block_min(buf, t, value):
 
 
 @cuda.jit(device=True)
+def row_label(labels, i, n_rows, n_classes, ignore, lane, first_bad):
+    """``(inside, y, live, first_bad)`` for row ``i`` of a row group.
+
+    ``live``: a row of this launch with a label in ``[0, C)`` (not ignored). An
+    invalid label lowers ``first_bad`` to ``i`` (lane 0 only), which the caller
+    reports after the launch; it is never used as an index.
+    """
+    inside = i < n_rows
+    y = ignore
+    if inside:
+        y = labels[i]
+    live = inside and y != ignore and y >= 0 and y < n_classes
+    if inside and not live and y != ignore and lane == 0 and i < first_bad:
+        first_bad = float64(i)
+    return inside, y, live, first_bad
+
+
+@cuda.jit(device=True)
+def store_block_results(buf, mbuf, t, acc, first_bad, partials, bad):
+    """The block's float64 loss sum into ``partials`` and its first invalid row into ``bad``."""
+    total = block_sum(buf, t, acc)
+    worst = block_min(mbuf, t, first_bad)
+    if t == 0:
+        partials[cuda.blockIdx.x] = total
+        bad[cuda.blockIdx.x] = worst
+
+
+@cuda.jit(device=True)
 def merge(v1, i1, n1, v2, i2, n2):
     """Combine two (max value, first index, tie count) triples.
 
@@ -390,13 +418,8 @@ def build(T, bfloat16=False):
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:  # the same trip count for the whole block
             i = row0 + t // G
-            inside = i < n_rows
-            y = ignore
-            if inside:
-                y = labels[i]
-            live = inside and y != ignore and y >= 0 and y < n_classes
-            if inside and not live and y != ignore and lane == 0 and i < first_bad:
-                first_bad = float64(i)  # an invalid label: reported by the caller
+            inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
+                                                   first_bad)  # fmt: skip
             total = 0.0
             coefs = 0.0
             if live:
@@ -440,11 +463,7 @@ def build(T, bfloat16=False):
                     loss_out[i] = loss
                 acc += float64(loss)
             row0 += step
-        total = block_sum(buf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p,
@@ -468,13 +487,8 @@ def build(T, bfloat16=False):
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:
             i = row0 + t // G
-            inside = i < n_rows
-            y = ignore
-            if inside:
-                y = labels[i]
-            live = inside and y != ignore and y >= 0 and y < n_classes
-            if inside and not live and y != ignore and lane == 0 and i < first_bad:
-                first_bad = float64(i)  # an invalid label: reported by the caller
+            inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
+                                                   first_bad)  # fmt: skip
             bv = -math.inf
             bi = int64(n_classes)
             bn = int64(0)
@@ -529,11 +543,7 @@ def build(T, bfloat16=False):
                     loss_out[i] = loss
                 acc += float64(loss)
             row0 += step
-        total = block_sum(vbuf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(vbuf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def one_vs_all(scores, labels, sw, grad, loss_out, partials, bad,
@@ -556,13 +566,8 @@ def build(T, bfloat16=False):
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:
             i = row0 + t // G
-            inside = i < n_rows
-            y = ignore
-            if inside:
-                y = labels[i]
-            live = inside and y != ignore and y >= 0 and y < n_classes
-            if inside and not live and y != ignore and lane == 0 and i < first_bad:
-                first_bad = float64(i)  # an invalid label: reported by the caller
+            inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
+                                                   first_bad)  # fmt: skip
             total = 0.0
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
@@ -597,11 +602,7 @@ def build(T, bfloat16=False):
                     loss_out[i] = loss
                 acc += float64(loss)
             row0 += step
-        total = block_sum(buf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def one_vs_all_columns(scores, labels, sw, columns, margin, p, norm, ignore, rows):
@@ -800,11 +801,7 @@ def build(T, bfloat16=False):
                 loss_out[k] = h
             acc += float64(h)
             k += step
-        total = block_sum(buf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit(device=True)
     def rescaling_value(scores, cost, i, y, j, margin, slack, s_y):
@@ -841,13 +838,8 @@ def build(T, bfloat16=False):
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:
             i = row0 + t // G
-            inside = i < n_rows
-            y = ignore
-            if inside:
-                y = labels[i]
-            live = inside and y != ignore and y >= 0 and y < n_classes
-            if inside and not live and y != ignore and lane == 0 and i < first_bad:
-                first_bad = float64(i)  # an invalid label: reported by the caller
+            inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
+                                                   first_bad)  # fmt: skip
             bv = -math.inf
             bi = int64(n_classes)
             bn = int64(0)
@@ -922,11 +914,7 @@ def build(T, bfloat16=False):
                     loss_out[i] = loss
                 acc += float64(loss)
             row0 += step
-        total = block_sum(vbuf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(vbuf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def topk(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, kind, k, kink_frac,
@@ -958,13 +946,8 @@ def build(T, bfloat16=False):
         step = int64(cuda.gridDim.x) * (TPB // G)
         while row0 < n_rows:  # the same trip count for the whole block
             i = row0 + t // G
-            inside = i < n_rows
-            y = ignore
-            if inside:
-                y = labels[i]
-            live = inside and y != ignore and y >= 0 and y < n_classes
-            if inside and not live and y != ignore and lane == 0 and i < first_bad:
-                first_bad = float64(i)  # an invalid label: reported by the caller
+            inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
+                                                   first_bad)  # fmt: skip
             nans = 0.0
             if live:
                 for j in range(lane, n_classes, G):
@@ -1101,11 +1084,7 @@ def build(T, bfloat16=False):
                     loss_out[i] = loss
                 acc += float64(loss)
             row0 += step
-        total = block_sum(vbuf, t, acc)
-        worst = block_min(mbuf, t, first_bad)
-        if t == 0:
-            partials[cuda.blockIdx.x] = total
-            bad[cuda.blockIdx.x] = worst
+        store_block_results(vbuf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def multilabel_margin(scores, targets, sw, grad, loss_out, partials, margin, kink_frac,
