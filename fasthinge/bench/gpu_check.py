@@ -70,10 +70,23 @@ class Backend:
         return self.cuda.to_device(np.ascontiguousarray(array))
 
     def to_host(self, array: Any) -> np.ndarray:
-        """A host copy of a device array."""
+        """A host copy of a device array (bfloat16 comes back as float32)."""
         if self.torch_cuda:  # pragma: no cover (GPU only)
+            if array.dtype == self.torch.bfloat16:
+                array = array.float()
             return array.detach().cpu().numpy()
-        return array.copy_to_host()
+        host = array.copy_to_host()
+        return host.astype(np.float32) if host.dtype.name == "bfloat16" else host
+
+    def to_bfloat16(self, array: np.ndarray) -> Any:
+        """A bfloat16 device copy of float32 ``array`` (None without a bfloat16 to use)."""
+        if self.torch_cuda:  # pragma: no cover (GPU only)
+            return self.torch.from_numpy(np.ascontiguousarray(array)).cuda().bfloat16()
+        if importlib.util.find_spec("ml_dtypes") is None:  # pragma: no cover
+            return None
+        import ml_dtypes
+
+        return self.cuda.to_device(np.ascontiguousarray(array).astype(ml_dtypes.bfloat16))
 
     def empty_like(self, array: Any) -> Any:
         """A new device array like ``array``."""
@@ -179,6 +192,30 @@ def check_cpu(backend: Backend, name: str, shape: tuple, dtype: str, rng: Any) -
         for g, e in zip(got, expected, strict=True):
             g = backend.to_host(g)
             if g.shape != np.shape(e) or not np.allclose(g, e, rtol=rtol, atol=atol):
+                return f"FAIL ({reduction})"
+    return "ok"
+
+
+def check_bfloat16(backend: Backend, name: str, shape: tuple, rng: Any) -> str:
+    """bfloat16 scores on the device vs the CPU path on their float32 values, rounded once.
+
+    The kernels read the bfloat16 bits, compute in float32 and round each output
+    to bfloat16: the results must agree with the CPU's float32 results to one
+    bfloat16 rounding (8 significant bits).
+    """
+    fn = getattr(fh, name)
+    args, _ = make_inputs(name, *shape, "float32", rng)
+    scores = backend.to_bfloat16(args[0])
+    if scores is None:  # pragma: no cover (no ml_dtypes)
+        return "—"
+    values = backend.to_host(scores)  # the bfloat16 values, as float32
+    others = [backend.to_device(a) if isinstance(a, np.ndarray) else a for a in args[1:]]
+    for reduction in ("mean", "none"):
+        expected = _as_tuple(fn(values, *args[1:], reduction=reduction))
+        got = _as_tuple(fn(scores, *others, reduction=reduction))
+        for g, e in zip(got, expected, strict=True):
+            g = backend.to_host(g)
+            if g.shape != np.shape(e) or not np.allclose(g, e, rtol=8e-3, atol=8e-3):
                 return f"FAIL ({reduction})"
     return "ok"
 
@@ -309,6 +346,10 @@ def main(argv: list | None = None) -> int:
             ref = check_torch(backend, name, check_shape, dtype, rng)
             failed |= "FAIL" in cpu or "FAIL" in ref
             print(f"{name:<20} {dtype:<8} {cpu:<14} {ref:<10}")
+    for name in functions:  # bfloat16 scores: read as bits, no float32 copy
+        bf16 = check_bfloat16(backend, name, check_shape, rng)
+        failed |= "FAIL" in bf16
+        print(f"{name:<20} {'bfloat16':<8} {bf16:<14} {'—':<10}")
     print("\nTimings (ms, mean of --repeat calls); 'of copy' = copy ms / ms (target >= 0.80)")
     print(f"{'shape':<16} {'dtype':<8} {'what':<24} {'pass':<10} {'ms':>10} {'of copy':>8}")
     for shape in shapes:
