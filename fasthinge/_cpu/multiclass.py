@@ -181,14 +181,13 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
             base = margin - scores[i, y]
             slope = g0 * w_y
             g_y = zero
-            for side in range(2):  # the classes before y, then after it: no j != y test
-                for j in range(0 if side == 0 else y + 1, y if side == 0 else scores.shape[1]):
-                    z = base + scores[i, j]
-                    keep = not z <= 0
-                    total += z * w_y if keep else zero
-                    coef = slope if keep else zero
-                    g_y -= coef
-                    gbuf[gi, j] = coef
+            for j in range(scores.shape[1]):
+                z = base + scores[i, j]
+                keep = (not z <= 0) & (j != y)
+                total += z * w_y if keep else zero
+                coef = slope if keep else zero
+                g_y -= coef
+                gbuf[gi, j] = coef
             gbuf[gi, y] = g_y
         if not fast or total != total:  # the general row, or a NaN row redone exactly
             total = _ww_row(scores[i], y, margin, p, w_y, kink_frac, drop_nan, g0, gbuf[gi])
