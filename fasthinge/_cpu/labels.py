@@ -17,15 +17,18 @@ def _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk):
     """First ``i`` in chunk ``c`` with ``labels[i]`` outside ``[0, n_classes)`` and ≠ ignore.
 
     A branch-free (vectorised) sweep finds whether there is one; only then a
-    second sweep finds where.
+    second sweep finds where. The sweep indexes a slice from 0: with ``i`` from
+    ``range(lo, hi)`` Numba's negative-index fix-up stays in the loop and LLVM
+    vectorises the loads as gathers.
     """
     lo = c * chunk
     hi = min(labels.shape[0], lo + chunk)
-    bad = False
-    for i in range(lo, hi):
-        y = labels[i]
-        bad |= ((y < 0) | (y >= n_classes)) & ((y != ignore) | (not has_ignore))
-    if bad:
+    n_bad = 0  # a count, not a bool: an integer sum vectorises without mask registers
+    part = labels[lo:hi]
+    for k in range(part.shape[0]):  # k >= 0 is provable: no negative-index fix-up
+        y = part[k]
+        n_bad += ((y < 0) | (y >= n_classes)) & ((y != ignore) | (not has_ignore))
+    if n_bad:
         for i in range(lo, hi):
             y = labels[i]
             if (y < 0 or y >= n_classes) and (y != ignore or not has_ignore):
@@ -38,11 +41,12 @@ def _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
     """First ``i`` in chunk ``c`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``."""
     lo = c * chunk
     hi = min(labels.shape[0], lo + chunk)
-    bad = False
-    for i in range(lo, hi):
-        t = labels[i]
-        bad |= (t != pos) & (t != neg) & ((t != ignore) | (not has_ignore))
-    if bad:
+    n_bad = 0
+    part = labels[lo:hi]
+    for k in range(part.shape[0]):
+        t = part[k]
+        n_bad += (t != pos) & (t != neg) & ((t != ignore) | (not has_ignore))
+    if n_bad:
         for i in range(lo, hi):
             t = labels[i]
             if t != pos and t != neg and (t != ignore or not has_ignore):
