@@ -26,10 +26,11 @@ CUDA simulator runs every line of this module except one: ``group_barrier``'s
 ``cuda.syncwarp()``, which real hardware uses for groups of at most a warp
 (the simulator, which has no ``syncwarp``, takes the ``syncthreads`` beside
 it: a stronger barrier around the same code). The kernels are built
-per compute type ``T`` (float32 for float16/float32 inputs, float64 for
-float64): values are loaded with ``T(x)`` and gradients are stored in the
-input dtype. Row offsets are 64-bit (``int64`` row indices, Numba's intp
-strides), so N·C > 2³¹ is addressed correctly.
+per compute type ``T`` (float32 for bfloat16/float16/float32 inputs, float64
+for float64): values are loaded with ``load`` (``T(x)``, or for bfloat16 the
+bits widened to float32) and gradients are stored with ``put`` in the input
+dtype (bfloat16: rounded to nearest even). Row offsets are 64-bit (``int64``
+row indices, Numba's intp strides), so N·C > 2³¹ is addressed correctly.
 """
 
 from __future__ import annotations

@@ -201,12 +201,12 @@ class Shared:
         """
         sums, bad = partials
         if self.reduction == "none":
-            loss = as_callers_dtype(ctx, self.loss, self.loss_view)
+            loss = _as_callers_dtype(ctx, self.loss, self.loss_view)
         else:
             loss, loss_view = ctx.dev.empty((1,), ctx.loss_dtype)
             mean = self.reduction != "sum"
             ctx.launch(k.finalize, 1, sums, n_partials, mean, self.denominator, loss_view)
-            loss = as_callers_dtype(ctx, loss, loss_view).reshape(())
+            loss = _as_callers_dtype(ctx, loss, loss_view).reshape(())
         if self.pending is not None and n_partials:
             first = int(rt.to_host(bad, ctx.dev.stream).min())
             labels, message = self.pending
@@ -215,7 +215,7 @@ class Shared:
         return (loss, self.grad) if self.return_grad else loss
 
 
-def as_callers_dtype(ctx: Ctx, loss: Any, loss_view: Any) -> Any:
+def _as_callers_dtype(ctx: Ctx, loss: Any, loss_view: Any) -> Any:
     """A 1-D loss output in the scores' dtype (bfloat16: rounded from float32 on the device)."""
     if not ctx.bfloat16:
         return loss
@@ -438,7 +438,7 @@ def one_vs_all(scores: Any, labels: Any, *, margin: Any, p: Any, normalize: Any,
                m, p, ctx.scalar(norm), ignore, rows)  # fmt: skip
     totals, totals_view = ctx.dev.empty((n_classes,), ctx.loss_dtype)
     ctx.launch(k.finalize_columns, column_blocks, columns, sh.denominator, totals_view)
-    totals = as_callers_dtype(ctx, totals, totals_view)
+    totals = _as_callers_dtype(ctx, totals, totals_view)
     return (totals, sh.grad) if sh.return_grad else totals
 
 
