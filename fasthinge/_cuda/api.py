@@ -512,18 +512,29 @@ def _weight_sum(ctx: Ctx, sh: Shared) -> None:
         sh.set_denominator(float(ctx.n_rows), 0.0, False)
 
 
+def _targets_common(scores: Any, targets: Any, kinds: str, *, margin: Any, kink: str,
+                    sample_weight: Any, reduction: str, return_grad: Any, out: Any,
+                    n_threads: Any) -> tuple:  # fmt: skip
+    """``(ctx, shared, targets view, margin)`` of a call with an (N, C) target matrix."""
+    ctx = Ctx(scores, 2)
+    t = ctx.array(targets, "targets", tuple(int(size) for size in ctx.s.shape), kinds)
+    m = v.check_margin(margin, ctx.np_compute)
+    v.check_choice(kink, "kink", v.KINKS)
+    sh = Shared(ctx, reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
+                sample_weight=sample_weight)  # fmt: skip
+    return ctx, sh, t, m
+
+
 def categorical_hinge(scores: Any, targets: Any, *, margin: Any, sample_weight: Any,
                       reduction: str, kink: str, ties: str, return_grad: Any, out: Any,
                       n_threads: Any) -> Any:  # fmt: skip
     """``fasthinge.categorical_hinge`` on the GPU."""
-    ctx = Ctx(scores, 2)
-    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
-    t = ctx.array(targets, "targets", (n, n_classes), "biuf")
-    m = v.check_margin(margin, ctx.np_compute)
-    v.check_choice(kink, "kink", v.KINKS)
     split_ties = v.check_choice(ties, "ties", v.TIES) == "split"
-    sh = Shared(ctx, reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
-                sample_weight=sample_weight)  # fmt: skip
+    ctx, sh, t, m = _targets_common(
+        scores, targets, "biuf", margin=margin, kink=kink, sample_weight=sample_weight,
+        reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
+    )  # fmt: skip
+    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx)
     group, blocks, partials = _row_groups(ctx, n, n_classes)
@@ -538,14 +549,12 @@ def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sampl
                       reduction: str, kink: str, return_grad: Any, out: Any,
                       n_threads: Any) -> Any:  # fmt: skip
     """``fasthinge.multilabel_margin`` on the GPU (row groups)."""
-    ctx = Ctx(scores, 2)
-    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
-    t = ctx.array(targets, "targets", (n, n_classes), "iu")
-    m = v.check_margin(margin, ctx.np_compute)
-    v.check_choice(kink, "kink", v.KINKS)
     drop_nan = v.check_choice(nan, "nan", ("propagate", "drop")) == "drop"
-    sh = Shared(ctx, reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
-                sample_weight=sample_weight)  # fmt: skip
+    ctx, sh, t, m = _targets_common(
+        scores, targets, "iu", margin=margin, kink=kink, sample_weight=sample_weight,
+        reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
+    )  # fmt: skip
+    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     bad = _first_bad_entry(ctx, t, k.TARGET_ENTRIES)
     if bad is not None:
         (i, j), value = bad
