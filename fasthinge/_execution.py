@@ -159,6 +159,6 @@ def _reduce(call: Call, partials: np.ndarray) -> Any:
     return dtype.type(total / call.denominator if call.denominator else np.nan)
 
 
-def rows_per_chunk(n_columns: int) -> int:
-    """Rows in one fixed chunk of a (N, n_columns) matrix."""
-    return max(1, CHUNK_ELEMENTS // max(1, n_columns))
+def rows_per_chunk(n_columns: int, min_rows: int = 1) -> int:
+    """Rows in one fixed chunk of a (N, n_columns) matrix (at least ``min_rows``)."""
+    return max(min_rows, CHUNK_ELEMENTS // max(1, n_columns))

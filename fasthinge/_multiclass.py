@@ -174,7 +174,9 @@ def weston_watkins(
     norm = float(mc.call.scores.shape[1]) if normalize else 1.0
     kink_frac = dtype.type(v.KINK_FRACTIONS[kink])
     loss_params = (mc.margin, mc.p, dtype.type(norm), kink_frac, nan == "drop")
-    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
+    # chunks of at least one band of rows (``_cpu._tiles.LANES``): long rows take the SIMD bands too
+    rows = ex.rows_per_chunk(mc.call.scores.shape[1], min_rows=16)
+    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm, rows=rows)
 
 
 @array_api

@@ -54,3 +54,30 @@ def test_crammer_singer_blocks_match_rows(dtype, n_classes, option):
     np.testing.assert_array_equal(only, loss_rows)
     total = fh.crammer_singer(scores, labels, reduction="sum", return_grad=False, **kw)
     assert np.array_equal(total, np.sum(loss_rows, dtype=np.float64).astype(dtype), equal_nan=True)
+
+
+WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 7, 8, 10, 16, 17, 33])
+@pytest.mark.parametrize("option", range(len(WW_OPTIONS)))
+def test_weston_watkins_bands_match_rows(dtype, n_classes, option):
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
+    scores[40, -1] = np.inf  # a full tile's row and the last rows' padded tile
+    scores[-1, -1] = np.nan
+    kw = WW_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": sample_weight, "class_weight": class_weight}
+    kw = dict(kw, ignore_index=IGNORE)
+    loss_rows, grad_rows = _row_by_row(fh.weston_watkins, scores, labels, kw)
+    loss, grad = fh.weston_watkins(scores, labels, reduction="none", **kw)
+    np.testing.assert_array_equal(grad, grad_rows)
+    np.testing.assert_array_equal(loss, loss_rows)
+    only = fh.weston_watkins(scores, labels, reduction="none", return_grad=False, **kw)
+    np.testing.assert_array_equal(only, loss_rows)
+    out = np.full_like(grad, 7.0)
+    total, _ = fh.weston_watkins(scores, labels, reduction="sum", out=out, **kw)
+    np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
+    assert np.array_equal(total, np.sum(loss_rows, dtype=np.float64).astype(dtype), equal_nan=True)

@@ -31,6 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import compress_row, zero_row
 from ._simd import maximum
+from ._tiles import BASE, G_Y, LANES, SLOPE, TOTAL, WEIGHT, tile_rows, ww_band
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -153,13 +154,71 @@ SMALL_ROW = 16
 
 
 @row_jit
+def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
+    """Weston–Watkins rows ``start..`` in bands of W; returns (next row, loss sum).
+
+    The defaults' rows (see ``_ww_chunk``) with row ``r`` of a band as SIMD
+    lane ``r`` (``_tiles.ww_band``): each lane adds its row's terms in index
+    order, with the row code's operations, so the results are the row code's
+    bit for bit. A row whose loss is NaN is redone by ``_ww_row``; an ignored
+    row is zeroed.
+    """
+    margin, p, norm, kink_frac, drop_nan, g_const, grad_denom, ignore, _ = params
+    class_weight, sample_weight = weights
+    n_classes = scores.shape[1]
+    has_sw = sample_weight.shape[0] > 0
+    zero = margin - margin
+    flat = scores.reshape(scores.size)
+    flat_grad = grad.reshape(grad.size)
+    lanes = np.empty((5, LANES), scores.dtype)
+    lane_labels = np.empty(LANES, np.int64)
+    width = tile_rows(scores)
+    acc = 0.0
+    i = start
+    while i + width <= stop:
+        for r in range(width):
+            y = labels[i + r]
+            lane_labels[r] = 0 if y == ignore else y
+            g0 = scores.dtype.type(sample_weight[i + r] / grad_denom) if has_sw else g_const
+            w_y = class_weight[lane_labels[r]]
+            lanes[BASE, r] = margin - scores[i + r, lane_labels[r]]
+            lanes[WEIGHT, r] = w_y
+            lanes[SLOPE, r] = g0 * w_y
+            lanes[TOTAL, r] = zero
+            lanes[G_Y, r] = zero
+        ww_band(flat, i * n_classes, n_classes, lanes, lane_labels, flat_grad)
+        for r in range(width):  # finish each row: g[y] and the loss, in row order
+            row = i + r
+            y = labels[row]
+            if y == ignore:
+                zero_row(row, grad, loss_out)
+                continue
+            total = lanes[TOTAL, r]
+            if grad.shape[0]:
+                grad[row, y] = lanes[G_Y, r]
+            if total != total:  # NaN: the row code, exactly
+                g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
+                gbuf = grad[row] if grad.shape[0] else np.empty(n_classes, scores.dtype)
+                w_y = lanes[WEIGHT, r]
+                total = _ww_row(scores[row], y, margin, p, w_y, kink_frac, drop_nan, g0, gbuf)
+            loss = total / norm
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
+
+
+@row_jit
 def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
     """Weston–Watkins rows of chunk ``c``; returns the float64 sum of their losses.
 
     For the defaults (p = 1, kink "zero", NaN propagates) a row takes the
     loop below, in PyTorch's order of operations as ``_ww_row`` with fewer
     selects: a NaN ``z`` is kept (``not z <= 0``), so the row's loss turns NaN
-    and the row is redone by ``_ww_row`` to put NaN in its gradient too.
+    and the row is redone by ``_ww_row`` to put NaN in its gradient too. Runs
+    of W such rows go to ``_ww_bands`` (the same results, SIMD across rows).
     """
     margin, p, norm, kink_frac, drop_nan, g_const, grad_denom, ignore, rows = params
     class_weight, sample_weight = weights
@@ -168,7 +227,11 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
     zero = margin - margin
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     acc = 0.0
-    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    if fast and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
+        start, acc = _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out)
+    for i in range(start, stop):
         y = labels[i]
         if y == ignore:
             zero_row(i, grad, loss_out)
