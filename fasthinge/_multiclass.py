@@ -79,7 +79,8 @@ def launch(
     """
     call = mc.call
     g_const, grad_denom = ex.gradient_denominator(call, norm)
-    rows = rows or ex.rows_per_chunk(call.scores.shape[1])
+    # chunks of at least one band of rows (``_cpu._tiles.LANES``): long rows take the SIMD bands too
+    rows = rows or ex.rows_per_chunk(call.scores.shape[1], min_rows=16)
     params = (*loss_params, g_const, grad_denom, call.ignore, rows)
     weights = (mc.class_weight, call.sample_weight) if weights is None else weights
     return ex.run(call, kernels, weights, params, rows)
@@ -174,9 +175,7 @@ def weston_watkins(
     norm = float(mc.call.scores.shape[1]) if normalize else 1.0
     kink_frac = dtype.type(v.KINK_FRACTIONS[kink])
     loss_params = (mc.margin, mc.p, dtype.type(norm), kink_frac, nan == "drop")
-    # chunks of at least one band of rows (``_cpu._tiles.LANES``): long rows take the SIMD bands too
-    rows = ex.rows_per_chunk(mc.call.scores.shape[1], min_rows=16)
-    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm, rows=rows)
+    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
 
 
 @array_api

@@ -37,7 +37,7 @@ OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "wei
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes", [1, 2, 3, 10, 16])
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 10, 16, 17, 33])
 @pytest.mark.parametrize("option", range(len(OPTIONS)))
 def test_crammer_singer_blocks_match_rows(dtype, n_classes, option):
     rng = np.random.default_rng(n_classes * 10 + option)

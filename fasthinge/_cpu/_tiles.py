@@ -77,33 +77,40 @@ def _splat(builder, value, width: int):  # pragma: no cover (compile-time code)
 
 
 class _Band:  # pragma: no cover (compile-time code)
-    """IR builder of one ``ww_band`` call: the band's lanes and its tiles."""
+    """IR of one band: W rows from ``flat[row_offset]``, ``stride`` apart, walked in tiles.
+
+    A loss subclass keeps its lane state and supplies ``columns`` (the
+    transposed tile, column by column) and ``gradient_row`` (one loaded row).
+    """
 
     def __init__(self, context, builder, sig, args):
-        flat, self.row_offset, self.stride, lanes, labels, grad = args
-        self.builder = builder
+        flat, self.row_offset, self.stride = args[:3]
+        labels, grad = args[-2:]
+        self.context, self.builder = context, builder
         self.src = context.make_array(sig.args[0])(context, builder, flat).data
-        self.grad = context.make_array(sig.args[5])(context, builder, grad)
+        self.grad = context.make_array(sig.args[-1])(context, builder, grad)
         element = context.get_data_type(sig.args[0].dtype)
         self.width = band_rows(np.dtype(str(sig.args[0].dtype)))
         self.align = context.get_abi_sizeof(element)
         self.vector = lir.VectorType(element, self.width)
+        self.index_vector = lir.VectorType(_I32, self.width)
         self.zero = lir.Constant(self.vector, None)
         suffix = f"v{self.width}f{8 * self.align}"
         mask_type = lir.VectorType(lir.IntType(1), self.width)
         pointer = self.vector.as_pointer()
+        module = builder.module
         self.masked_load = cgutils.get_or_insert_function(
-            builder.module,
+            module,
             lir.FunctionType(self.vector, [pointer, _I32, mask_type, self.vector]),
             f"llvm.masked.load.{suffix}.p0{suffix}",
         )
         self.masked_store = cgutils.get_or_insert_function(
-            builder.module,
+            module,
             lir.FunctionType(lir.VoidType(), [self.vector, pointer, _I32, mask_type]),
             f"llvm.masked.store.{suffix}.p0{suffix}",
         )
         self.prefetch = cgutils.get_or_insert_function(
-            builder.module,
+            module,
             lir.FunctionType(lir.VoidType(), [lir.IntType(8).as_pointer(), _I32, _I32, _I32]),
             "llvm.prefetch.p0i8",
         )
@@ -118,19 +125,31 @@ class _Band:  # pragma: no cover (compile-time code)
         )
         ahead = builder.mul(self.stride, lir.Constant(_I64, self.width))
         self.ahead = builder.select(short, ahead, lir.Constant(_I64, 0))
-        lane_data = context.make_array(sig.args[3])(context, builder, lanes).data
-        self.lane_ptr = [builder.gep(lane_data, [lir.Constant(_I64, k * LANES)]) for k in range(5)]
-        self.lane = [self._load(p) for p in self.lane_ptr]
-        label_data = context.make_array(sig.args[4])(context, builder, labels).data
-        labels64 = builder.load(
-            builder.bitcast(label_data, lir.VectorType(_I64, self.width).as_pointer()), align=8
-        )
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
-        self.labels = builder.trunc(labels64, lir.VectorType(_I32, self.width))
-        self.total = cgutils.alloca_once_value(builder, self.lane[TOTAL])
-        self.g_y = cgutils.alloca_once_value(builder, self.lane[G_Y])
+        self.labels = self.load_indices(sig.args[-2], labels, 0)
         self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
+
+    def state(self, array_type, array, row):
+        """Pointer to row ``row`` of a ``(k, LANES)`` state array, and its first W values."""
+        data = self.context.make_array(array_type)(self.context, self.builder, array).data
+        pointer = self.builder.gep(data, [lir.Constant(_I64, row * LANES)])
+        return pointer, self.load(pointer)
+
+    def load_indices(self, array_type, array, row):
+        """Row ``row`` of a ``(k, LANES)`` int64 array (or a ``(LANES,)`` one) as int32 lanes."""
+        data = self.context.make_array(array_type)(self.context, self.builder, array).data
+        pointer = self.builder.gep(data, [lir.Constant(_I64, row * LANES)])
+        vector = lir.VectorType(_I64, self.width)
+        wide = self.builder.load(self.builder.bitcast(pointer, vector.as_pointer()), align=8)
+        return self.builder.trunc(wide, self.index_vector)
+
+    def store_indices(self, value, array_type, array, row):
+        data = self.context.make_array(array_type)(self.context, self.builder, array).data
+        pointer = self.builder.gep(data, [lir.Constant(_I64, row * LANES)])
+        vector = lir.VectorType(_I64, self.width)
+        wide = self.builder.sext(value, vector)
+        self.builder.store(wide, self.builder.bitcast(pointer, vector.as_pointer()), align=8)
 
     def _prefetch(self, data, start, write):
         """Prefetch the same tile row of the next band (short rows only)."""
@@ -139,20 +158,27 @@ class _Band:  # pragma: no cover (compile-time code)
         flags = [lir.Constant(_I32, int(write)), lir.Constant(_I32, 3), lir.Constant(_I32, 1)]
         b.call(self.prefetch, [pointer, *flags])
 
-    def _load(self, pointer, mask=None):
+    def load(self, pointer, mask=None):
         b = self.builder
         pointer = b.bitcast(pointer, self.vector.as_pointer())
         if mask is None:
             return b.load(pointer, align=self.align)
         return b.call(self.masked_load, [pointer, lir.Constant(_I32, self.align), mask, self.zero])
 
-    def _store(self, value, pointer, mask=None):
+    def store(self, value, pointer, mask=None):
         b = self.builder
         pointer = b.bitcast(pointer, self.vector.as_pointer())
         if mask is None:
             b.store(value, pointer, align=self.align)
         else:
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
+
+    def update(self, old, new, jj, width):
+        """``new``, or ``old`` where column ``jj`` is past ``width`` (a partial tile)."""
+        if width is None:
+            return new
+        inside = self.builder.icmp_signed("<", lir.Constant(_I64, jj), width)
+        return self.builder.select(inside, new, old)
 
     def tile(self, j0, width=None):
         """Columns ``j0 ..`` (all W, or the first ``width`` under a mask)."""
@@ -162,11 +188,44 @@ class _Band:  # pragma: no cover (compile-time code)
             mask = b.icmp_signed("<", _int_vector(list(range(w)), 64), _splat(b, width, w))
         first = b.add(self.row_offset, j0)
         starts = [b.add(first, b.mul(self.stride, lir.Constant(_I64, r))) for r in range(w)]
-        rows = [self._load(b.gep(self.src, [s]), mask) for s in starts]
+        rows = [self.load(b.gep(self.src, [s]), mask) for s in starts]
         for s in starts:
             self._prefetch(self.src, s, write=False)
-        columns = _transpose(b, rows)
         labels = b.sub(self.labels, _splat(b, b.trunc(j0, _I32), w))  # the label's column from j0
+        self.columns(_transpose(b, rows), labels, j0, width)
+        with b.if_then(self.has_grad):
+            for r in range(w):
+                value = self.gradient_row(r, rows[r])
+                self.store(value, b.gep(self.grad.data, [starts[r]]), mask)
+                self._prefetch(self.grad.data, starts[r], write=True)
+
+    def run(self):
+        """Every tile of the band, then the lane state back to memory."""
+        b = self.builder
+        w = lir.Constant(_I64, self.width)
+        full_tiles = b.sdiv(self.stride, w)
+        with cgutils.for_range(b, full_tiles) as loop:
+            self.tile(b.mul(loop.index, w))
+        rest = b.srem(self.stride, w)
+        with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
+            self.tile(b.mul(full_tiles, w), rest)
+        self.finish()
+        return self.context.get_dummy_value()
+
+
+class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
+    """Lanes: ``total += z · weight`` and ``g_y −= slope`` over the kept columns."""
+
+    def __init__(self, context, builder, sig, args):
+        super().__init__(context, builder, sig, args)
+        lanes = [self.state(sig.args[3], args[3], k) for k in range(5)]
+        self.lane_ptr = [pointer for pointer, _ in lanes]
+        self.lane = [value for _, value in lanes]
+        self.total = cgutils.alloca_once_value(builder, self.lane[TOTAL])
+        self.g_y = cgutils.alloca_once_value(builder, self.lane[G_Y])
+
+    def columns(self, columns, labels, j0, width):
+        b, w = self.builder, self.width
         total, g_y = b.load(self.total), b.load(self.g_y)
         for jj in range(w):
             z = b.fadd(self.lane[BASE], columns[jj])
@@ -174,40 +233,68 @@ class _Band:  # pragma: no cover (compile-time code)
             keep = b.and_(keep, b.icmp_signed("!=", labels, _int_vector([jj] * w)))
             new_total = b.fadd(total, b.select(keep, b.fmul(z, self.lane[WEIGHT]), self.zero))
             new_g_y = b.fsub(g_y, b.select(keep, self.lane[SLOPE], self.zero))
-            if width is None:
-                total, g_y = new_total, new_g_y
-            else:
-                inside = b.icmp_signed("<", lir.Constant(_I64, jj), width)
-                total, g_y = b.select(inside, new_total, total), b.select(inside, new_g_y, g_y)
+            total = self.update(total, new_total, jj, width)
+            g_y = self.update(g_y, new_g_y, jj, width)
         b.store(total, self.total)
         b.store(g_y, self.g_y)
-        with b.if_then(self.has_grad):
-            for r in range(w):
-                index = lir.Constant(_I32, r)
-                base = _splat(b, b.extract_element(self.lane[BASE], index), w)
-                slope = _splat(b, b.extract_element(self.lane[SLOPE], index), w)
-                keep = b.fcmp_unordered(">", b.fadd(base, rows[r]), self.zero)
-                value = b.select(keep, slope, self.zero)
-                self._store(value, b.gep(self.grad.data, [starts[r]]), mask)
-                self._prefetch(self.grad.data, starts[r], write=True)
+
+    def gradient_row(self, r, row):
+        b, w = self.builder, self.width
+        index = lir.Constant(_I32, r)
+        base = _splat(b, b.extract_element(self.lane[BASE], index), w)
+        slope = _splat(b, b.extract_element(self.lane[SLOPE], index), w)
+        keep = b.fcmp_unordered(">", b.fadd(base, row), self.zero)
+        return b.select(keep, slope, self.zero)
 
     def finish(self):
-        self._store(self.builder.load(self.total), self.lane_ptr[TOTAL])
-        self._store(self.builder.load(self.g_y), self.lane_ptr[G_Y])
+        self.store(self.builder.load(self.total), self.lane_ptr[TOTAL])
+        self.store(self.builder.load(self.g_y), self.lane_ptr[G_Y])
 
 
-def _codegen_ww_band(context, builder, sig, args):  # pragma: no cover (compile-time code)
-    band = _Band(context, builder, sig, args)
-    stride = args[2]
-    w = lir.Constant(_I64, band.width)
-    full_tiles = builder.sdiv(stride, w)
-    with cgutils.for_range(builder, full_tiles) as loop:
-        band.tile(builder.mul(loop.index, w))
-    rest = builder.srem(stride, w)
-    with builder.if_then(builder.icmp_signed(">", rest, lir.Constant(_I64, 0))):
-        band.tile(builder.mul(full_tiles, w), rest)
-    band.finish()
-    return context.get_dummy_value()
+class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
+    """Lanes: the max of the wrong scores, its first column, and whether one was NaN."""
+
+    def __init__(self, context, builder, sig, args):
+        super().__init__(context, builder, sig, args)
+        self.best_type, self.best_array = sig.args[3], args[3]
+        self.index_type, self.index_array = sig.args[4], args[4]
+        self.best_ptr, best = self.state(self.best_type, self.best_array, 0)
+        self.best = cgutils.alloca_once_value(builder, best)
+        self.j_best = cgutils.alloca_once_value(
+            builder, self.load_indices(self.index_type, self.index_array, 0)
+        )
+        self.nan = cgutils.alloca_once_value(
+            builder, self.load_indices(self.index_type, self.index_array, 1)
+        )
+
+    def columns(self, columns, labels, j0, width):
+        b, w = self.builder, self.width
+        best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
+        none = _int_vector([-1] * w)
+        for jj in range(w):
+            v = columns[jj]
+            wrong = b.icmp_signed("!=", labels, _int_vector([jj] * w))
+            first = b.icmp_signed("==", j_best, none)
+            take = b.and_(wrong, b.or_(first, b.fcmp_ordered(">", v, best)))
+            is_nan = b.and_(wrong, b.fcmp_unordered("uno", v, v))
+            j = _splat(b, b.trunc(b.add(j0, lir.Constant(_I64, jj)), _I32), w)
+            new_best, new_j = b.select(take, v, best), b.select(take, j, j_best)
+            new_nan = b.or_(nan, b.zext(is_nan, self.index_vector))
+            best = self.update(best, new_best, jj, width)
+            j_best = self.update(j_best, new_j, jj, width)
+            nan = self.update(nan, new_nan, jj, width)
+        b.store(best, self.best)
+        b.store(j_best, self.j_best)
+        b.store(nan, self.nan)
+
+    def gradient_row(self, r, row):
+        return self.zero  # the caller writes the two non-zero entries
+
+    def finish(self):
+        b = self.builder
+        self.store(b.load(self.best), self.best_ptr)
+        self.store_indices(b.load(self.j_best), self.index_type, self.index_array, 0)
+        self.store_indices(b.load(self.nan), self.index_type, self.index_array, 1)
 
 
 @intrinsic
@@ -223,7 +310,23 @@ def ww_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pra
     entry is the caller's to overwrite with ``G_Y``.
     """
     sig = types.none(flat, row_offset, n_classes, lanes, labels, grad)
-    return sig, _codegen_ww_band
+    return sig, lambda *a: _WestonWatkinsBand(*a).run()
+
+
+@intrinsic
+def cs_band(typingctx, flat, row_offset, n_classes, best, index, labels, grad):  # pragma: no cover
+    """Crammer–Singer: the max of each lane's wrong scores and its first column.
+
+    ``best`` ``(1, LANES)`` in the scores' dtype and ``index`` ``(2, LANES)``
+    int64 (``j_best``, then a NaN flag) hold each lane's running state; start
+    them at (anything, −1, 0). Column by column in index order, a wrong
+    column ``j`` is taken when ``j_best < 0`` or ``s > best`` (so ties keep
+    the first), and a NaN wrong score sets the flag. The gradient rows are
+    zeroed (the caller writes the two non-zero entries), unless ``grad`` is
+    empty.
+    """
+    sig = types.none(flat, row_offset, n_classes, best, index, labels, grad)
+    return sig, lambda *a: _CrammerSingerBand(*a).run()
 
 
 def _ww_band_python(flat, row_offset, n_classes, lanes, labels, grad):
@@ -239,6 +342,22 @@ def _ww_band_python(flat, row_offset, n_classes, lanes, labels, grad):
             lanes[G_Y, r] -= slope if keep else zero
             if grad.shape[0]:
                 grad[start + j] = slope if not z <= 0 else zero
+
+
+def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad):
+    """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+    for r in range(band_rows(flat.dtype)):
+        start = row_offset + r * n_classes
+        for j in range(n_classes):
+            v = flat[start + j]
+            wrong = j != labels[r]
+            if wrong and (index[0, r] < 0 or v > best[0, r]):
+                best[0, r] = v
+                index[0, r] = j
+            if wrong and v != v:
+                index[1, r] = 1
+            if grad.shape[0]:
+                grad[start + j] = 0
 
 
 @intrinsic
@@ -258,4 +377,5 @@ def _tile_rows_python(scores):
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_band = _ww_band_python
+    cs_band = _cs_band_python
     tile_rows = _tile_rows_python

@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import compress_row, zero_row
 from ._simd import maximum
-from ._tiles import BASE, G_Y, LANES, SLOPE, TOTAL, WEIGHT, tile_rows, ww_band
+from ._tiles import BASE, G_Y, LANES, SLOPE, TOTAL, WEIGHT, cs_band, tile_rows, ww_band
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -262,21 +262,16 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
     return acc
 
 
-#: Rows of a block: one SIMD lane each (``_cs_blocks``).
-BLOCK = 16
-
-
 @row_jit
 def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
-    """Crammer–Singer rows ``start..`` in blocks of ``BLOCK``; returns (next row, loss sum).
+    """Crammer–Singer rows ``start..`` in bands of W; returns (next row, loss sum).
 
-    Short rows with ties "first" and no compact output. Row ``r`` of a block is
-    lane ``r``: the max of the wrong scores and its first index are found for
-    ``BLOCK`` rows at once, column by column (the loads are strided, the
-    compare-and-select vectorises), and the block's gradient rows are zeroed as
-    one contiguous run before the two non-zero entries of each row are written.
-    A row with a NaN wrong score, a NaN ``z`` or an ignored label is redone by
-    the row code (``_cs_row`` / ``zero_row``): the results are the row path's.
+    Ties "first" and no compact output. Row ``r`` of a band is SIMD lane ``r``
+    (``_tiles.cs_band``): the max of the wrong scores and its first index are
+    found for W rows at once, and the band's gradient rows are zeroed, before
+    the two non-zero entries of each row are written here. A row with a NaN
+    wrong score, a NaN ``z`` or an ignored label is redone by the row code
+    (``_cs_row`` / ``zero_row``): the results are the row path's.
     """
     margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight = weights[0], weights[1]
@@ -284,51 +279,30 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     half = scores.dtype.type(0.5 if kink_mode == KINK_HALF else 1.0)
-    # lane state, double-buffered (column j reads one half and writes the other:
-    # unconditional stores, so the loop over lanes vectorises)
-    best_ab = np.empty((2, BLOCK), scores.dtype)
-    j_best_ab = np.empty((2, BLOCK), np.int64)
-    y_lane = np.empty(BLOCK, np.int64)
-    nan_lane = np.empty(BLOCK, np.int64)
-    column = np.empty(BLOCK, scores.dtype)
-    flat = grad.reshape(grad.size)
-    block_scores = scores.reshape(scores.size)
+    best = np.empty((1, LANES), scores.dtype)
+    index = np.empty((2, LANES), np.int64)
+    lane_labels = np.empty(LANES, np.int64)
+    flat = scores.reshape(scores.size)
+    flat_grad = grad.reshape(grad.size)
+    width = tile_rows(scores)
     acc = 0.0
     i0 = start
-    while i0 + BLOCK <= stop:
-        for r in range(BLOCK):
+    while i0 + width <= stop:
+        for r in range(width):
             y = labels[i0 + r]
-            y_lane[r] = 0 if y == ignore else y
-            best_ab[0, r] = -np.inf
-            j_best_ab[0, r] = -1
-            nan_lane[r] = 0
-        base = np.uint64(i0 * n_classes)
-        for j in range(n_classes):
-            for r in range(BLOCK):  # a strided load per lane (unsigned: no wraparound test)
-                column[r] = block_scores[base + np.uint64(r * n_classes + j)]
-            best, j_best = best_ab[j & 1], j_best_ab[j & 1]
-            new_best, new_j = best_ab[(j + 1) & 1], j_best_ab[(j + 1) & 1]
-            for r in range(BLOCK):
-                v = column[r]
-                wrong = j != y_lane[r]
-                nan_lane[r] |= wrong & (v != v)
-                take = wrong & ((j_best[r] < 0) | (v > best[r]))
-                new_best[r] = v if take else best[r]
-                new_j[r] = j if take else j_best[r]
-        best, j_best = best_ab[n_classes & 1], j_best_ab[n_classes & 1]
-        if grad.shape[0]:
-            for k in range(i0 * n_classes, (i0 + BLOCK) * n_classes):
-                flat[k] = zero
-        for r in range(BLOCK):
+            lane_labels[r] = 0 if y == ignore else y
+            index[0, r] = -1
+            index[1, r] = 0
+        cs_band(flat, i0 * n_classes, n_classes, best, index, lane_labels, flat_grad)
+        for r in range(width):
             i = i0 + r
             y = labels[i]
             if y == ignore:
-                if loss_out.shape[0]:
-                    loss_out[i] = 0
+                zero_row(i, grad, loss_out)
                 continue
             g0 = scores.dtype.type(sample_weight[i] / grad_denom) if has_sw else g_const
             w_y = class_weight[y]
-            z = margin - (scores[i, y] - best[r])
+            z = margin - (scores[i, y] - best[0, r])
             loss = zero
             coef = zero
             if z > 0:
@@ -336,18 +310,18 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
                 loss = (z if p == 1 else z * z) * w_y
             elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
                 coef = g0 * w_y * half
-            if nan_lane[r] or z != z:  # NaN: the row code, exactly
+            if index[1, r] or z != z:  # NaN: the row code, exactly
                 gi = i if grad.shape[0] else 0
                 scratch = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
                 loss = _cs_row(scores[i], y, margin, p, w_y, kink_mode, split_ties, g0, scratch[gi])
             elif coef != 0 and grad.shape[0]:
-                grad[i, j_best[r]] = coef
+                grad[i, index[0, r]] = coef
                 grad[i, y] = zero - coef
             loss = loss * sample_weight[i] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[i] = loss
             acc += loss
-        i0 += BLOCK
+        i0 += width
     return i0, acc
 
 
@@ -372,7 +346,8 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     acc = 0.0
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
-    if small and indices.shape[0] == 0 and stop - start >= BLOCK:
+    bands = n_classes > 1 and not split_ties and indices.shape[0] == 0 and n_classes < 2**31
+    if bands and stop - start >= tile_rows(scores):
         start, acc = _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out)
     for i in range(start, stop):
         y = labels[i]
