@@ -270,19 +270,16 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
     def columns(self, columns, labels, j0, width):
         b, w = self.builder, self.width
         best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
-        none = _int_vector([-1] * w)
         for jj in range(w):
             v = columns[jj]
             wrong = b.icmp_signed("!=", labels, _int_vector([jj] * w))
-            first = b.icmp_signed("==", j_best, none)
-            take = b.and_(wrong, b.or_(first, b.fcmp_ordered(">", v, best)))
-            is_nan = b.and_(wrong, b.fcmp_unordered("uno", v, v))
+            take = b.and_(wrong, b.fcmp_ordered(">", v, best))  # strictly: ties keep the first
             j = _splat(b, b.trunc(b.add(j0, lir.Constant(_I64, jj)), _I32), w)
-            new_best, new_j = b.select(take, v, best), b.select(take, j, j_best)
-            new_nan = b.or_(nan, b.zext(is_nan, self.index_vector))
-            best = self.update(best, new_best, jj, width)
-            j_best = self.update(j_best, new_j, jj, width)
-            nan = self.update(nan, new_nan, jj, width)
+            best = self.update(best, b.select(take, v, best), jj, width)
+            j_best = self.update(j_best, b.select(take, j, j_best), jj, width)
+            # any NaN in the row (the label's too: then z is NaN) sends it to the row code
+            is_nan = b.zext(b.fcmp_unordered("uno", v, v), self.index_vector)
+            nan = self.update(nan, b.or_(nan, is_nan), jj, width)
         b.store(best, self.best)
         b.store(j_best, self.j_best)
         b.store(nan, self.nan)
@@ -319,11 +316,11 @@ def cs_band(typingctx, flat, row_offset, n_classes, best, index, labels, grad): 
 
     ``best`` ``(1, LANES)`` in the scores' dtype and ``index`` ``(2, LANES)``
     int64 (``j_best``, then a NaN flag) hold each lane's running state; start
-    them at (anything, −1, 0). Column by column in index order, a wrong
-    column ``j`` is taken when ``j_best < 0`` or ``s > best`` (so ties keep
-    the first), and a NaN wrong score sets the flag. The gradient rows are
-    zeroed (the caller writes the two non-zero entries), unless ``grad`` is
-    empty.
+    them at (−inf, −1, 0). Column by column in index order, a wrong column
+    ``j`` is taken when ``s > best`` (so ties keep the first), and any NaN in
+    the row sets the flag. A lane left at ``j_best = −1`` had no wrong score
+    above −inf. The gradient rows are zeroed (the caller writes the two
+    non-zero entries), unless ``grad`` is empty.
     """
     sig = types.none(flat, row_offset, n_classes, best, index, labels, grad)
     return sig, lambda *a: _CrammerSingerBand(*a).run()
@@ -350,11 +347,10 @@ def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad):
         start = row_offset + r * n_classes
         for j in range(n_classes):
             v = flat[start + j]
-            wrong = j != labels[r]
-            if wrong and (index[0, r] < 0 or v > best[0, r]):
+            if j != labels[r] and v > best[0, r]:
                 best[0, r] = v
                 index[0, r] = j
-            if wrong and v != v:
+            if v != v:
                 index[1, r] = 1
             if grad.shape[0]:
                 grad[start + j] = 0

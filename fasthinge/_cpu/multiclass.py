@@ -269,9 +269,9 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
     Ties "first" and no compact output. Row ``r`` of a band is SIMD lane ``r``
     (``_tiles.cs_band``): the max of the wrong scores and its first index are
     found for W rows at once, and the band's gradient rows are zeroed, before
-    the two non-zero entries of each row are written here. A row with a NaN
-    wrong score, a NaN ``z`` or an ignored label is redone by the row code
-    (``_cs_row`` / ``zero_row``): the results are the row path's.
+    the two non-zero entries of each row are written here. A row with a NaN,
+    with no wrong score above −inf, or with an ignored label is redone by the
+    row code (``_cs_row`` / ``zero_row``): the results are the row path's.
     """
     margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight = weights[0], weights[1]
@@ -291,6 +291,7 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
         for r in range(width):
             y = labels[i0 + r]
             lane_labels[r] = 0 if y == ignore else y
+            best[0, r] = -np.inf
             index[0, r] = -1
             index[1, r] = 0
         cs_band(flat, i0 * n_classes, n_classes, best, index, lane_labels, flat_grad)
@@ -310,7 +311,7 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
                 loss = (z if p == 1 else z * z) * w_y
             elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
                 coef = g0 * w_y * half
-            if index[1, r] or z != z:  # NaN: the row code, exactly
+            if index[1, r] or index[0, r] < 0 or z != z:  # NaN or no max > -inf: the row code
                 gi = i if grad.shape[0] else 0
                 scratch = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
                 loss = _cs_row(scores[i], y, margin, p, w_y, kink_mode, split_ties, g0, scratch[gi])
