@@ -81,3 +81,27 @@ def test_weston_watkins_bands_match_rows(dtype, n_classes, option):
     total, _ = fh.weston_watkins(scores, labels, reduction="sum", out=out, **kw)
     np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
     assert np.array_equal(total, np.sum(loss_rows, dtype=np.float64).astype(dtype), equal_nan=True)
+
+
+OVA_OPTIONS = [{}, {"margin": 0.5}, {"kink": "half"}, {"normalize": True}, "weights", {"p": 2}]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 7, 10, 16, 17, 33])
+@pytest.mark.parametrize("option", range(len(OVA_OPTIONS)))
+def test_one_vs_all_bands_match_rows(dtype, n_classes, option):
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, _) = _cases(rng, 203, n_classes, dtype)
+    scores[60, :] = -1.0  # u == 0 on every wrong column (margin 1): the kink
+    scores[150, -1] = np.nan  # the row code takes the rest of a chunk after a NaN row
+    kw = OVA_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": (sample_weight - 0.3)}  # negative weights too: g0 · 0 = -0
+    kw = dict(kw, ignore_index=IGNORE)
+    loss_rows, grad_rows = _row_by_row(fh.one_vs_all, scores, labels, kw)
+    loss, grad = fh.one_vs_all(scores, labels, reduction="none", **kw)
+    np.testing.assert_array_equal(grad, grad_rows)
+    assert np.array_equal(np.signbit(grad), np.signbit(grad_rows))
+    np.testing.assert_array_equal(loss, loss_rows)
+    only = fh.one_vs_all(scores, labels, reduction="none", return_grad=False, **kw)
+    np.testing.assert_array_equal(only, loss_rows)

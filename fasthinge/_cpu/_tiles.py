@@ -294,6 +294,47 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         self.store_indices(b.load(self.nan), self.index_type, self.index_array, 1)
 
 
+class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
+    """Lanes: ``total += h`` over every column, ``h = u`` where ``not u <= 0``, else 0.
+
+    ``u = m − (s if the label's column else 0 − s)`` (the row code's operations;
+    lane rows: ``BASE`` = m, ``SLOPE`` = g0, ``WEIGHT`` = g0 · kink fraction).
+    """
+
+    def columns(self, columns, labels, j0, width):
+        b, w = self.builder, self.width
+        total = b.load(self.total)
+        for jj in range(w):
+            label = b.icmp_signed("==", labels, _int_vector([jj] * w))
+            s = columns[jj]
+            u = b.fsub(self.lane[BASE], b.select(label, s, b.fsub(self.zero, s)))
+            h = b.select(b.fcmp_unordered(">", u, self.zero), u, self.zero)  # NaN is kept
+            total = self.update(total, b.fadd(total, h), jj, width)
+        b.store(total, self.total)
+
+    def gradient_row(self, r, row):
+        b, w = self.builder, self.width
+        index = lir.Constant(_I32, r)
+        margin = _splat(b, b.extract_element(self.lane[BASE], index), w)
+        slope = _splat(b, b.extract_element(self.lane[SLOPE], index), w)
+        kink = _splat(b, b.extract_element(self.lane[WEIGHT], index), w)
+        u = b.fsub(margin, b.fsub(self.zero, row))
+        coef = b.select(b.fcmp_ordered(">", u, self.zero), slope, self.zero)
+        return b.select(b.fcmp_ordered("==", u, self.zero), kink, coef)
+
+
+@intrinsic
+def ova_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
+    """One-vs-all (hinge, p = 1) sums and gradient rows of the W rows from ``flat[row_offset]``.
+
+    As ``ww_band``, with the lanes of ``_OneVsAllBand``. The gradient entries
+    are those of the wrong columns (``g0`` where ``u > 0``, ``g0 · kink`` where
+    ``u == 0``, else 0); the label's entry is the caller's to overwrite.
+    """
+    sig = types.none(flat, row_offset, n_classes, lanes, labels, grad)
+    return sig, lambda *a: _OneVsAllBand(*a).run()
+
+
 @intrinsic
 def ww_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
     """Weston–Watkins sums and gradient rows of the W rows from ``flat[row_offset]``.
@@ -341,6 +382,21 @@ def _ww_band_python(flat, row_offset, n_classes, lanes, labels, grad):
                 grad[start + j] = slope if not z <= 0 else zero
 
 
+def _ova_band_python(flat, row_offset, n_classes, lanes, labels, grad):
+    """``ova_band`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
+    zero = flat.dtype.type(0)
+    for r in range(band_rows(flat.dtype)):
+        margin, slope, kink = lanes[BASE, r], lanes[SLOPE, r], lanes[WEIGHT, r]
+        start = row_offset + r * n_classes
+        for j in range(n_classes):
+            s = flat[start + j]
+            u = margin - (s if j == labels[r] else zero - s)
+            lanes[TOTAL, r] += u if not u <= 0 else zero
+            if grad.shape[0]:
+                u = margin - (zero - s)
+                grad[start + j] = kink if u == 0 else (slope if u > 0 else zero)
+
+
 def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad):
     """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
     for r in range(band_rows(flat.dtype)):
@@ -373,5 +429,6 @@ def _tile_rows_python(scores):
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_band = _ww_band_python
+    ova_band = _ova_band_python
     cs_band = _cs_band_python
     tile_rows = _tile_rows_python

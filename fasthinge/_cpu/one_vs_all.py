@@ -15,6 +15,61 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import zero_row
+from ._tiles import BASE, LANES, SLOPE, TOTAL, WEIGHT, ova_band, tile_rows
+
+
+@row_jit
+def _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out):
+    """Hinge (p = 1) rows ``start..`` in bands of W; returns (next row, loss sum).
+
+    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.ova_band``), each lane
+    adding its row's terms in index order with the row code's operations, so
+    the results are the row code's bit for bit. At a row whose loss is NaN
+    the bands stop, and the row code takes the rest of the chunk.
+    """
+    margin, _, norm, kink_frac, g_const, grad_denom, ignore, _ = params
+    sample_weight = weights[0]
+    n_classes = scores.shape[1]
+    has_sw = sample_weight.shape[0] > 0
+    zero = margin - margin
+    flat = scores.reshape(scores.size)
+    flat_grad = grad.reshape(grad.size)
+    lanes = np.empty((5, LANES), scores.dtype)
+    lane_labels = np.empty(LANES, np.int64)
+    width = tile_rows(scores)
+    acc = 0.0
+    i = start
+    while i + width <= stop:
+        for r in range(width):
+            y = labels[i + r]
+            lane_labels[r] = -1 if y == ignore else y
+            g0 = scores.dtype.type(sample_weight[i + r] / grad_denom) if has_sw else g_const
+            lanes[BASE, r] = margin
+            lanes[SLOPE, r] = g0
+            lanes[WEIGHT, r] = g0 * kink_frac
+            lanes[TOTAL, r] = zero
+        ova_band(flat, i * n_classes, n_classes, lanes, lane_labels, flat_grad)
+        for r in range(width):  # finish each row: g[y] and the loss, in row order
+            row = i + r
+            y = labels[row]
+            if y == ignore:
+                zero_row(row, grad, loss_out)
+                continue
+            total = lanes[TOTAL, r]
+            if total != total:  # NaN: the row code takes it from here
+                return row, acc
+            if grad.shape[0]:
+                u = margin - scores[row, y]
+                coef = lanes[SLOPE, r] if u > 0 else zero
+                coef = lanes[WEIGHT, r] if u == 0 else coef
+                grad[row, y] = zero - coef
+            loss = total / norm
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
 
 
 @row_jit
@@ -24,7 +79,8 @@ def _ova_chunk(c, scores, labels, weights, params, grad, loss_out):
     The row loop is written out here (see the note in ``multiclass.py``): per
     element ``u = m − t·s``, ``h = u_+^p``, gradient ``−t·(1 or 2u)``, NaN kept.
     With ``per_class`` non-empty, the weighted ``h`` of each column is added
-    to this chunk's row of ``per_class``.
+    to this chunk's row of ``per_class``. Otherwise hinge (p = 1) rows go in
+    bands of W rows to ``_ova_bands`` (SIMD across rows, the same results).
     """
     margin, p, norm, kink_frac, g_const, grad_denom, ignore, rows = params
     sample_weight, per_class = weights
@@ -36,7 +92,12 @@ def _ova_chunk(c, scores, labels, weights, params, grad, loss_out):
     zero = margin - margin
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     acc = 0.0
-    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    bands = hinge and not columns.shape[0] and scores.shape[1] < 2**31
+    if bands and stop - start >= tile_rows(scores):
+        start, acc = _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out)
+    for i in range(start, stop):
         y = labels[i]
         if y == ignore:
             zero_row(i, grad, loss_out)
