@@ -33,6 +33,24 @@ def _cases(rng, n_rows, n_classes, dtype):
     return scores, labels, weights
 
 
+def _check_bands_match_rows(fn, scores, labels, kw):
+    """Every output of a many-row call equals that of each row alone, bit for bit."""
+    kw = dict(kw, ignore_index=IGNORE)
+    loss_rows, grad_rows = _row_by_row(fn, scores, labels, kw)
+    loss, grad = fn(scores, labels, reduction="none", **kw)
+    np.testing.assert_array_equal(grad, grad_rows)
+    assert np.array_equal(np.signbit(grad), np.signbit(grad_rows))  # signed zeros too
+    np.testing.assert_array_equal(loss, loss_rows)
+    only = fn(scores, labels, reduction="none", return_grad=False, **kw)
+    np.testing.assert_array_equal(only, loss_rows)
+    out = np.full_like(grad, 7.0)
+    total, _ = fn(scores, labels, reduction="sum", out=out, **kw)
+    np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
+    with np.errstate(invalid="ignore"):  # inf - inf with negative weights
+        expected = np.sum(loss_rows, dtype=np.float64).astype(scores.dtype)
+    assert np.array_equal(total, expected, equal_nan=True)
+
+
 OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "weights"]
 
 
@@ -45,15 +63,7 @@ def test_crammer_singer_blocks_match_rows(dtype, n_classes, option):
     kw = OPTIONS[option]
     if kw == "weights":
         kw = {"sample_weight": sample_weight, "class_weight": class_weight}
-    kw = dict(kw, ignore_index=IGNORE)
-    loss_rows, grad_rows = _row_by_row(fh.crammer_singer, scores, labels, kw)
-    loss, grad = fh.crammer_singer(scores, labels, reduction="none", **kw)
-    np.testing.assert_array_equal(grad, grad_rows)
-    np.testing.assert_array_equal(loss, loss_rows)
-    only = fh.crammer_singer(scores, labels, reduction="none", return_grad=False, **kw)
-    np.testing.assert_array_equal(only, loss_rows)
-    total = fh.crammer_singer(scores, labels, reduction="sum", return_grad=False, **kw)
-    assert np.array_equal(total, np.sum(loss_rows, dtype=np.float64).astype(dtype), equal_nan=True)
+    _check_bands_match_rows(fh.crammer_singer, scores, labels, kw)
 
 
 WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]
@@ -65,22 +75,12 @@ WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan":
 def test_weston_watkins_bands_match_rows(dtype, n_classes, option):
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
-    scores[40, -1] = np.inf  # a full tile's row and the last rows' padded tile
-    scores[-1, -1] = np.nan
+    scores[40, -1] = np.inf
+    scores[-1, -1] = np.nan  # the last band's partial tile
     kw = WW_OPTIONS[option]
     if kw == "weights":
         kw = {"sample_weight": sample_weight, "class_weight": class_weight}
-    kw = dict(kw, ignore_index=IGNORE)
-    loss_rows, grad_rows = _row_by_row(fh.weston_watkins, scores, labels, kw)
-    loss, grad = fh.weston_watkins(scores, labels, reduction="none", **kw)
-    np.testing.assert_array_equal(grad, grad_rows)
-    np.testing.assert_array_equal(loss, loss_rows)
-    only = fh.weston_watkins(scores, labels, reduction="none", return_grad=False, **kw)
-    np.testing.assert_array_equal(only, loss_rows)
-    out = np.full_like(grad, 7.0)
-    total, _ = fh.weston_watkins(scores, labels, reduction="sum", out=out, **kw)
-    np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
-    assert np.array_equal(total, np.sum(loss_rows, dtype=np.float64).astype(dtype), equal_nan=True)
+    _check_bands_match_rows(fh.weston_watkins, scores, labels, kw)
 
 
 OVA_OPTIONS = [{}, {"margin": 0.5}, {"kink": "half"}, {"normalize": True}, "weights", {"p": 2}]
@@ -97,11 +97,4 @@ def test_one_vs_all_bands_match_rows(dtype, n_classes, option):
     kw = OVA_OPTIONS[option]
     if kw == "weights":
         kw = {"sample_weight": (sample_weight - 0.3)}  # negative weights too: g0 · 0 = -0
-    kw = dict(kw, ignore_index=IGNORE)
-    loss_rows, grad_rows = _row_by_row(fh.one_vs_all, scores, labels, kw)
-    loss, grad = fh.one_vs_all(scores, labels, reduction="none", **kw)
-    np.testing.assert_array_equal(grad, grad_rows)
-    assert np.array_equal(np.signbit(grad), np.signbit(grad_rows))
-    np.testing.assert_array_equal(loss, loss_rows)
-    only = fh.one_vs_all(scores, labels, reduction="none", return_grad=False, **kw)
-    np.testing.assert_array_equal(only, loss_rows)
+    _check_bands_match_rows(fh.one_vs_all, scores, labels, kw)

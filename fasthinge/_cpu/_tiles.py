@@ -238,13 +238,15 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
         b.store(total, self.total)
         b.store(g_y, self.g_y)
 
+    def lane_value(self, kind, r):
+        """Lane ``r``'s value of state row ``kind``, in every lane."""
+        value = self.builder.extract_element(self.lane[kind], lir.Constant(_I32, r))
+        return _splat(self.builder, value, self.width)
+
     def gradient_row(self, r, row):
-        b, w = self.builder, self.width
-        index = lir.Constant(_I32, r)
-        base = _splat(b, b.extract_element(self.lane[BASE], index), w)
-        slope = _splat(b, b.extract_element(self.lane[SLOPE], index), w)
-        keep = b.fcmp_unordered(">", b.fadd(base, row), self.zero)
-        return b.select(keep, slope, self.zero)
+        b = self.builder
+        keep = b.fcmp_unordered(">", b.fadd(self.lane_value(BASE, r), row), self.zero)
+        return b.select(keep, self.lane_value(SLOPE, r), self.zero)
 
     def finish(self):
         self.store(self.builder.load(self.total), self.lane_ptr[TOTAL])
@@ -313,14 +315,10 @@ class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
         b.store(total, self.total)
 
     def gradient_row(self, r, row):
-        b, w = self.builder, self.width
-        index = lir.Constant(_I32, r)
-        margin = _splat(b, b.extract_element(self.lane[BASE], index), w)
-        slope = _splat(b, b.extract_element(self.lane[SLOPE], index), w)
-        kink = _splat(b, b.extract_element(self.lane[WEIGHT], index), w)
-        u = b.fsub(margin, b.fsub(self.zero, row))
-        coef = b.select(b.fcmp_ordered(">", u, self.zero), slope, self.zero)
-        return b.select(b.fcmp_ordered("==", u, self.zero), kink, coef)
+        b = self.builder
+        u = b.fsub(self.lane_value(BASE, r), b.fsub(self.zero, row))
+        coef = b.select(b.fcmp_ordered(">", u, self.zero), self.lane_value(SLOPE, r), self.zero)
+        return b.select(b.fcmp_ordered("==", u, self.zero), self.lane_value(WEIGHT, r), coef)
 
 
 @intrinsic
