@@ -173,12 +173,24 @@ class _Band:  # pragma: no cover (compile-time code)
         else:
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
-    def update(self, old, new, jj, width):
-        """``new``, or ``old`` where column ``jj`` is past ``width`` (a partial tile)."""
-        if width is None:
-            return new
-        inside = self.builder.icmp_signed("<", lir.Constant(_I64, jj), width)
-        return self.builder.select(inside, new, old)
+    def columns(self, columns, labels, j0, width):
+        """Each column into the lane state (``self.slots``), in index order.
+
+        A partial tile stops at ``width``: a branch per column (the same way in
+        every band, so predicted) rather than a select on the chains.
+        """
+        b = self.builder
+        for jj, column in enumerate(columns):
+            if width is None:
+                self._step(column, labels, j0, jj)
+            else:
+                with b.if_then(b.icmp_signed("<", lir.Constant(_I64, jj), width), likely=True):
+                    self._step(column, labels, j0, jj)
+
+    def _step(self, column, labels, j0, jj):
+        state = [self.builder.load(slot) for slot in self.slots]
+        for slot, value in zip(self.slots, self.step(state, column, labels, j0, jj), strict=True):
+            self.builder.store(value, slot)
 
     def tile(self, j0, width=None):
         """Columns ``j0 ..`` (all W, or the first ``width`` under a mask)."""
@@ -223,20 +235,16 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
         self.lane = [value for _, value in lanes]
         self.total = cgutils.alloca_once_value(builder, self.lane[TOTAL])
         self.g_y = cgutils.alloca_once_value(builder, self.lane[G_Y])
+        self.slots = [self.total, self.g_y]
 
-    def columns(self, columns, labels, j0, width):
-        b, w = self.builder, self.width
-        total, g_y = b.load(self.total), b.load(self.g_y)
-        for jj in range(w):
-            z = b.fadd(self.lane[BASE], columns[jj])
-            keep = b.fcmp_unordered(">", z, self.zero)  # not z <= 0: a NaN z is kept
-            keep = b.and_(keep, b.icmp_signed("!=", labels, _int_vector([jj] * w)))
-            new_total = b.fadd(total, b.select(keep, b.fmul(z, self.lane[WEIGHT]), self.zero))
-            new_g_y = b.fsub(g_y, b.select(keep, self.lane[SLOPE], self.zero))
-            total = self.update(total, new_total, jj, width)
-            g_y = self.update(g_y, new_g_y, jj, width)
-        b.store(total, self.total)
-        b.store(g_y, self.g_y)
+    def step(self, state, column, labels, j0, jj):
+        b, (total, g_y) = self.builder, state
+        z = b.fadd(self.lane[BASE], column)
+        keep = b.fcmp_unordered(">", z, self.zero)  # not z <= 0: a NaN z is kept
+        keep = b.and_(keep, b.icmp_signed("!=", labels, _int_vector([jj] * self.width)))
+        total = b.fadd(total, b.select(keep, b.fmul(z, self.lane[WEIGHT]), self.zero))
+        g_y = b.fsub(g_y, b.select(keep, self.lane[SLOPE], self.zero))
+        return total, g_y
 
     def lane_value(self, kind, r):
         """Lane ``r``'s value of state row ``kind``, in every lane."""
@@ -268,23 +276,16 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         self.nan = cgutils.alloca_once_value(
             builder, self.load_indices(self.index_type, self.index_array, 1)
         )
+        self.slots = [self.best, self.j_best, self.nan]
 
-    def columns(self, columns, labels, j0, width):
-        b, w = self.builder, self.width
-        best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
-        for jj in range(w):
-            v = columns[jj]
-            wrong = b.icmp_signed("!=", labels, _int_vector([jj] * w))
-            take = b.and_(wrong, b.fcmp_ordered(">", v, best))  # strictly: ties keep the first
-            j = _splat(b, b.trunc(b.add(j0, lir.Constant(_I64, jj)), _I32), w)
-            best = self.update(best, b.select(take, v, best), jj, width)
-            j_best = self.update(j_best, b.select(take, j, j_best), jj, width)
-            # any NaN in the row (the label's too: then z is NaN) sends it to the row code
-            is_nan = b.zext(b.fcmp_unordered("uno", v, v), self.index_vector)
-            nan = self.update(nan, b.or_(nan, is_nan), jj, width)
-        b.store(best, self.best)
-        b.store(j_best, self.j_best)
-        b.store(nan, self.nan)
+    def step(self, state, column, labels, j0, jj):
+        b, w, (best, j_best, nan) = self.builder, self.width, state
+        wrong = b.icmp_signed("!=", labels, _int_vector([jj] * w))
+        take = b.and_(wrong, b.fcmp_ordered(">", column, best))  # strictly: ties keep the first
+        j = _splat(b, b.trunc(b.add(j0, lir.Constant(_I64, jj)), _I32), w)
+        # any NaN in the row (the label's too: then z is NaN) sends it to the row code
+        is_nan = b.zext(b.fcmp_unordered("uno", column, column), self.index_vector)
+        return b.select(take, column, best), b.select(take, j, j_best), b.or_(nan, is_nan)
 
     def gradient_row(self, r, row):
         return self.zero  # the caller writes the two non-zero entries
@@ -303,16 +304,12 @@ class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
     lane rows: ``BASE`` = m, ``SLOPE`` = g0, ``WEIGHT`` = g0 · kink fraction).
     """
 
-    def columns(self, columns, labels, j0, width):
-        b, w = self.builder, self.width
-        total = b.load(self.total)
-        for jj in range(w):
-            label = b.icmp_signed("==", labels, _int_vector([jj] * w))
-            s = columns[jj]
-            u = b.fsub(self.lane[BASE], b.select(label, s, b.fsub(self.zero, s)))
-            h = b.select(b.fcmp_unordered(">", u, self.zero), u, self.zero)  # NaN is kept
-            total = self.update(total, b.fadd(total, h), jj, width)
-        b.store(total, self.total)
+    def step(self, state, column, labels, j0, jj):
+        b, (total, g_y) = self.builder, state
+        label = b.icmp_signed("==", labels, _int_vector([jj] * self.width))
+        u = b.fsub(self.lane[BASE], b.select(label, column, b.fsub(self.zero, column)))
+        h = b.select(b.fcmp_unordered(">", u, self.zero), u, self.zero)  # NaN is kept
+        return b.fadd(total, h), g_y
 
     def gradient_row(self, r, row):
         b = self.builder
