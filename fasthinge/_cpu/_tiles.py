@@ -29,8 +29,8 @@ from numba.extending import intrinsic
 #: Columns of the lane arrays: the widest band (float32).
 LANES = 16
 BASE, WEIGHT, SLOPE, TOTAL, G_Y = range(5)
-#: Rows up to this many bytes are prefetched one band ahead.
-SHORT_ROW_BYTES = 2048
+#: Rows of this many bytes are prefetched one band ahead.
+PREFETCH_MIN_ROW_BYTES, PREFETCH_MAX_ROW_BYTES = 256, 2048
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
@@ -117,14 +117,14 @@ class _Band:  # pragma: no cover (compile-time code)
         # Short rows make W short, interleaved streams that the hardware prefetcher
         # misses: prefetch the next band (measured 2x at C = 100, float32). Long rows
         # are long streams it follows, and a band ahead would be too far (slower at
-        # C = 10000): there the "prefetch" is of the current tile, a no-op.
-        short = builder.icmp_signed(
-            "<=",
-            builder.mul(self.stride, lir.Constant(_I64, self.align)),
-            lir.Constant(_I64, SHORT_ROW_BYTES),
+        # C = 10000); a band of rows under PREFETCH_MIN_ROW_BYTES is a few cache
+        # lines, one sequential stream.
+        row_bytes = builder.mul(self.stride, lir.Constant(_I64, self.align))
+        self.do_prefetch = builder.and_(
+            builder.icmp_signed(">=", row_bytes, lir.Constant(_I64, PREFETCH_MIN_ROW_BYTES)),
+            builder.icmp_signed("<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES)),
         )
-        ahead = builder.mul(self.stride, lir.Constant(_I64, self.width))
-        self.ahead = builder.select(short, ahead, lir.Constant(_I64, 0))
+        self.ahead = builder.mul(self.stride, lir.Constant(_I64, self.width))
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
         self.labels = self.load_indices(sig.args[-2], labels, 0)
@@ -152,7 +152,7 @@ class _Band:  # pragma: no cover (compile-time code)
         self.builder.store(wide, self.builder.bitcast(pointer, vector.as_pointer()), align=8)
 
     def _prefetch(self, data, start, write):
-        """Prefetch the same tile row of the next band (short rows only)."""
+        """Prefetch the same tile row of the next band."""
         b = self.builder
         pointer = b.bitcast(b.gep(data, [b.add(start, self.ahead)]), lir.IntType(8).as_pointer())
         flags = [lir.Constant(_I32, int(write)), lir.Constant(_I32, 3), lir.Constant(_I32, 1)]
@@ -201,15 +201,18 @@ class _Band:  # pragma: no cover (compile-time code)
         first = b.add(self.row_offset, j0)
         starts = [b.add(first, b.mul(self.stride, lir.Constant(_I64, r))) for r in range(w)]
         rows = [self.load(b.gep(self.src, [s]), mask) for s in starts]
-        for s in starts:
-            self._prefetch(self.src, s, write=False)
+        with b.if_then(self.do_prefetch):
+            for s in starts:
+                self._prefetch(self.src, s, write=False)
         labels = b.sub(self.labels, _splat(b, b.trunc(j0, _I32), w))  # the label's column from j0
         self.columns(_transpose(b, rows), labels, j0, width)
         with b.if_then(self.has_grad):
             for r in range(w):
                 value = self.gradient_row(r, rows[r])
                 self.store(value, b.gep(self.grad.data, [starts[r]]), mask)
-                self._prefetch(self.grad.data, starts[r], write=True)
+            with b.if_then(self.do_prefetch):
+                for s in starts:
+                    self._prefetch(self.grad.data, s, write=True)
 
     def run(self):
         """Every tile of the band, then the lane state back to memory."""
