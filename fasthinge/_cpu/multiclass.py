@@ -263,7 +263,7 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
 
 
 @row_jit
-def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
+def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Crammer–Singer rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Ties "first" and no compact output. Row ``r`` of a band is SIMD lane ``r``
@@ -330,9 +330,11 @@ def _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out):
 def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     """Crammer–Singer rows of chunk ``c``; returns the float64 sum of their losses.
 
-    Rows of at most ``SMALL_ROW`` classes with ties "first" take one scalar
-    pass below (max, its first index and the zeroed gradient row); a NaN wrong
-    score, split ties and longer rows go to ``_cs_row`` (vectorised sweeps).
+    With ties "first" and no compact output, runs of W rows go to
+    ``_cs_bands`` (SIMD across rows, the same results). Other rows of at most
+    ``SMALL_ROW`` classes with ties "first" take one scalar pass below (max,
+    its first index and the zeroed gradient row); a NaN wrong score, split
+    ties and longer rows go to ``_cs_row`` (vectorised sweeps).
     ``weights = (class_weight, sample_weight, indices, values)``: with
     ``indices`` (N, 2) the gradient is stored compactly (see ``compress_row``).
     """
@@ -349,7 +351,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = n_classes > 1 and not split_ties and indices.shape[0] == 0 and n_classes < 2**31
     if bands and stop - start >= tile_rows(scores):
-        start, acc = _cs_blocks(start, stop, scores, labels, weights, params, grad, loss_out)
+        start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     for i in range(start, stop):
         y = labels[i]
         gi = i if grad.shape[0] else 0
