@@ -33,9 +33,9 @@ def _cases(rng, n_rows, n_classes, dtype):
     return scores, labels, weights
 
 
-def _check_bands_match_rows(fn, scores, labels, kw):
+def _check_bands_match_rows(fn, scores, labels, kw, ignore=True):
     """Every output of a many-row call equals that of each row alone, bit for bit."""
-    kw = dict(kw, ignore_index=IGNORE)
+    kw = dict(kw, ignore_index=IGNORE) if ignore else kw
     loss_rows, grad_rows = _row_by_row(fn, scores, labels, kw)
     loss, grad = fn(scores, labels, reduction="none", **kw)
     np.testing.assert_array_equal(grad, grad_rows)
@@ -98,3 +98,23 @@ def test_one_vs_all_bands_match_rows(dtype, n_classes, option):
     if kw == "weights":
         kw = {"sample_weight": (sample_weight - 0.3)}  # negative weights too: g0 · 0 = -0
     _check_bands_match_rows(fh.one_vs_all, scores, labels, kw)
+
+
+CATEGORICAL_OPTIONS = [{}, {"margin": 0.5}, {"kink": "zero"}, {"ties": "first"}, "weights"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 7, 10, 16, 17, 33])
+@pytest.mark.parametrize("option", range(len(CATEGORICAL_OPTIONS)))
+@pytest.mark.parametrize("soft", [False, True])
+def test_categorical_hinge_bands_match_rows(dtype, n_classes, option, soft):
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, _) = _cases(rng, 203, n_classes, dtype)
+    targets = np.eye(n_classes, dtype=dtype)[np.where(labels == IGNORE, 0, labels)]
+    if soft:
+        targets = (rng.integers(0, 5, targets.shape) / 4).astype(dtype)  # ties in (1 - t)·s too
+    scores[60, :] = scores[60, 0]  # a row whose max is tied everywhere
+    kw = CATEGORICAL_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": sample_weight}
+    _check_bands_match_rows(fh.categorical_hinge, scores, targets, kw, ignore=False)

@@ -83,11 +83,15 @@ class _Band:  # pragma: no cover (compile-time code)
     transposed tile, column by column) and ``gradient_row`` (one loaded row).
     """
 
+    #: Whether the tiles store gradient rows (``gradient_row``).
+    writes_grad = True
+
     def __init__(self, context, builder, sig, args):
         flat, self.row_offset, self.stride = args[:3]
         labels, grad = args[-2:]
         self.context, self.builder = context, builder
         self.src = context.make_array(sig.args[0])(context, builder, flat).data
+        self.sources = [self.src]  # matrices walked together (the same shape)
         self.grad = context.make_array(sig.args[-1])(context, builder, grad)
         element = context.get_data_type(sig.args[0].dtype)
         self.width = band_rows(np.dtype(str(sig.args[0].dtype)))
@@ -129,6 +133,10 @@ class _Band:  # pragma: no cover (compile-time code)
         # compare per column on one register
         self.labels = self.load_indices(sig.args[-2], labels, 0)
         self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
+
+    def splat_constant(self, value):
+        """``value`` in every lane, in the scores' dtype."""
+        return lir.Constant(self.vector, [lir.Constant(self.vector.element, value)] * self.width)
 
     def state(self, array_type, array, row):
         """Pointer to row ``row`` of a ``(k, LANES)`` state array, and its first W values."""
@@ -176,11 +184,15 @@ class _Band:  # pragma: no cover (compile-time code)
     def columns(self, columns, labels, j0, width):
         """Each column into the lane state (``self.slots``), in index order.
 
+        ``columns`` holds the transposed tile of each source; ``step`` gets a
+        column of the only source, or a tuple with one column of each.
+
         A partial tile stops at ``width``: a branch per column (the same way in
         every band, so predicted) rather than a select on the chains.
         """
         b = self.builder
-        for jj, column in enumerate(columns):
+        for jj, column in enumerate(zip(*columns, strict=True)):
+            column = column[0] if len(column) == 1 else column
             if width is None:
                 self._step(column, labels, j0, jj)
             else:
@@ -200,12 +212,16 @@ class _Band:  # pragma: no cover (compile-time code)
             mask = b.icmp_signed("<", _int_vector(list(range(w)), 64), _splat(b, width, w))
         first = b.add(self.row_offset, j0)
         starts = [b.add(first, b.mul(self.stride, lir.Constant(_I64, r))) for r in range(w)]
-        rows = [self.load(b.gep(self.src, [s]), mask) for s in starts]
+        loaded = [[self.load(b.gep(src, [s]), mask) for s in starts] for src in self.sources]
+        rows = loaded[0]
         with b.if_then(self.do_prefetch):
-            for s in starts:
-                self._prefetch(self.src, s, write=False)
+            for src in self.sources:
+                for s in starts:
+                    self._prefetch(src, s, write=False)
         labels = b.sub(self.labels, _splat(b, b.trunc(j0, _I32), w))  # the label's column from j0
-        self.columns(_transpose(b, rows), labels, j0, width)
+        self.columns([_transpose(b, source_rows) for source_rows in loaded], labels, j0, width)
+        if not self.writes_grad:
+            return
         with b.if_then(self.has_grad):
             for r in range(w):
                 value = self.gradient_row(r, rows[r])
@@ -321,6 +337,58 @@ class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
         return b.select(b.fcmp_ordered("==", u, self.zero), self.lane_value(WEIGHT, r), coef)
 
 
+class _CategoricalBand(_Band):  # pragma: no cover (compile-time code)
+    """Keras' categorical hinge lanes: ``pos += t·s`` (in order) and the max of ``(1 − t)·s``.
+
+    A second source (the targets) is walked with the scores; the gradient rows
+    need the row's final scale, so the caller writes them.
+    """
+
+    writes_grad = False
+
+    def __init__(self, context, builder, sig, args):
+        super().__init__(context, builder, sig, args)
+        self.sources.append(context.make_array(sig.args[3])(context, builder, args[3]).data)
+        self.sums_type, self.sums_array = sig.args[4], args[4]
+        self.nan_type, self.nan_array = sig.args[5], args[5]
+        self.pos_ptr, _ = self.state(self.sums_type, self.sums_array, 0)
+        self.neg_ptr, _ = self.state(self.sums_type, self.sums_array, 1)
+        self.pos = cgutils.alloca_once_value(builder, self.zero)
+        self.neg = cgutils.alloca_once_value(builder, self.splat_constant(float("-inf")))
+        self.nan = cgutils.alloca_once_value(builder, lir.Constant(self.index_vector, None))
+        self.slots = [self.pos, self.neg, self.nan]
+
+    def step(self, state, column, labels, j0, jj):
+        b, (pos, neg, nan) = self.builder, state
+        s, t = column
+        v = b.fmul(b.fsub(self.splat_constant(1.0), t), s)
+        is_nan = b.fcmp_unordered("uno", v, v)
+        new_neg = b.select(b.fcmp_ordered(">", v, neg), v, neg)
+        pos = b.fadd(pos, b.fmul(t, s))
+        return pos, new_neg, b.or_(nan, b.zext(is_nan, self.index_vector))
+
+    def finish(self):
+        b = self.builder
+        self.store(b.load(self.pos), self.pos_ptr)
+        self.store(b.load(self.neg), self.neg_ptr)
+        self.store_indices(b.load(self.nan), self.nan_type, self.nan_array, 0)
+
+
+@intrinsic
+def categorical_band(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, flat_targets, sums, nan, labels, grad
+):
+    """Keras' categorical hinge: per lane ``Σ t·s`` in order, and the max of ``(1 − t)·s``.
+
+    ``flat_targets`` is the targets flattened like ``flat``. Writes ``sums``
+    ``(2, LANES)`` (``pos``, then the max) and ``nan`` ``(1, LANES)`` int64
+    (1 where a ``(1 − t)·s`` of the row is NaN). ``labels`` is unused (pass
+    −1s); nothing is written to ``grad``.
+    """
+    sig = types.none(flat, row_offset, n_classes, flat_targets, sums, nan, labels, grad)
+    return sig, lambda *a: _CategoricalBand(*a).run()
+
+
 @intrinsic
 def ova_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
     """One-vs-all (hinge, p = 1) sums and gradient rows of the W rows from ``flat[row_offset]``.
@@ -395,6 +463,21 @@ def _ova_band_python(flat, row_offset, n_classes, lanes, labels, grad):
                 grad[start + j] = kink if u == 0 else (slope if u > 0 else zero)
 
 
+def _categorical_band_python(flat, row_offset, n_classes, flat_targets, sums, nan, labels, grad):
+    """``categorical_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+    one = flat.dtype.type(1.0)
+    for r in range(band_rows(flat.dtype)):
+        start = row_offset + r * n_classes
+        pos, neg, any_nan = flat.dtype.type(0), flat.dtype.type(-np.inf), 0
+        for j in range(n_classes):
+            s, t = flat[start + j], flat_targets[start + j]
+            v = (one - t) * s
+            neg = v if v > neg else neg
+            any_nan |= v != v
+            pos += t * s
+        sums[0, r], sums[1, r], nan[0, r] = pos, neg, any_nan
+
+
 def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad):
     """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
     for r in range(band_rows(flat.dtype)):
@@ -428,5 +511,6 @@ def _tile_rows_python(scores):
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_band = _ww_band_python
     ova_band = _ova_band_python
+    categorical_band = _categorical_band_python
     cs_band = _cs_band_python
     tile_rows = _tile_rows_python

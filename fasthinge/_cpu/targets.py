@@ -20,6 +20,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import scratch_row
 from ._simd import maximum
+from ._tiles import LANES, categorical_band, tile_rows
 
 
 @row_jit
@@ -40,6 +41,16 @@ def _categorical_row(s, t, margin, kink_frac, split_ties, g0, g):
     else:
         g[:] = zero
         return zero
+    _categorical_grad(s, t, neg, scale, split_ties, g)
+    return z if z > 0 or z != z else zero
+
+
+@row_jit
+def _categorical_grad(s, t, neg, scale, split_ties, g):
+    """An active row's gradient: ``scale`` on the max of ``(1 − t)·s`` (split or first), minus
+    ``scale·t``."""
+    zero = s.dtype.type(0.0)  # = margin − margin: margins are finite
+    one = s.dtype.type(1.0)
     first, n_ties = s.shape[0], 0
     for c in range(s.shape[0]):
         hit = (one - t[c]) * s[c] == neg
@@ -49,17 +60,76 @@ def _categorical_row(s, t, margin, kink_frac, split_ties, g0, g):
     for c in range(s.shape[0]):
         wins = (one - t[c]) * s[c] == neg if split_ties else c == first
         g[c] = (share * (one - t[c]) if wins else zero) - scale * t[c]
-    return z if z > 0 or z != z else zero
+
+
+@row_jit
+def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss_out):
+    """Rows ``start..`` in bands of W; returns (next row, loss sum).
+
+    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.categorical_band``):
+    ``Σ t·s`` in index order and the max of ``(1 − t)·s``, as the row code
+    computes them; an active row's gradient is then ``_categorical_grad``'s,
+    as in the row code. A row with a NaN ``(1 − t)·s`` or a NaN ``z`` is
+    redone by ``_categorical_row``.
+    """
+    margin, kink_frac, split_ties, g_const, grad_denom, _ = params
+    (sample_weight,) = weights
+    n_classes = scores.shape[1]
+    has_sw = sample_weight.shape[0] > 0
+    zero = margin - margin
+    flat = scores.reshape(scores.size)
+    flat_targets = targets.reshape(targets.size)
+    sums = np.empty((2, LANES), scores.dtype)
+    nan = np.empty((1, LANES), np.int64)
+    no_labels = np.full(LANES, -1, np.int64)
+    scratch = np.empty(n_classes, scores.dtype)
+    width = tile_rows(scores)
+    acc = 0.0
+    i = start
+    while i + width <= stop:
+        categorical_band(flat, i * n_classes, n_classes, flat_targets, sums, nan, no_labels, grad)
+        for r in range(width):
+            row = i + r
+            g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
+            z = sums[1, r] - sums[0, r] + margin
+            g = grad[row] if grad.shape[0] else scratch
+            if nan[0, r] or z != z:  # the row code, exactly
+                s, t = scores[row], targets[row]
+                loss = _categorical_row(s, t, margin, kink_frac, split_ties, g0, g)
+            elif z < 0:
+                loss = zero
+                if grad.shape[0]:
+                    g[:] = zero
+            else:
+                loss = z if z > 0 else zero
+                if grad.shape[0]:
+                    scale = g0 if z > 0 else g0 * kink_frac
+                    _categorical_grad(scores[row], targets[row], sums[1, r], scale, split_ties, g)
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
 
 
 @row_jit
 def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
-    """Rows of chunk ``c``; returns the float64 sum of their losses."""
+    """Rows of chunk ``c``; returns the float64 sum of their losses.
+
+    Runs of W rows go to ``_categorical_bands`` (SIMD across rows, the same
+    results).
+    """
     margin, kink_frac, split_ties, g_const, grad_denom, rows = params
     (sample_weight,) = weights
     scratch = scratch_row(scores, grad)
     acc = 0.0
-    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    if stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
+        args = (scores, targets, weights, params, grad, loss_out)
+        start, acc = _categorical_bands(start, stop, *args)
+    for i in range(start, stop):
         g = grad[i] if grad.shape[0] else scratch
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         loss = _categorical_row(scores[i], targets[i], margin, kink_frac, split_ties, g0, g)
