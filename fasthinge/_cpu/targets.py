@@ -47,8 +47,11 @@ def _categorical_row(s, t, margin, kink_frac, split_ties, g0, g):
 
 @row_jit
 def _categorical_grad(s, t, neg, scale, split_ties, g):
-    """An active row's gradient: ``scale`` on the max of ``(1 − t)·s`` (split or first), minus
-    ``scale·t``."""
+    """An active row's gradient into ``g``.
+
+    ``scale`` on the max of ``(1 − t)·s`` (split among ties, or on the first),
+    minus ``scale·t`` everywhere.
+    """
     zero = s.dtype.type(0.0)  # = margin − margin: margins are finite
     one = s.dtype.type(1.0)
     first, n_ties = s.shape[0], 0
