@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import row_jit
+from ._tiles import LANES
 
 
 @row_jit
@@ -45,3 +46,14 @@ def compress_row(g, i, indices, values):
     for r in range(k, width):
         indices[i, r] = -1
         values[i, r] = 0
+
+
+@row_jit
+def band_buffers(scores, grad):
+    """What a walk in bands needs: flat views of ``scores`` and ``grad``, the lanes' state, labels.
+
+    The state is ``(5, LANES)`` in the scores' dtype (``_tiles``: ``BASE``,
+    ``WEIGHT``, ``SLOPE``, ``TOTAL``, ``G_Y``), the labels ``(LANES,)`` int64.
+    """
+    lanes = np.empty((5, LANES), scores.dtype)
+    return scores.reshape(scores.size), grad.reshape(grad.size), lanes, np.empty(LANES, np.int64)

@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import compress_row, zero_row
+from ._rows import band_buffers, compress_row, zero_row
 from ._simd import maximum
 from ._tiles import BASE, G_Y, LANES, SLOPE, TOTAL, WEIGHT, cs_band, tile_rows, ww_band
 
@@ -168,10 +168,7 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
-    flat = scores.reshape(scores.size)
-    flat_grad = grad.reshape(grad.size)
-    lanes = np.empty((5, LANES), scores.dtype)
-    lane_labels = np.empty(LANES, np.int64)
+    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad)
     width = tile_rows(scores)
     acc = 0.0
     i = start

@@ -14,8 +14,8 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import zero_row
-from ._tiles import BASE, LANES, SLOPE, TOTAL, WEIGHT, ova_band, tile_rows
+from ._rows import band_buffers, zero_row
+from ._tiles import BASE, SLOPE, TOTAL, WEIGHT, ova_band, tile_rows
 
 
 @row_jit
@@ -32,10 +32,7 @@ def _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
-    flat = scores.reshape(scores.size)
-    flat_grad = grad.reshape(grad.size)
-    lanes = np.empty((5, LANES), scores.dtype)
-    lane_labels = np.empty(LANES, np.int64)
+    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad)
     width = tile_rows(scores)
     acc = 0.0
     i = start
