@@ -118,3 +118,25 @@ def test_categorical_hinge_bands_match_rows(dtype, n_classes, option, soft):
     if kw == "weights":
         kw = {"sample_weight": sample_weight}
     _check_bands_match_rows(fh.categorical_hinge, scores, targets, kw, ignore=False)
+
+
+STRUCTURED_OPTIONS = [{}, {"kink": "half"}, {"kink": "full"}, "weights", {"ties": "split"}]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 7, 10, 16, 17, 33])
+@pytest.mark.parametrize("option", range(len(STRUCTURED_OPTIONS)))
+def test_structured_hinge_bands_match_rows(dtype, n_classes, option):
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
+    cost = (rng.integers(0, 3, (n_classes, n_classes)) / 2).astype(dtype)  # ties in Δ + s too
+    np.fill_diagonal(cost, 0)
+    scores[60, :] = 0  # Δ + s ties with s_y: z == 0, the kink
+    kw = STRUCTURED_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": sample_weight, "class_weight": class_weight}
+
+    def structured(s, y, **kw):
+        return fh.structured_hinge(s, y, cost, **kw)
+
+    _check_bands_match_rows(structured, scores, labels, kw)

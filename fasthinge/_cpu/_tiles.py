@@ -92,6 +92,7 @@ class _Band:  # pragma: no cover (compile-time code)
         self.context, self.builder = context, builder
         self.src = context.make_array(sig.args[0])(context, builder, flat).data
         self.sources = [self.src]  # matrices walked together (the same shape)
+        self.lane_sources = []  # (data, [row start of each lane]): walked after them
         self.grad = context.make_array(sig.args[-1])(context, builder, grad)
         element = context.get_data_type(sig.args[0].dtype)
         self.width = band_rows(np.dtype(str(sig.args[0].dtype)))
@@ -213,6 +214,9 @@ class _Band:  # pragma: no cover (compile-time code)
         first = b.add(self.row_offset, j0)
         starts = [b.add(first, b.mul(self.stride, lir.Constant(_I64, r))) for r in range(w)]
         loaded = [[self.load(b.gep(src, [s]), mask) for s in starts] for src in self.sources]
+        for src, lane_starts in self.lane_sources:  # row r at its own offset (e.g. cost[y_r])
+            lane_rows = [b.add(start, j0) for start in lane_starts]
+            loaded.append([self.load(b.gep(src, [s]), mask) for s in lane_rows])
         rows = loaded[0]
         with b.if_then(self.do_prefetch):
             for src in self.sources:
@@ -283,10 +287,14 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
 class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
     """Lanes: the max of the wrong scores, its first column, and whether one was NaN."""
 
+    #: Where the lane-state arguments (``best``, ``index``) start.
+    state_arg = 3
+
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
-        self.best_type, self.best_array = sig.args[3], args[3]
-        self.index_type, self.index_array = sig.args[4], args[4]
+        k = self.state_arg
+        self.best_type, self.best_array = sig.args[k], args[k]
+        self.index_type, self.index_array = sig.args[k + 1], args[k + 1]
         self.best_ptr, best = self.state(self.best_type, self.best_array, 0)
         self.best = cgutils.alloca_once_value(builder, best)
         self.j_best = cgutils.alloca_once_value(
@@ -314,6 +322,27 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         self.store(b.load(self.best), self.best_ptr)
         self.store_indices(b.load(self.j_best), self.index_type, self.index_array, 0)
         self.store_indices(b.load(self.nan), self.index_type, self.index_array, 1)
+
+
+class _StructuredBand(_CrammerSingerBand):  # pragma: no cover (compile-time code)
+    """Margin rescaling: Crammer–Singer lanes over ``Δ[y, j] + s_j`` (the row code's sum).
+
+    Lane ``r`` walks row ``y_r`` of the cost matrix beside its scores row.
+    """
+
+    state_arg = 5
+
+    def __init__(self, context, builder, sig, args):
+        super().__init__(context, builder, sig, args)
+        cost = context.make_array(sig.args[3])(context, builder, args[3]).data
+        offsets = context.make_array(sig.args[4])(context, builder, args[4]).data
+        lanes = range(self.width)
+        starts = [builder.load(builder.gep(offsets, [lir.Constant(_I64, r)])) for r in lanes]
+        self.lane_sources.append((cost, starts))
+
+    def step(self, state, column, labels, j0, jj):
+        s, cost = column
+        return super().step(state, self.builder.fadd(cost, s), labels, j0, jj)
 
 
 class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
@@ -387,6 +416,19 @@ def categorical_band(  # pragma: no cover (compile-time code)
     """
     sig = types.none(flat, row_offset, n_classes, flat_targets, sums, nan, labels, grad)
     return sig, lambda *a: _CategoricalBand(*a).run()
+
+
+@intrinsic
+def structured_band(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad
+):
+    """Margin rescaling: as ``cs_band`` over ``Δ[y, j] + s_j``.
+
+    ``flat_cost`` is the (C, C) cost matrix flattened, ``cost_rows``
+    ``(LANES,)`` int64 the offset of each lane's row ``y · C`` in it.
+    """
+    sig = types.none(flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad)
+    return sig, lambda *a: _StructuredBand(*a).run()
 
 
 @intrinsic
@@ -478,12 +520,19 @@ def _categorical_band_python(flat, row_offset, n_classes, flat_targets, sums, na
         sums[0, r], sums[1, r], nan[0, r] = pos, neg, any_nan
 
 
-def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad):
-    """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+def _structured_band_python(
+    flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad
+):
+    """``structured_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
+    _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad, flat_cost, cost_rows)
+
+
+def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad, cost=None, rows=None):
+    """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``); over ``Δ[y, j] + s_j`` with a cost."""
     for r in range(band_rows(flat.dtype)):
         start = row_offset + r * n_classes
         for j in range(n_classes):
-            v = flat[start + j]
+            v = flat[start + j] if cost is None else cost[rows[r] + j] + flat[start + j]
             if j != labels[r] and v > best[0, r]:
                 best[0, r] = v
                 index[0, r] = j
@@ -513,4 +562,5 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ova_band = _ova_band_python
     categorical_band = _categorical_band_python
     cs_band = _cs_band_python
+    structured_band = _structured_band_python
     tile_rows = _tile_rows_python

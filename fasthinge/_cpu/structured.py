@@ -22,6 +22,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import compress_row, scratch_row, zero_row
 from ._simd import maximum
+from ._tiles import LANES, structured_band, tile_rows
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 KINK_ZERO, KINK_HALF = 0, 2
@@ -175,15 +176,94 @@ def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
 
 
 @row_jit
+def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
+    """Margin rescaling, ties "first": rows ``start..`` in bands of W; returns (next row, loss sum).
+
+    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.structured_band``): the
+    max of ``Δ[y, j] + s_j`` over ``j ≠ y`` and its first column, and the
+    band's gradient rows zeroed; then the two non-zero entries of an active
+    row, with the row code's operations. A row with a NaN, or with no value
+    above −inf, is redone by ``_rescaling_row``; an ignored row is zeroed.
+    """
+    margin, kind, _, kink_mode, _, split_ties, g_const, grad_denom, ignore, _ = params
+    class_weight, sample_weight, cost, _, _ = weights
+    n_classes = scores.shape[1]
+    has_sw = sample_weight.shape[0] > 0
+    zero = margin - margin
+    one = scores.dtype.type(1.0)
+    flat = scores.reshape(scores.size)
+    flat_grad = grad.reshape(grad.size)
+    flat_cost = cost.reshape(cost.size)
+    best = np.empty((1, LANES), scores.dtype)
+    index = np.empty((2, LANES), np.int64)
+    lane_labels = np.empty(LANES, np.int64)
+    cost_rows = np.empty(LANES, np.int64)
+    scratch = np.empty(n_classes, scores.dtype)
+    vals = np.empty(n_classes, scores.dtype)
+    width = tile_rows(scores)
+    acc = 0.0
+    i = start
+    while i + width <= stop:
+        for r in range(width):
+            y = labels[i + r]
+            lane_labels[r] = 0 if y == ignore else y
+            cost_rows[r] = lane_labels[r] * n_classes
+            best[0, r] = -np.inf
+            index[0, r] = -1
+            index[1, r] = 0
+        args = (flat, i * n_classes, n_classes, flat_cost, cost_rows, best, index, lane_labels)
+        structured_band(*args, flat_grad)
+        for r in range(width):
+            row = i + r
+            y = labels[row]
+            if y == ignore:
+                zero_row(row, grad, loss_out)
+                continue
+            g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
+            w_y = class_weight[y]
+            z = best[0, r] - scores[row, y]
+            if index[1, r] or index[0, r] < 0 or z != z:  # the row code, exactly
+                g = grad[row] if grad.shape[0] else scratch
+                s, cost_row = scores[row], cost[y]
+                loss = _rescaling_row(
+                    kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0, g, vals
+                )
+            elif z < 0 or (z == 0 and kink_mode == KINK_ZERO):
+                loss = zero
+            else:
+                frac = one / scores.dtype.type(2 if z == 0 and kink_mode == KINK_HALF else 1)
+                coef = g0 * w_y * one * frac
+                if grad.shape[0]:
+                    grad[row, index[0, r]] = coef
+                    grad[row, y] = zero - coef
+                loss = z * w_y
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
+
+
+@row_jit
 def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
-    """Rows of chunk ``c``; returns the float64 sum of their losses."""
+    """Rows of chunk ``c``; returns the float64 sum of their losses.
+
+    Margin rescaling with ties "first" and no compact output takes runs of W
+    rows in ``_margin_bands`` (SIMD across rows, the same results).
+    """
     margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, rows = params
     class_weight, sample_weight, cost, indices, values = weights
     scratch = scratch_row(scores, grad)
     top = np.empty(max(k, 1), scores.dtype)
     vals = np.empty(scores.shape[1], scores.dtype)
     acc = 0.0
-    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    bands = kind == MARGIN_RESCALING and not split_ties and indices.shape[0] == 0
+    if bands and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
+        start, acc = _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out)
+    for i in range(start, stop):
         y = labels[i]
         g = grad[i] if grad.shape[0] else scratch
         if y == ignore:
