@@ -140,3 +140,20 @@ def test_structured_hinge_bands_match_rows(dtype, n_classes, option):
         return fh.structured_hinge(s, y, cost, **kw)
 
     _check_bands_match_rows(structured, scores, labels, kw)
+
+
+@pytest.mark.parametrize("width", [8, 16])
+def test_transpose_masks_transpose(width):
+    """The shuffle stages of the band tiles, applied as LLVM's shufflevector does, transpose."""
+    from fasthinge._cpu._tiles import _transpose_masks
+
+    matrix = np.arange(width * width).reshape(width, width)
+    rows = list(matrix)
+    for b, low, high in _transpose_masks(width):
+        new = list(rows)
+        for r in range(width):
+            if not r & b:
+                both = np.concatenate([rows[r], rows[r + b]])  # shufflevector's index space
+                new[r], new[r + b] = both[low], both[high]
+        rows = new
+    np.testing.assert_array_equal(np.array(rows), matrix.T)

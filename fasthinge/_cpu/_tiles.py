@@ -3,19 +3,24 @@
 A Weston–Watkins row sum must be added in index order (PyTorch's order, for
 bit-identical results), so one row is a chain of dependent additions that no
 vectoriser may reorder. ``W`` rows side by side are ``W`` independent chains:
-lane ``r`` of a vector holds row ``r``. ``ww_band`` walks a band of W rows in
-tiles of W columns: W contiguous row loads (masked for the last, partial
+lane ``r`` of a vector holds row ``r``. A band walk (``_Band``) takes W rows
+in tiles of W columns: W contiguous row loads (masked for the last, partial
 tile), a transpose by ``shufflevector`` (log2 W stages), then column after
 column into the lanes, each lane in its row's index order with the row code's
-operations. The loaded rows also give the gradient rows (a compare and a
-select per element), stored as W contiguous (masked) vectors. Numba has no
-vector types, hence LLVM IR through ``@intrinsic``.
+operations. The loaded rows also give the gradient rows, stored as W
+contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
+``@intrinsic``; each intrinsic has a plain-Python twin for ``NUMBA_DISABLE_JIT``.
+
+One lane class per loss supplies the per-column ``step``: Weston–Watkins
+(``ww_band``), Crammer–Singer (``cs_band``), margin rescaling
+(``structured_band``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
+(``ova_band``) and Keras' categorical hinge (``categorical_band``, scores and
+targets walked together).
 
 W is 16 for float32 and 8 for float64 (512-bit vectors; LLVM splits them
-where the CPU has narrower ones). Lane state lives in a ``(5, LANES)`` array
-of the scores' dtype (rows ``BASE``, ``WEIGHT``, ``SLOPE``, ``TOTAL``,
-``G_Y``; the first W columns are used) and the lanes' labels in a
-``(LANES,)`` int64 array.
+where the CPU has narrower ones). Lane state lives in ``(k, LANES)`` arrays
+(the first W columns are used); the lanes' labels in a ``(LANES,)`` int64
+array.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def _int_vector(values: list[int], bits: int = 32) -> lir.Constant:  # pragma: n
     return lir.Constant(lir.VectorType(kind, len(values)), [lir.Constant(kind, v) for v in values])
 
 
-def _transpose_masks(width: int) -> list[tuple[int, list[int], list[int]]]:  # pragma: no cover
+def _transpose_masks(width: int) -> list[tuple[int, list[int], list[int]]]:
     """Shuffle masks of each stage: stage ``b`` swaps bit ``b`` of the row and column indices."""
     stages = []
     b = 1
