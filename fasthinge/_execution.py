@@ -20,6 +20,9 @@ from . import _validation as v
 #: Rows are grouped in chunks of about this many elements (fixed by the shape,
 #: never by the thread count, so the sums are deterministic).
 CHUNK_ELEMENTS = 1 << 14
+#: Chunks of kernels that take rows in SIMD bands hold at least one band
+#: (``_cpu._tiles.LANES``), so long rows take the bands too.
+BAND_ROWS = 16
 
 #: When a batch is computed in pieces (``fasthinge.dask``): the whole batch's
 #: "mean" denominator, used for each piece's gradient instead of its own.

@@ -86,7 +86,7 @@ def one_vs_all(
     s = mc.call.scores
     n_rows, n_classes = s.shape
     norm = float(n_classes) if normalize else 1.0
-    rows = ex.rows_per_chunk(n_classes)
+    rows = ex.rows_per_chunk(n_classes, min_rows=ex.BAND_ROWS)
     if per_class:  # a bounded number of chunks, each with a float64 row of column sums
         rows = max(rows, -(-n_rows // PER_CLASS_MAX_CHUNKS))
         columns = np.zeros((-(-n_rows // rows), n_classes))
@@ -348,7 +348,7 @@ def categorical_hinge(
         originals=(scores, targets, sample_weight),
     )  # fmt: skip
     g_const, grad_denom = ex.gradient_denominator(call)
-    rows = ex.rows_per_chunk(s.shape[1])
+    rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[kink])
     params = (m, kink_frac, split_ties, g_const, grad_denom, rows)
     kernels = drivers("targets", "categorical_hinge")

@@ -79,8 +79,7 @@ def launch(
     """
     call = mc.call
     g_const, grad_denom = ex.gradient_denominator(call, norm)
-    # chunks of at least one band of rows (``_cpu._tiles.LANES``): long rows take the SIMD bands too
-    rows = rows or ex.rows_per_chunk(call.scores.shape[1], min_rows=16)
+    rows = rows or ex.rows_per_chunk(call.scores.shape[1], min_rows=ex.BAND_ROWS)
     params = (*loss_params, g_const, grad_denom, call.ignore, rows)
     weights = (mc.class_weight, call.sample_weight) if weights is None else weights
     return ex.run(call, kernels, weights, params, rows)
