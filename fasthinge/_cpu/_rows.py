@@ -49,11 +49,12 @@ def compress_row(g, i, indices, values):
 
 
 @row_jit
-def band_buffers(scores, grad):
-    """What a walk in bands needs: flat views of ``scores`` and ``grad``, the lanes' state, labels.
+def band_buffers(scores, grad, n_state):
+    """What a walk in bands needs: flat views of ``scores`` and ``grad``, lane state, labels.
 
-    The state is ``(5, LANES)`` in the scores' dtype (``_tiles``: ``BASE``,
-    ``WEIGHT``, ``SLOPE``, ``TOTAL``, ``G_Y``), the labels ``(LANES,)`` int64.
+    The state is ``(n_state, LANES)`` in the scores' dtype (``_tiles``: for
+    Weston–Watkins and one-vs-all the five rows ``BASE`` … ``G_Y``, for the
+    max-type losses the running max), the labels ``(LANES,)`` int64.
     """
-    lanes = np.empty((5, LANES), scores.dtype)
+    lanes = np.empty((n_state, LANES), scores.dtype)
     return scores.reshape(scores.size), grad.reshape(grad.size), lanes, np.empty(LANES, np.int64)

@@ -168,7 +168,7 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
-    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad)
+    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad, 5)
     width = tile_rows(scores)
     acc = 0.0
     i = start
@@ -276,11 +276,8 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     half = scores.dtype.type(0.5 if kink_mode == KINK_HALF else 1.0)
-    best = np.empty((1, LANES), scores.dtype)
+    flat, flat_grad, best, lane_labels = band_buffers(scores, grad, 1)
     index = np.empty((2, LANES), np.int64)
-    lane_labels = np.empty(LANES, np.int64)
-    flat = scores.reshape(scores.size)
-    flat_grad = grad.reshape(grad.size)
     width = tile_rows(scores)
     acc = 0.0
     i0 = start

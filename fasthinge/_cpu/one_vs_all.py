@@ -32,7 +32,7 @@ def _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
-    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad)
+    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad, 5)
     width = tile_rows(scores)
     acc = 0.0
     i = start

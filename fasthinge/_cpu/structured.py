@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import compress_row, scratch_row, zero_row
+from ._rows import band_buffers, compress_row, scratch_row, zero_row
 from ._simd import maximum
 from ._tiles import LANES, structured_band, tile_rows
 
@@ -191,12 +191,9 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     one = scores.dtype.type(1.0)
-    flat = scores.reshape(scores.size)
-    flat_grad = grad.reshape(grad.size)
+    flat, flat_grad, best, lane_labels = band_buffers(scores, grad, 1)
     flat_cost = cost.reshape(cost.size)
-    best = np.empty((1, LANES), scores.dtype)
     index = np.empty((2, LANES), np.int64)
-    lane_labels = np.empty(LANES, np.int64)
     cost_rows = np.empty(LANES, np.int64)
     scratch = np.empty(n_classes, scores.dtype)
     vals = np.empty(n_classes, scores.dtype)
