@@ -12,7 +12,7 @@ contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
 ``@intrinsic``; each intrinsic has a plain-Python twin for ``NUMBA_DISABLE_JIT``.
 
 One lane class per loss supplies the per-column ``step``: Weston–Watkins
-(``ww_band``), Crammer–Singer (``cs_band``), margin rescaling
+(``ww_rows``), Crammer–Singer (``cs_band``), margin rescaling
 (``structured_band``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
 (``ova_band``) and Keras' categorical hinge (``categorical_band``, scores and
 targets walked together).
@@ -135,10 +135,36 @@ class _Band:  # pragma: no cover (compile-time code)
             builder.icmp_signed("<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES)),
         )
         self.ahead = builder.mul(self.stride, lir.Constant(_I64, self.width))
+        self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
-        self.labels = self.load_indices(sig.args[-2], labels, 0)
-        self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
+        self.labels = self.lane_labels(sig.args[-2], labels)
+
+    def lane_labels(self, array_type, array):
+        """The lanes' labels (int32): the ``(LANES,)`` int64 labels argument."""
+        return self.load_indices(array_type, array, 0)
+
+    def array(self, array_type, value):
+        """The array structure of an argument (or of a tuple's member)."""
+        return self.context.make_array(array_type)(self.context, self.builder, value)
+
+    def lane_offsets(self, columns):
+        """Each lane's ``row_offset + r · stride + column[r]`` (an int32 vector of columns)."""
+        b = self.builder
+        return [
+            b.add(
+                b.add(self.row_offset, b.mul(self.stride, lir.Constant(_I64, r))),
+                b.sext(b.extract_element(columns, lir.Constant(_I32, r)), _I64),
+            )
+            for r in range(self.width)
+        ]
+
+    def gather(self, data, indices):
+        """``data[indices[r]]`` in lane ``r`` (scalar loads: one per lane)."""
+        b, vector = self.builder, lir.Constant(self.vector, None)
+        for r, index in enumerate(indices):
+            vector = b.insert_element(vector, b.load(b.gep(data, [index])), lir.Constant(_I32, r))
+        return vector
 
     def splat_constant(self, value):
         """``value`` in every lane, in the scores' dtype."""
@@ -249,8 +275,8 @@ class _Band:  # pragma: no cover (compile-time code)
         rest = b.srem(self.stride, w)
         with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
             self.tile(b.mul(full_tiles, w), rest)
-        self.finish()
-        return self.context.get_dummy_value()
+        result = self.finish()
+        return self.context.get_dummy_value() if result is None else result
 
 
 class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
@@ -258,12 +284,15 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
 
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
-        lanes = [self.state(sig.args[3], args[3], k) for k in range(5)]
-        self.lane_ptr = [pointer for pointer, _ in lanes]
-        self.lane = [value for _, value in lanes]
+        self.lane_ptr = [self.state(sig.args[3], args[3], k)[0] for k in range(5)]
+        self.lane = self.start_lanes(sig, args)
         self.total = cgutils.alloca_once_value(builder, self.lane[TOTAL])
         self.g_y = cgutils.alloca_once_value(builder, self.lane[G_Y])
         self.slots = [self.total, self.g_y]
+
+    def start_lanes(self, sig, args):
+        """The five state rows ``BASE`` … ``G_Y``: here as the caller set them."""
+        return [self.load(pointer) for pointer in self.lane_ptr]
 
     def step(self, state, column, labels, j0, jj):
         b, (total, g_y) = self.builder, state
@@ -287,6 +316,97 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
     def finish(self):
         self.store(self.builder.load(self.total), self.lane_ptr[TOTAL])
         self.store(self.builder.load(self.g_y), self.lane_ptr[G_Y])
+
+
+class _WestonWatkinsRows(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
+    """``_WestonWatkinsBand`` with each row's set-up and finish in the same IR.
+
+    Set-up: the band's labels (an ignored one read as 0), ``s_y`` and the
+    class weight of each lane gathered, ``g0`` from the sample weight.
+    Finish: ``g[y]``, the losses (into ``loss_out`` and, in row order, onto
+    ``acc``). Returns a bit mask of the lanes the caller must finish itself
+    (ignored rows, NaN losses); with any set, ``acc`` is left alone.
+    """
+
+    def __init__(self, context, builder, sig, args):
+        b, scalars = builder, args[5]
+        (self.first_row, self.margin, self.g_const, self.grad_denom, self.norm, self.ignore) = (
+            b.extract_value(scalars, k) for k in range(6)
+        )
+        weight_type = sig.args[4].types[0]
+        self.class_weight, self.sample_weight = (
+            context.make_array(weight_type)(context, builder, b.extract_value(args[4], k))
+            for k in range(2)
+        )
+        self.acc_data = context.make_array(sig.args[6])(context, builder, args[6]).data
+        self.loss_out = context.make_array(sig.args[7])(context, builder, args[7])
+        super().__init__(context, builder, sig, args)
+
+    def lane_labels(self, array_type, array):
+        b, w = self.builder, self.width
+        data = self.array(array_type, array).data
+        kind = lir.VectorType(data.type.pointee, w)
+        pointer = b.bitcast(b.gep(data, [self.first_row]), kind.as_pointer())
+        loaded = b.load(pointer, align=kind.element.width // 8)
+        wide = b.sext(loaded, lir.VectorType(_I64, w)) if kind.element.width < 64 else loaded
+        self.ignored = b.icmp_signed("==", wide, _splat(b, self.ignore, w))
+        kept = b.select(self.ignored, lir.Constant(wide.type, None), wide)
+        return b.trunc(kept, self.index_vector)
+
+    def start_lanes(self, sig, args):
+        b, w = self.builder, self.width
+        self.label_offsets = self.lane_offsets(self.labels)
+        s_y = self.gather(self.src, self.label_offsets)
+        columns = [b.extract_element(self.labels, lir.Constant(_I32, r)) for r in range(w)]
+        weight = self.gather(self.class_weight.data, [b.sext(c, _I64) for c in columns])
+        has_sw = b.icmp_signed(">", self.sample_weight.nitems, lir.Constant(_I64, 0))
+        with b.if_else(has_sw) as (weighted, plain):
+            with weighted:
+                pointer = b.gep(self.sample_weight.data, [self.first_row])
+                sw = self.load(pointer)
+                double = lir.VectorType(lir.DoubleType(), w)
+                g0 = b.fdiv(self.widen(sw, double), _splat(b, self.grad_denom, w))
+                g0 = b.fptrunc(g0, self.vector) if g0.type != self.vector else g0
+                weighted_end = b.basic_block
+            with plain:
+                plain_g0 = _splat(b, self.g_const, w)
+                plain_end = b.basic_block
+        self.sw = b.phi(self.vector)
+        self.sw.add_incoming(sw, weighted_end)
+        self.sw.add_incoming(self.zero, plain_end)
+        g0_lanes = b.phi(self.vector)
+        g0_lanes.add_incoming(g0, weighted_end)
+        g0_lanes.add_incoming(plain_g0, plain_end)
+        self.has_sw = has_sw
+        base = b.fsub(_splat(b, self.margin, w), s_y)
+        return [base, weight, b.fmul(g0_lanes, weight), self.zero, self.zero]
+
+    def widen(self, value, double):
+        """``value`` as doubles (a no-op for float64 lanes)."""
+        return value if value.type == double else self.builder.fpext(value, double)
+
+    def finish(self):
+        super().finish()
+        b, w = self.builder, self.width
+        total, g_y = b.load(self.total), b.load(self.g_y)
+        with b.if_then(self.has_grad):  # g[y]; an ignored lane's row is the caller's to zero
+            for r, offset in enumerate(self.label_offsets):
+                value = b.extract_element(g_y, lir.Constant(_I32, r))
+                b.store(value, b.gep(self.grad.data, [offset]))
+        loss = b.fdiv(total, _splat(b, self.norm, w))
+        loss = b.select(self.has_sw, b.fmul(loss, self.sw), loss)
+        has_loss_out = b.icmp_signed(">", self.loss_out.nitems, lir.Constant(_I64, 0))
+        with b.if_then(has_loss_out):
+            self.store(loss, b.gep(self.loss_out.data, [self.first_row]))
+        special = b.or_(self.ignored, b.fcmp_unordered("uno", total, total))
+        mask = b.zext(b.bitcast(special, lir.IntType(w)), _I64)
+        with b.if_then(b.icmp_signed("==", mask, lir.Constant(_I64, 0)), likely=True):
+            acc = b.load(self.acc_data)
+            for r in range(w):  # in row order, as the row loop adds them
+                value = b.extract_element(loss, lir.Constant(_I32, r))
+                acc = b.fadd(acc, self.widen(value, lir.DoubleType()))
+            b.store(acc, self.acc_data)
+        return mask
 
 
 class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
@@ -440,28 +560,42 @@ def structured_band(  # pragma: no cover (compile-time code)
 def ova_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
     """One-vs-all (hinge, p = 1) sums and gradient rows of the W rows from ``flat[row_offset]``.
 
-    As ``ww_band``, with the lanes of ``_OneVsAllBand``. The gradient entries
-    are those of the wrong columns (``g0`` where ``u > 0``, ``g0 · kink`` where
-    ``u == 0``, else 0); the label's entry is the caller's to overwrite.
+    The walk of ``ww_rows``, with the lanes of ``_OneVsAllBand`` as the caller
+    set them. The gradient entries are those of the wrong columns (``g0``
+    where ``u > 0``, ``g0 · kink`` where ``u == 0``, else 0); the label's entry
+    is the caller's to overwrite.
     """
     sig = types.none(flat, row_offset, n_classes, lanes, labels, grad)
     return sig, lambda *a: _OneVsAllBand(*a).run()
 
 
 @intrinsic
-def ww_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
-    """Weston–Watkins sums and gradient rows of the W rows from ``flat[row_offset]``.
+def ww_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+):
+    """Weston–Watkins (p = 1, kink "zero", NaN kept) of the W rows from ``flat[row_offset]``.
 
     Rows are ``n_classes`` apart in ``flat`` (the scores, flattened); ``grad``
-    is the gradient flattened the same way, or empty (loss only). For each
-    column in index order and each lane: ``z = base + s``, kept when ``not z
-    <= 0`` and the column is not the lane's label; ``total += z · weight``
-    and ``g_y −= slope`` for a kept column (the row code's operations). The
-    gradient entries are ``slope`` where ``not z <= 0``, else 0; the label's
-    entry is the caller's to overwrite with ``G_Y``.
+    is the gradient flattened the same way, or empty (loss only).
+    ``weights = (class_weight, sample_weight)`` and ``scalars = (first_row,
+    margin, g_const, grad_denom, norm, ignore)`` are the chunk function's;
+    ``labels`` the (N,) labels. Each lane starts as the row code: ``base = m
+    − s_y``, ``slope = g0 · w_y``. For each column in index order and each
+    lane: ``z = base + s``, kept when ``not z <= 0`` and the column is not
+    the lane's label; ``total += z · w_y`` and ``g_y −= slope`` for a kept
+    column (the row code's operations). The gradient entries are ``slope``
+    where ``not z <= 0``, else 0, and ``g_y`` on the label. Each loss is
+    ``total / norm`` (times the sample weight), stored in ``loss_out`` (if
+    not empty) and added to ``acc[0]`` in row order.
+
+    Returns the bit mask of lanes the caller finishes (an ignored label, a
+    NaN loss); when it is not 0, ``acc`` is unchanged and the lanes' ``TOTAL``
+    and ``G_Y`` rows of ``lanes`` hold the sums.
     """
-    sig = types.none(flat, row_offset, n_classes, lanes, labels, grad)
-    return sig, lambda *a: _WestonWatkinsBand(*a).run()
+    sig = types.int64(
+        flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+    )
+    return sig, lambda *a: _WestonWatkinsRows(*a).run()
 
 
 @intrinsic
@@ -480,19 +614,40 @@ def cs_band(typingctx, flat, row_offset, n_classes, best, index, labels, grad): 
     return sig, lambda *a: _CrammerSingerBand(*a).run()
 
 
-def _ww_band_python(flat, row_offset, n_classes, lanes, labels, grad):
-    """``ww_band`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
-    zero = flat.dtype.type(0)
+def _ww_rows_python(
+    flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+):
+    """``ww_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
+    class_weight, sample_weight = weights
+    first_row, margin, g_const, grad_denom, norm, ignore = scalars
+    dtype = flat.dtype.type
+    special, losses = 0, []
     for r in range(band_rows(flat.dtype)):
-        base, weight, slope = lanes[BASE, r], lanes[WEIGHT, r], lanes[SLOPE, r]
-        start = row_offset + r * n_classes
+        row, start = first_row + r, row_offset + r * n_classes
+        y = 0 if labels[row] == ignore else int(labels[row])
+        g0 = dtype(float(sample_weight[row]) / grad_denom) if sample_weight.shape[0] else g_const
+        base, weight = margin - flat[start + y], class_weight[y]
+        slope, total, g_y = g0 * weight, dtype(0), dtype(0)
         for j in range(n_classes):
             z = base + flat[start + j]
-            keep = (not z <= 0) and j != labels[r]
-            lanes[TOTAL, r] += z * weight if keep else zero
-            lanes[G_Y, r] -= slope if keep else zero
+            keep = (not z <= 0) and j != y
+            total += z * weight if keep else dtype(0)
+            g_y -= slope if keep else dtype(0)
             if grad.shape[0]:
-                grad[start + j] = slope if not z <= 0 else zero
+                grad[start + j] = slope if not z <= 0 else dtype(0)
+        if grad.shape[0]:
+            grad[start + y] = g_y
+        lanes[TOTAL, r], lanes[G_Y, r] = total, g_y
+        loss = total / norm
+        loss = loss * sample_weight[row] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[row] = loss
+        special |= int(labels[row] == ignore or total != total) << r
+        losses.append(loss)
+    if not special:
+        for loss in losses:
+            acc[0] += float(loss)
+    return special
 
 
 def _ova_band_python(flat, row_offset, n_classes, lanes, labels, grad):
@@ -563,7 +718,7 @@ def _tile_rows_python(scores):
 
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
-    ww_band = _ww_band_python
+    ww_rows = _ww_rows_python
     ova_band = _ova_band_python
     categorical_band = _categorical_band_python
     cs_band = _cs_band_python

@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import maximum
-from ._tiles import BASE, G_Y, LANES, SLOPE, TOTAL, WEIGHT, cs_band, tile_rows, ww_band
+from ._tiles import LANES, TOTAL, cs_band, tile_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -158,53 +158,43 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Weston–Watkins rows ``start..`` in bands of W; returns (next row, loss sum).
 
     The defaults' rows (see ``_ww_chunk``) with row ``r`` of a band as SIMD
-    lane ``r`` (``_tiles.ww_band``): each lane adds its row's terms in index
-    order, with the row code's operations, so the results are the row code's
-    bit for bit. A row whose loss is NaN is redone by ``_ww_row``; an ignored
-    row is zeroed.
+    lane ``r`` (``_tiles.ww_rows``, set-up and finish included): each lane
+    adds its row's terms in index order, with the row code's operations, so
+    the results are the row code's bit for bit. In a band with an ignored
+    row or a NaN loss, the rows are finished here: a NaN row is redone by
+    ``_ww_row``, an ignored row zeroed.
     """
     margin, p, norm, kink_frac, drop_nan, g_const, grad_denom, ignore, _ = params
-    class_weight, sample_weight = weights
+    sample_weight = weights[1]
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
-    zero = margin - margin
-    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad, 5)
+    flat, flat_grad, lanes, _ = band_buffers(scores, grad, 5)
+    acc = np.zeros(1)
     width = tile_rows(scores)
-    acc = 0.0
     i = start
     while i + width <= stop:
-        for r in range(width):
-            y = labels[i + r]
-            lane_labels[r] = 0 if y == ignore else y
-            g0 = scores.dtype.type(sample_weight[i + r] / grad_denom) if has_sw else g_const
-            w_y = class_weight[lane_labels[r]]
-            lanes[BASE, r] = margin - scores[i + r, lane_labels[r]]
-            lanes[WEIGHT, r] = w_y
-            lanes[SLOPE, r] = g0 * w_y
-            lanes[TOTAL, r] = zero
-            lanes[G_Y, r] = zero
-        ww_band(flat, i * n_classes, n_classes, lanes, lane_labels, flat_grad)
-        for r in range(width):  # finish each row: g[y] and the loss, in row order
+        scalars = (i, margin, g_const, grad_denom, norm, ignore)
+        special = ww_rows(flat, i * n_classes, n_classes, lanes, weights, scalars, acc, loss_out,
+                          labels, flat_grad)  # fmt: skip
+        for r in range(width if special else 0):  # the band's rows, in row order
             row = i + r
             y = labels[row]
             if y == ignore:
                 zero_row(row, grad, loss_out)
                 continue
             total = lanes[TOTAL, r]
-            if grad.shape[0]:
-                grad[row, y] = lanes[G_Y, r]
             if total != total:  # NaN: the row code, exactly
                 g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
                 gbuf = grad[row] if grad.shape[0] else np.empty(n_classes, scores.dtype)
-                w_y = lanes[WEIGHT, r]
+                w_y = weights[0][y]
                 total = _ww_row(scores[row], y, margin, p, w_y, kink_frac, drop_nan, g0, gbuf)
             loss = total / norm
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
-            acc += loss
+            acc[0] += loss
         i += width
-    return i, acc
+    return i, acc[0]
 
 
 @row_jit
