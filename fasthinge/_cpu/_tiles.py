@@ -12,7 +12,7 @@ contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
 ``@intrinsic``; each intrinsic has a plain-Python twin for ``NUMBA_DISABLE_JIT``.
 
 One lane class per loss supplies the per-column ``step``: Weston–Watkins
-(``ww_rows``), Crammer–Singer (``cs_band``), margin rescaling
+(``ww_rows``), Crammer–Singer (``cs_rows``), margin rescaling
 (``structured_band``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
 (``ova_band``) and Keras' categorical hinge (``categorical_band``, scores and
 targets walked together).
@@ -318,28 +318,28 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
         self.store(self.builder.load(self.g_y), self.lane_ptr[G_Y])
 
 
-class _WestonWatkinsRows(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
-    """``_WestonWatkinsBand`` with each row's set-up and finish in the same IR.
+class _Rows:  # pragma: no cover (compile-time code)
+    """Mixin: a band's per-row set-up and finish in the same IR as its walk.
 
-    Set-up: the band's labels (an ignored one read as 0), ``s_y`` and the
-    class weight of each lane gathered, ``g0`` from the sample weight.
-    Finish: ``g[y]``, the losses (into ``loss_out`` and, in row order, onto
-    ``acc``). Returns a bit mask of the lanes the caller must finish itself
-    (ignored rows, NaN losses); with any set, ``acc`` is left alone.
+    The intrinsic's arguments end with ``weights, scalars, acc, loss_out,
+    labels, grad``: ``weights = (class_weight, sample_weight, …)``,
+    ``scalars = (first_row, margin, g_const, grad_denom, ignore, …)`` (the
+    chunk function's), ``acc`` (1,) float64 the chunk's running sum,
+    ``loss_out`` per-row losses or empty, ``labels`` the (N,) labels. The
+    band's labels are read here, an ignored one as 0.
     """
 
     def __init__(self, context, builder, sig, args):
-        b, scalars = builder, args[5]
-        (self.first_row, self.margin, self.g_const, self.grad_denom, self.norm, self.ignore) = (
-            b.extract_value(scalars, k) for k in range(6)
-        )
-        weight_type = sig.args[4].types[0]
+        b, k = builder, len(args) - 6
+        scalars = [b.extract_value(args[k + 1], i) for i in range(len(sig.args[k + 1]))]
+        self.first_row, self.margin, self.g_const, self.grad_denom, self.ignore = scalars[:5]
+        self.extra = scalars[5:]
         self.class_weight, self.sample_weight = (
-            context.make_array(weight_type)(context, builder, b.extract_value(args[4], k))
-            for k in range(2)
+            context.make_array(sig.args[k].types[i])(context, builder, b.extract_value(args[k], i))
+            for i in range(2)
         )
-        self.acc_data = context.make_array(sig.args[6])(context, builder, args[6]).data
-        self.loss_out = context.make_array(sig.args[7])(context, builder, args[7])
+        self.acc_data = context.make_array(sig.args[k + 2])(context, builder, args[k + 2]).data
+        self.loss_out = context.make_array(sig.args[k + 3])(context, builder, args[k + 3])
         super().__init__(context, builder, sig, args)
 
     def lane_labels(self, array_type, array):
@@ -353,17 +353,17 @@ class _WestonWatkinsRows(_WestonWatkinsBand):  # pragma: no cover (compile-time 
         kept = b.select(self.ignored, lir.Constant(wide.type, None), wide)
         return b.trunc(kept, self.index_vector)
 
-    def start_lanes(self, sig, args):
+    def row_start(self):
+        """``s_y``, ``w_y`` and ``g0`` of each lane (the row code's set-up)."""
         b, w = self.builder, self.width
         self.label_offsets = self.lane_offsets(self.labels)
         s_y = self.gather(self.src, self.label_offsets)
         columns = [b.extract_element(self.labels, lir.Constant(_I32, r)) for r in range(w)]
-        weight = self.gather(self.class_weight.data, [b.sext(c, _I64) for c in columns])
-        has_sw = b.icmp_signed(">", self.sample_weight.nitems, lir.Constant(_I64, 0))
-        with b.if_else(has_sw) as (weighted, plain):
+        w_y = self.gather(self.class_weight.data, [b.sext(c, _I64) for c in columns])
+        self.has_sw = b.icmp_signed(">", self.sample_weight.nitems, lir.Constant(_I64, 0))
+        with b.if_else(self.has_sw) as (weighted, plain):
             with weighted:
-                pointer = b.gep(self.sample_weight.data, [self.first_row])
-                sw = self.load(pointer)
+                sw = self.load(b.gep(self.sample_weight.data, [self.first_row]))
                 double = lir.VectorType(lir.DoubleType(), w)
                 g0 = b.fdiv(self.widen(sw, double), _splat(b, self.grad_denom, w))
                 g0 = b.fptrunc(g0, self.vector) if g0.type != self.vector else g0
@@ -377,28 +377,32 @@ class _WestonWatkinsRows(_WestonWatkinsBand):  # pragma: no cover (compile-time 
         g0_lanes = b.phi(self.vector)
         g0_lanes.add_incoming(g0, weighted_end)
         g0_lanes.add_incoming(plain_g0, plain_end)
-        self.has_sw = has_sw
-        base = b.fsub(_splat(b, self.margin, w), s_y)
-        return [base, weight, b.fmul(g0_lanes, weight), self.zero, self.zero]
+        return s_y, w_y, g0_lanes
 
     def widen(self, value, double):
         """``value`` as doubles (a no-op for float64 lanes)."""
         return value if value.type == double else self.builder.fpext(value, double)
 
-    def finish(self):
-        super().finish()
-        b, w = self.builder, self.width
-        total, g_y = b.load(self.total), b.load(self.g_y)
-        with b.if_then(self.has_grad):  # g[y]; an ignored lane's row is the caller's to zero
-            for r, offset in enumerate(self.label_offsets):
-                value = b.extract_element(g_y, lir.Constant(_I32, r))
+    def store_at(self, offsets, values):
+        """``grad[offsets[r]] = values[r]`` for each lane, unless ``grad`` is empty."""
+        b = self.builder
+        with b.if_then(self.has_grad):
+            for r, offset in enumerate(offsets):
+                value = b.extract_element(values, lir.Constant(_I32, r))
                 b.store(value, b.gep(self.grad.data, [offset]))
-        loss = b.fdiv(total, _splat(b, self.norm, w))
+
+    def finish_rows(self, loss, special):
+        """Store the losses (times the sample weights) and add them to ``acc`` in row order.
+
+        Returns the bit mask of ``special`` or ignored lanes; with any, ``acc``
+        is left for the caller.
+        """
+        b, w = self.builder, self.width
         loss = b.select(self.has_sw, b.fmul(loss, self.sw), loss)
         has_loss_out = b.icmp_signed(">", self.loss_out.nitems, lir.Constant(_I64, 0))
         with b.if_then(has_loss_out):
             self.store(loss, b.gep(self.loss_out.data, [self.first_row]))
-        special = b.or_(self.ignored, b.fcmp_unordered("uno", total, total))
+        special = b.or_(self.ignored, special)
         mask = b.zext(b.bitcast(special, lir.IntType(w)), _I64)
         with b.if_then(b.icmp_signed("==", mask, lir.Constant(_I64, 0)), likely=True):
             acc = b.load(self.acc_data)
@@ -407,6 +411,27 @@ class _WestonWatkinsRows(_WestonWatkinsBand):  # pragma: no cover (compile-time 
                 acc = b.fadd(acc, self.widen(value, lir.DoubleType()))
             b.store(acc, self.acc_data)
         return mask
+
+
+class _WestonWatkinsRows(_Rows, _WestonWatkinsBand):  # pragma: no cover (compile-time code)
+    """``_WestonWatkinsBand`` with each row's set-up and finish (``_Rows``).
+
+    ``scalars`` end with ``norm``; the lanes start as the row code: ``base =
+    m − s_y``, ``slope = g0 · w_y``. A NaN loss is left to the caller.
+    """
+
+    def start_lanes(self, sig, args):
+        s_y, w_y, g0 = self.row_start()
+        base = self.builder.fsub(_splat(self.builder, self.margin, self.width), s_y)
+        return [base, w_y, self.builder.fmul(g0, w_y), self.zero, self.zero]
+
+    def finish(self):
+        super().finish()
+        b = self.builder
+        total = b.load(self.total)
+        self.store_at(self.label_offsets, b.load(self.g_y))  # an ignored row is the caller's
+        loss = b.fdiv(total, _splat(b, self.extra[0], self.width))
+        return self.finish_rows(loss, b.fcmp_unordered("uno", total, total))
 
 
 class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
@@ -447,6 +472,49 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         self.store(b.load(self.best), self.best_ptr)
         self.store_indices(b.load(self.j_best), self.index_type, self.index_array, 0)
         self.store_indices(b.load(self.nan), self.index_type, self.index_array, 1)
+
+
+class _CrammerSingerRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compile-time code)
+    """``_CrammerSingerBand`` with each row's set-up and finish (``_Rows``).
+
+    ``scalars`` end with ``p, kink_mode, half``. The lanes start at (−inf,
+    −1, no NaN); the finish is the row code's: ``z = m − (s_y − best)``, the
+    loss and ``coef`` on the best column, ``−coef`` on the label. A lane
+    with a NaN or no wrong score above −inf is left to the caller.
+    """
+
+    def __init__(self, context, builder, sig, args):
+        super().__init__(context, builder, sig, args)
+        builder.store(self.splat_constant(float("-inf")), self.best)
+        builder.store(_int_vector([-1] * self.width), self.j_best)
+        builder.store(lir.Constant(self.index_vector, None), self.nan)
+
+    def finish(self):
+        super().finish()
+        b, w, zero = self.builder, self.width, self.zero
+        p, kink_mode, half = self.extra
+        best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
+        s_y, w_y, g0 = self.row_start()
+        z = b.fsub(_splat(b, self.margin, w), b.fsub(s_y, best))
+        hinge = b.icmp_signed("==", p, lir.Constant(p.type, 1))
+        coef = b.fmul(b.select(hinge, g0, b.fmul(b.fadd(g0, g0), z)), w_y)
+        loss = b.fmul(b.select(hinge, z, b.fmul(z, z)), w_y)
+        kinked = b.and_(hinge, b.icmp_signed("!=", kink_mode, lir.Constant(kink_mode.type, 0)))
+        at_kink = b.and_(b.fcmp_ordered("==", z, zero), _splat(b, kinked, w))
+        kink_coef = b.fmul(b.fmul(g0, w_y), _splat(b, half, w))
+        active = b.fcmp_ordered(">", z, zero)
+        coef = b.select(active, coef, b.select(at_kink, kink_coef, zero))
+        loss = b.select(active, loss, zero)
+        # the band zeroed the rows: the two non-zero entries, best column first
+        nonzero = b.fcmp_ordered("!=", coef, zero)
+        no_best = b.icmp_signed("<", j_best, lir.Constant(self.index_vector, None))
+        self.store_at(
+            self.lane_offsets(b.select(no_best, self.labels, j_best)),
+            b.select(nonzero, coef, zero),
+        )
+        self.store_at(self.label_offsets, b.select(nonzero, b.fsub(zero, coef), zero))
+        special = b.or_(b.icmp_signed("!=", nan, lir.Constant(self.index_vector, None)), no_best)
+        return self.finish_rows(loss, b.or_(special, b.fcmp_unordered("uno", z, z)))
 
 
 class _StructuredBand(_CrammerSingerBand):  # pragma: no cover (compile-time code)
@@ -547,7 +615,7 @@ def categorical_band(  # pragma: no cover (compile-time code)
 def structured_band(  # pragma: no cover (compile-time code)
     typingctx, flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad
 ):
-    """Margin rescaling: as ``cs_band`` over ``Δ[y, j] + s_j``.
+    """Margin rescaling: the walk of ``cs_rows`` over ``Δ[y, j] + s_j``.
 
     ``flat_cost`` is the (C, C) cost matrix flattened, ``cost_rows``
     ``(LANES,)`` int64 the offset of each lane's row ``y · C`` in it.
@@ -578,7 +646,7 @@ def ww_rows(  # pragma: no cover (compile-time code)
     Rows are ``n_classes`` apart in ``flat`` (the scores, flattened); ``grad``
     is the gradient flattened the same way, or empty (loss only).
     ``weights = (class_weight, sample_weight)`` and ``scalars = (first_row,
-    margin, g_const, grad_denom, norm, ignore)`` are the chunk function's;
+    margin, g_const, grad_denom, ignore, norm)`` are the chunk function's;
     ``labels`` the (N,) labels. Each lane starts as the row code: ``base = m
     − s_y``, ``slope = g0 · w_y``. For each column in index order and each
     lane: ``z = base + s``, kept when ``not z <= 0`` and the column is not
@@ -599,55 +667,119 @@ def ww_rows(  # pragma: no cover (compile-time code)
 
 
 @intrinsic
-def cs_band(typingctx, flat, row_offset, n_classes, best, index, labels, grad):  # pragma: no cover
-    """Crammer–Singer: the max of each lane's wrong scores and its first column.
+def cs_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels,
+    grad,
+):  # fmt: skip
+    """Crammer–Singer (ties "first") of the W rows from ``flat[row_offset]``, finished.
 
-    ``best`` ``(1, LANES)`` in the scores' dtype and ``index`` ``(2, LANES)``
-    int64 (``j_best``, then a NaN flag) hold each lane's running state; start
-    them at (−inf, −1, 0). Column by column in index order, a wrong column
+    The walk (``_CrammerSingerBand``): ``best`` ``(1, LANES)`` in the scores'
+    dtype and ``index`` ``(2, LANES)`` int64 (``j_best``, then a NaN flag)
+    start at (−inf, −1, 0); column by column in index order, a wrong column
     ``j`` is taken when ``s > best`` (so ties keep the first), and any NaN in
-    the row sets the flag. A lane left at ``j_best = −1`` had no wrong score
-    above −inf. The gradient rows are zeroed (the caller writes the two
-    non-zero entries), unless ``grad`` is empty.
+    the row sets the flag; the gradient rows are zeroed. Then each row as the
+    row code:
+    ``z = m − (s_y − best)``; when ``z > 0`` the loss ``w_y·z^p`` and ``coef
+    = w_y·(g0 or 2·g0·z)``, at a kink (``z == 0``, p = 1, ``kink_mode`` not
+    0) ``coef = g0·w_y·half``; ``coef`` goes on the best column and ``0 −
+    coef`` on the label. ``weights = (class_weight, sample_weight, …)``,
+    ``scalars = (first_row, margin, g_const, grad_denom, ignore, p,
+    kink_mode, half)``; losses into ``loss_out`` and, in row order, onto
+    ``acc[0]``. Returns the bit mask of lanes the caller finishes (ignored,
+    a NaN, or no wrong score above −inf; then ``acc`` is unchanged and
+    ``best``/``index`` hold the walk's state).
     """
-    sig = types.none(flat, row_offset, n_classes, best, index, labels, grad)
-    return sig, lambda *a: _CrammerSingerBand(*a).run()
+    sig = types.int64(
+        flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels, grad
+    )
+    return sig, lambda *a: _CrammerSingerRows(*a).run()
+
+
+def _row_start_python(flat, row_offset, n_classes, r, weights, scalars, labels):
+    """Lane ``r``'s row, label (an ignored one as 0), ``s_y``, ``w_y`` and ``g0`` (``_Rows``)."""
+    class_weight, sample_weight = weights[0], weights[1]
+    first_row, _, g_const, grad_denom, ignore = scalars[:5]
+    row, start = first_row + r, row_offset + r * n_classes
+    y = 0 if labels[row] == ignore else int(labels[row])
+    g0 = g_const
+    if sample_weight.shape[0]:
+        g0 = flat.dtype.type(float(sample_weight[row]) / grad_denom)
+    return row, start, y, flat[start + y], class_weight[y], g0
+
+
+def _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels):
+    """``_Rows.finish_rows`` as plain Python: returns the mask of special or ignored lanes."""
+    sample_weight, first_row, ignore = weights[1], scalars[0], scalars[4]
+    mask = 0
+    for r, loss in enumerate(losses):
+        row = first_row + r
+        loss = loss * sample_weight[row] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[row] = loss
+        mask |= int(special[r] or labels[row] == ignore) << r
+        losses[r] = loss
+    if not mask:
+        for loss in losses:
+            acc[0] += float(loss)
+    return mask
 
 
 def _ww_rows_python(
     flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
 ):
     """``ww_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
-    class_weight, sample_weight = weights
-    first_row, margin, g_const, grad_denom, norm, ignore = scalars
-    dtype = flat.dtype.type
-    special, losses = 0, []
+    zero, norm = flat.dtype.type(0), scalars[5]
+    losses, special = [], []
     for r in range(band_rows(flat.dtype)):
-        row, start = first_row + r, row_offset + r * n_classes
-        y = 0 if labels[row] == ignore else int(labels[row])
-        g0 = dtype(float(sample_weight[row]) / grad_denom) if sample_weight.shape[0] else g_const
-        base, weight = margin - flat[start + y], class_weight[y]
-        slope, total, g_y = g0 * weight, dtype(0), dtype(0)
+        _, start, y, s_y, weight, g0 = _row_start_python(
+            flat, row_offset, n_classes, r, weights, scalars, labels
+        )
+        base, slope, total, g_y = scalars[1] - s_y, g0 * weight, zero, zero
         for j in range(n_classes):
             z = base + flat[start + j]
             keep = (not z <= 0) and j != y
-            total += z * weight if keep else dtype(0)
-            g_y -= slope if keep else dtype(0)
+            total += z * weight if keep else zero
+            g_y -= slope if keep else zero
             if grad.shape[0]:
-                grad[start + j] = slope if not z <= 0 else dtype(0)
+                grad[start + j] = slope if not z <= 0 else zero
         if grad.shape[0]:
             grad[start + y] = g_y
         lanes[TOTAL, r], lanes[G_Y, r] = total, g_y
-        loss = total / norm
-        loss = loss * sample_weight[row] if sample_weight.shape[0] else loss
-        if loss_out.shape[0]:
-            loss_out[row] = loss
-        special |= int(labels[row] == ignore or total != total) << r
+        losses.append(total / norm)
+        special.append(total != total)
+    return _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels)
+
+
+def _cs_rows_python(
+    flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels, grad
+):
+    """``cs_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
+    width, zero = band_rows(flat.dtype), flat.dtype.type(0)
+    margin, p, kink_mode, half = scalars[1], scalars[5], scalars[6], scalars[7]
+    lane_labels = np.zeros(LANES, np.int64)
+    for r in range(width):
+        row = scalars[0] + r
+        lane_labels[r] = 0 if labels[row] == scalars[4] else labels[row]
+    best[0, :], index[0, :], index[1, :] = -np.inf, -1, 0
+    _cs_band_python(flat, row_offset, n_classes, best, index, lane_labels, grad)
+    losses, special = [], []
+    for r in range(width):
+        _, start, y, s_y, w_y, g0 = _row_start_python(
+            flat, row_offset, n_classes, r, weights, scalars, labels
+        )
+        z = margin - (s_y - best[0, r])
+        loss, coef = zero, zero
+        if z > 0:
+            coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
+            loss = (z if p == 1 else z * z) * w_y
+        elif z == 0 and p == 1 and kink_mode != 0:
+            coef = g0 * w_y * half
+        if grad.shape[0] and coef != 0 and index[0, r] >= 0:
+            grad[start + index[0, r]] = coef
+            grad[start + y] = zero - coef
         losses.append(loss)
-    if not special:
-        for loss in losses:
-            acc[0] += float(loss)
-    return special
+        special.append(bool(index[1, r]) or index[0, r] < 0 or z != z)
+    return _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels)
 
 
 def _ova_band_python(flat, row_offset, n_classes, lanes, labels, grad):
@@ -688,7 +820,7 @@ def _structured_band_python(
 
 
 def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad, cost=None, rows=None):
-    """``cs_band`` as plain Python (``NUMBA_DISABLE_JIT=1``); over ``Δ[y, j] + s_j`` with a cost."""
+    """The Crammer–Singer walk as plain Python; over ``Δ[y, j] + s_j`` with a cost."""
     for r in range(band_rows(flat.dtype)):
         start = row_offset + r * n_classes
         for j in range(n_classes):
@@ -721,6 +853,6 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_rows = _ww_rows_python
     ova_band = _ova_band_python
     categorical_band = _categorical_band_python
-    cs_band = _cs_band_python
+    cs_rows = _cs_rows_python
     structured_band = _structured_band_python
     tile_rows = _tile_rows_python

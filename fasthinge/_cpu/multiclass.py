@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import maximum
-from ._tiles import LANES, TOTAL, cs_band, tile_rows, ww_rows
+from ._tiles import LANES, TOTAL, cs_rows, tile_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -173,7 +173,7 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     width = tile_rows(scores)
     i = start
     while i + width <= stop:
-        scalars = (i, margin, g_const, grad_denom, norm, ignore)
+        scalars = (i, margin, g_const, grad_denom, ignore, norm)
         special = ww_rows(flat, i * n_classes, n_classes, lanes, weights, scalars, acc, loss_out,
                           labels, flat_grad)  # fmt: skip
         for r in range(width if special else 0):  # the band's rows, in row order
@@ -254,11 +254,12 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Crammer–Singer rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Ties "first" and no compact output. Row ``r`` of a band is SIMD lane ``r``
-    (``_tiles.cs_band``): the max of the wrong scores and its first index are
-    found for W rows at once, and the band's gradient rows are zeroed, before
-    the two non-zero entries of each row are written here. A row with a NaN,
-    with no wrong score above −inf, or with an ignored label is redone by the
-    row code (``_cs_row`` / ``zero_row``): the results are the row path's.
+    (``_tiles.cs_rows``, set-up and finish included): the max of the wrong
+    scores and its first index are found for W rows at once, the band's
+    gradient rows zeroed and each row's two non-zero entries written. In a
+    band with a row that has a NaN, no wrong score above −inf or an ignored
+    label, the rows are finished here, those by the row code (``_cs_row`` /
+    ``zero_row``): the results are the row path's.
     """
     margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight = weights[0], weights[1]
@@ -266,20 +267,16 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     half = scores.dtype.type(0.5 if kink_mode == KINK_HALF else 1.0)
-    flat, flat_grad, best, lane_labels = band_buffers(scores, grad, 1)
+    flat, flat_grad, best, _ = band_buffers(scores, grad, 1)
     index = np.empty((2, LANES), np.int64)
+    acc = np.zeros(1)
     width = tile_rows(scores)
-    acc = 0.0
     i0 = start
     while i0 + width <= stop:
-        for r in range(width):
-            y = labels[i0 + r]
-            lane_labels[r] = 0 if y == ignore else y
-            best[0, r] = -np.inf
-            index[0, r] = -1
-            index[1, r] = 0
-        cs_band(flat, i0 * n_classes, n_classes, best, index, lane_labels, flat_grad)
-        for r in range(width):
+        scalars = (i0, margin, g_const, grad_denom, ignore, p, kink_mode, half)
+        special = cs_rows(flat, i0 * n_classes, n_classes, best, index, weights, scalars, acc,
+                          loss_out, labels, flat_grad)  # fmt: skip
+        for r in range(width if special else 0):  # the band's rows, in row order
             i = i0 + r
             y = labels[i]
             if y == ignore:
@@ -305,9 +302,9 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
             loss = loss * sample_weight[i] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[i] = loss
-            acc += loss
+            acc[0] += loss
         i0 += width
-    return i0, acc
+    return i0, acc[0]
 
 
 @row_jit
