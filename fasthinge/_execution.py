@@ -156,7 +156,8 @@ def _reduce(call: Call, partials: np.ndarray) -> Any:
     dtype = call.scores.dtype
     if call.reduction == "none":
         return call.loss_out
-    total = float(np.add.reduce(partials))  # = np.sum (pairwise), less Python around it
+    # = np.sum (pairwise), with less Python around it; one chunk (a small call) is its sum
+    total = float(partials[0] if partials.shape[0] == 1 else np.add.reduce(partials))
     if call.reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / call.denominator if call.denominator else np.nan)

@@ -14,7 +14,7 @@ contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
 One lane class per loss supplies the per-column ``step``: Weston–Watkins
 (``ww_rows``), Crammer–Singer (``cs_rows``), margin rescaling
 (``structured_band``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
-(``ova_band``) and Keras' categorical hinge (``categorical_band``, scores and
+(``ova_rows``) and Keras' categorical hinge (``categorical_band``, scores and
 targets walked together).
 
 W is 16 for float32 and 8 for float64 (512-bit vectors; LLVM splits them
@@ -147,7 +147,7 @@ class _Band:  # pragma: no cover (compile-time code)
         return self.context.make_array(array_type)(self.context, self.builder, value)
 
     def lane_offsets(self, columns):
-        """Each lane's ``row_offset + r · stride + column[r]`` (an int32 vector of columns)."""
+        """Each lane's ``row_offset + r · stride + columns[r]`` (an int32 vector)."""
         b = self.builder
         return [
             b.add(
@@ -320,22 +320,26 @@ class _Rows:  # pragma: no cover (compile-time code)
     """Mixin: a band's per-row set-up and finish in the same IR as its walk.
 
     The intrinsic's arguments end with ``weights, scalars, acc, loss_out,
-    labels, grad``: ``weights = (class_weight, sample_weight, …)``,
-    ``scalars = (first_row, margin, g_const, grad_denom, ignore, …)`` (the
-    chunk function's), ``acc`` (1,) float64 the chunk's running sum,
-    ``loss_out`` per-row losses or empty, ``labels`` the (N,) labels. The
-    band's labels are read here, an ignored one as 0.
+    labels, grad``: ``weights`` holds the class weights (at
+    ``class_weight_at``, if any) and the sample weights (at
+    ``sample_weight_at``), ``scalars = (first_row, margin, g_const,
+    grad_denom, ignore, …)`` (the chunk function's), ``acc`` (1,) float64 the
+    chunk's running sum, ``loss_out`` per-row losses or empty, ``labels`` the
+    (N,) labels. The band's labels are read here; an ignored one walks as
+    ``ignored_label`` and reads its row's column 0.
     """
+
+    class_weight_at, sample_weight_at, ignored_label = 0, 1, 0
 
     def __init__(self, context, builder, sig, args):
         b, k = builder, len(args) - 6
         scalars = [b.extract_value(args[k + 1], i) for i in range(len(sig.args[k + 1]))]
         self.first_row, self.margin, self.g_const, self.grad_denom, self.ignore = scalars[:5]
         self.extra = scalars[5:]
-        self.class_weight, self.sample_weight = (
-            context.make_array(sig.args[k].types[i])(context, builder, b.extract_value(args[k], i))
-            for i in range(2)
-        )
+        self.weights = [
+            context.make_array(kind)(context, builder, b.extract_value(args[k], i))
+            for i, kind in enumerate(sig.args[k].types)
+        ]
         self.acc_data = context.make_array(sig.args[k + 2])(context, builder, args[k + 2]).data
         self.loss_out = context.make_array(sig.args[k + 3])(context, builder, args[k + 3])
         super().__init__(context, builder, sig, args)
@@ -348,20 +352,30 @@ class _Rows:  # pragma: no cover (compile-time code)
         loaded = b.load(pointer, align=kind.element.width // 8)
         wide = b.sext(loaded, lir.VectorType(_I64, w)) if kind.element.width < 64 else loaded
         self.ignored = b.icmp_signed("==", wide, _splat(b, self.ignore, w))
-        kept = b.select(self.ignored, lir.Constant(wide.type, None), wide)
-        return b.trunc(kept, self.index_vector)
+        column = b.select(self.ignored, lir.Constant(wide.type, None), wide)
+        column = b.trunc(column, self.index_vector)
+        self.label_columns = [b.extract_element(column, lir.Constant(_I32, r)) for r in range(w)]
+        self.label_offsets = self.lane_offsets(column)
+        walked = b.select(self.ignored, _int_vector([self.ignored_label] * w, 64), wide)
+        return b.trunc(walked, self.index_vector)
 
-    def row_start(self):
-        """``s_y``, ``w_y`` and ``g0`` of each lane (the row code's set-up)."""
+    def label_scores(self):
+        """``s_y`` of each lane."""
+        return self.gather(self.src, self.label_offsets)
+
+    def label_weights(self):
+        """``w_y`` of each lane."""
+        columns = [self.builder.sext(c, _I64) for c in self.label_columns]
+        return self.gather(self.weights[self.class_weight_at].data, columns)
+
+    def sample_scale(self):
+        """``g0`` of each lane: ``sample_weight / grad_denom`` (rounded), or ``g_const``."""
         b, w = self.builder, self.width
-        self.label_offsets = self.lane_offsets(self.labels)
-        s_y = self.gather(self.src, self.label_offsets)
-        columns = [b.extract_element(self.labels, lir.Constant(_I32, r)) for r in range(w)]
-        w_y = self.gather(self.class_weight.data, [b.sext(c, _I64) for c in columns])
-        self.has_sw = b.icmp_signed(">", self.sample_weight.nitems, lir.Constant(_I64, 0))
+        sample_weight = self.weights[self.sample_weight_at]
+        self.has_sw = b.icmp_signed(">", sample_weight.nitems, lir.Constant(_I64, 0))
         with b.if_else(self.has_sw) as (weighted, plain):
             with weighted:
-                sw = self.load(b.gep(self.sample_weight.data, [self.first_row]))
+                sw = self.load(b.gep(sample_weight.data, [self.first_row]))
                 double = lir.VectorType(lir.DoubleType(), w)
                 g0 = b.fdiv(self.widen(sw, double), _splat(b, self.grad_denom, w))
                 g0 = b.fptrunc(g0, self.vector) if g0.type != self.vector else g0
@@ -375,7 +389,7 @@ class _Rows:  # pragma: no cover (compile-time code)
         g0_lanes = b.phi(self.vector)
         g0_lanes.add_incoming(g0, weighted_end)
         g0_lanes.add_incoming(plain_g0, plain_end)
-        return s_y, w_y, g0_lanes
+        return g0_lanes
 
     def widen(self, value, double):
         """``value`` as doubles (a no-op for float64 lanes)."""
@@ -419,9 +433,9 @@ class _WestonWatkinsRows(_Rows, _WestonWatkinsBand):  # pragma: no cover (compil
     """
 
     def start_lanes(self, sig, args):
-        s_y, w_y, g0 = self.row_start()
-        base = self.builder.fsub(_splat(self.builder, self.margin, self.width), s_y)
-        return [base, w_y, self.builder.fmul(g0, w_y), self.zero, self.zero]
+        b, w_y = self.builder, self.label_weights()
+        base = b.fsub(_splat(b, self.margin, self.width), self.label_scores())
+        return [base, w_y, b.fmul(self.sample_scale(), w_y), self.zero, self.zero]
 
     def finish(self):
         super().finish()
@@ -492,7 +506,7 @@ class _CrammerSingerRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compil
         b, w, zero = self.builder, self.width, self.zero
         p, kink_mode, half = self.extra
         best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
-        s_y, w_y, g0 = self.row_start()
+        s_y, w_y, g0 = self.label_scores(), self.label_weights(), self.sample_scale()
         z = b.fsub(_splat(b, self.margin, w), b.fsub(s_y, best))
         hinge = b.icmp_signed("==", p, lir.Constant(p.type, 1))
         coef = b.fmul(b.select(hinge, g0, b.fmul(b.fadd(g0, g0), z)), w_y)
@@ -555,6 +569,34 @@ class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
         u = b.fsub(self.lane_value(BASE, r), b.fsub(self.zero, row))
         coef = b.select(b.fcmp_ordered(">", u, self.zero), self.lane_value(SLOPE, r), self.zero)
         return b.select(b.fcmp_ordered("==", u, self.zero), self.lane_value(WEIGHT, r), coef)
+
+
+class _OneVsAllRows(_Rows, _OneVsAllBand):  # pragma: no cover (compile-time code)
+    """``_OneVsAllBand`` with each row's set-up and finish (``_Rows``).
+
+    ``weights = (sample_weight, per_class)``, ``scalars`` end with ``norm,
+    kink_frac``; an ignored row walks with no positive column. The finish
+    is the row code's ``g[y] = 0 − coef`` with ``u = m − s_y``.
+    """
+
+    class_weight_at, sample_weight_at, ignored_label = None, 0, -1
+
+    def start_lanes(self, sig, args):
+        b, w = self.builder, self.width
+        g0 = self.sample_scale()
+        kink = b.fmul(g0, _splat(b, self.extra[1], w))
+        return [_splat(b, self.margin, w), kink, g0, self.zero, self.zero]
+
+    def finish(self):
+        super().finish()
+        b, w, zero = self.builder, self.width, self.zero
+        total = b.load(self.total)
+        u = b.fsub(_splat(b, self.margin, w), self.label_scores())
+        coef = b.select(b.fcmp_ordered(">", u, zero), self.lane[SLOPE], zero)
+        coef = b.select(b.fcmp_ordered("==", u, zero), self.lane[WEIGHT], coef)
+        self.store_at(self.label_offsets, b.fsub(zero, coef))  # an ignored row is the caller's
+        loss = b.fdiv(total, _splat(b, self.extra[0], w))
+        return self.finish_rows(loss, b.fcmp_unordered("uno", total, total))
 
 
 class _CategoricalBand(_Band):  # pragma: no cover (compile-time code)
@@ -623,16 +665,27 @@ def structured_band(  # pragma: no cover (compile-time code)
 
 
 @intrinsic
-def ova_band(typingctx, flat, row_offset, n_classes, lanes, labels, grad):  # pragma: no cover
-    """One-vs-all (hinge, p = 1) sums and gradient rows of the W rows from ``flat[row_offset]``.
+def ova_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+):
+    """One-vs-all (hinge, p = 1) of the W rows from ``flat[row_offset]``, finished.
 
-    The walk of ``ww_rows``, with the lanes of ``_OneVsAllBand`` as the caller
-    set them. The gradient entries are those of the wrong columns (``g0``
-    where ``u > 0``, ``g0 · kink`` where ``u == 0``, else 0); the label's entry
-    is the caller's to overwrite.
+    Each lane starts as the row code (``g0`` from the sample weight, ``g0 ·
+    kink_frac`` at a kink) and adds ``h = u`` where ``not u <= 0`` over every
+    column in index order, ``u = m − (s if the label's column else 0 − s)``.
+    The gradient entries are those of the wrong columns (``g0`` where ``u >
+    0``, ``g0 · kink`` where ``u == 0``, else 0), then ``g[y] = 0 − coef``.
+    ``weights = (sample_weight, per_class)``, ``scalars = (first_row,
+    margin, g_const, grad_denom, ignore, norm, kink_frac)``; losses
+    ``total / norm`` (times the sample weight) into ``loss_out`` and, in row
+    order, onto ``acc[0]``. Returns the bit mask of lanes the caller
+    finishes (ignored, a NaN loss; then ``acc`` is unchanged and the
+    ``TOTAL`` row of ``lanes`` holds the sums).
     """
-    sig = types.none(flat, row_offset, n_classes, lanes, labels, grad)
-    return sig, lambda *a: _OneVsAllBand(*a).run()
+    sig = types.int64(
+        flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+    )
+    return sig, lambda *a: _OneVsAllRows(*a).run()
 
 
 @intrinsic
@@ -693,21 +746,24 @@ def cs_rows(  # pragma: no cover (compile-time code)
     return sig, lambda *a: _CrammerSingerRows(*a).run()
 
 
+def _sample_scale_python(flat, row, sample_weight, scalars):
+    """``_Rows.sample_scale`` of one row as plain Python."""
+    if not sample_weight.shape[0]:
+        return scalars[2]
+    return flat.dtype.type(sample_weight[row] / scalars[3])  # as the row code runs in Python
+
+
 def _row_start_python(flat, row_offset, n_classes, r, weights, scalars, labels):
     """Lane ``r``'s row, label (an ignored one as 0), ``s_y``, ``w_y`` and ``g0`` (``_Rows``)."""
-    class_weight, sample_weight = weights[0], weights[1]
-    first_row, _, g_const, grad_denom, ignore = scalars[:5]
-    row, start = first_row + r, row_offset + r * n_classes
-    y = 0 if labels[row] == ignore else int(labels[row])
-    g0 = g_const
-    if sample_weight.shape[0]:
-        g0 = flat.dtype.type(float(sample_weight[row]) / grad_denom)
-    return row, start, y, flat[start + y], class_weight[y], g0
+    row, start = scalars[0] + r, row_offset + r * n_classes
+    y = 0 if labels[row] == scalars[4] else int(labels[row])
+    g0 = _sample_scale_python(flat, row, weights[1], scalars)
+    return row, start, y, flat[start + y], weights[0][y], g0
 
 
-def _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels):
+def _finish_rows_python(losses, special, sample_weight, scalars, acc, loss_out, labels):
     """``_Rows.finish_rows`` as plain Python: returns the mask of special or ignored lanes."""
-    sample_weight, first_row, ignore = weights[1], scalars[0], scalars[4]
+    first_row, ignore = scalars[0], scalars[4]
     mask = 0
     for r, loss in enumerate(losses):
         row = first_row + r
@@ -745,7 +801,7 @@ def _ww_rows_python(
         lanes[TOTAL, r], lanes[G_Y, r] = total, g_y
         losses.append(total / norm)
         special.append(total != total)
-    return _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels)
+    return _finish_rows_python(losses, special, weights[1], scalars, acc, loss_out, labels)
 
 
 def _cs_rows_python(
@@ -777,22 +833,35 @@ def _cs_rows_python(
             grad[start + y] = zero - coef
         losses.append(loss)
         special.append(bool(index[1, r]) or index[0, r] < 0 or z != z)
-    return _finish_rows_python(losses, special, weights, scalars, acc, loss_out, labels)
+    return _finish_rows_python(losses, special, weights[1], scalars, acc, loss_out, labels)
 
 
-def _ova_band_python(flat, row_offset, n_classes, lanes, labels, grad):
-    """``ova_band`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
-    zero = flat.dtype.type(0)
+def _ova_rows_python(
+    flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+):
+    """``ova_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
+    zero, margin, norm, kink_frac = flat.dtype.type(0), scalars[1], scalars[5], scalars[6]
+    losses, special = [], []
     for r in range(band_rows(flat.dtype)):
-        margin, slope, kink = lanes[BASE, r], lanes[SLOPE, r], lanes[WEIGHT, r]
-        start = row_offset + r * n_classes
+        row, start = scalars[0] + r, row_offset + r * n_classes
+        y = -1 if labels[row] == scalars[4] else int(labels[row])
+        slope = _sample_scale_python(flat, row, weights[0], scalars)
+        kink, total = slope * kink_frac, zero
         for j in range(n_classes):
             s = flat[start + j]
-            u = margin - (s if j == labels[r] else zero - s)
-            lanes[TOTAL, r] += u if not u <= 0 else zero
+            u = margin - (s if j == y else zero - s)
+            total += u if not u <= 0 else zero
             if grad.shape[0]:
                 u = margin - (zero - s)
                 grad[start + j] = kink if u == 0 else (slope if u > 0 else zero)
+        if grad.shape[0] and y >= 0:
+            u = margin - flat[start + y]
+            coef = kink if u == 0 else (slope if u > 0 else zero)
+            grad[start + y] = zero - coef
+        lanes[TOTAL, r] = total
+        losses.append(total / norm)
+        special.append(total != total)
+    return _finish_rows_python(losses, special, weights[0], scalars, acc, loss_out, labels)
 
 
 def _categorical_band_python(flat, row_offset, n_classes, flat_targets, sums, nan, labels, grad):
@@ -849,7 +918,7 @@ def _tile_rows_python(scores):
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_rows = _ww_rows_python
-    ova_band = _ova_band_python
+    ova_rows = _ova_rows_python
     categorical_band = _categorical_band_python
     cs_rows = _cs_rows_python
     structured_band = _structured_band_python

@@ -125,7 +125,7 @@ def _binary_chunk(c, scores, labels, weights, params, grad, loss_out):
     scratch_loss = np.empty(0 if loss_out.shape[0] else BLOCK, scores.dtype)
     lo = c * chunk
     hi = min(scores.shape[0], lo + chunk)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     for b in range(lo, hi, BLOCK):
         e = min(hi, b + BLOCK)
         g = grad[b:e] if grad.shape[0] else scratch_g[: e - b]

@@ -213,7 +213,7 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     if fast and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
@@ -327,7 +327,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     zero = margin - margin
     half = scores.dtype.type(0.5 if kink_mode == KINK_HALF else 1.0)
     gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = n_classes > 1 and not split_ties and indices.shape[0] == 0 and n_classes < 2**31

@@ -15,58 +15,45 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, zero_row
-from ._tiles import BASE, SLOPE, TOTAL, WEIGHT, ova_band, tile_rows
+from ._tiles import TOTAL, ova_rows, tile_rows
 
 
 @row_jit
 def _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Hinge (p = 1) rows ``start..`` in bands of W; returns (next row, loss sum).
 
-    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.ova_band``), each lane
-    adding its row's terms in index order with the row code's operations, so
-    the results are the row code's bit for bit. At a row whose loss is NaN
-    the bands stop, and the row code takes the rest of the chunk.
+    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.ova_rows``, set-up and
+    finish included), each lane adding its row's terms in index order with
+    the row code's operations, so the results are the row code's bit for
+    bit. In a band with an ignored row, its rows are finished here; at a row
+    whose loss is NaN the bands stop, and the row code takes the rest of the
+    chunk.
     """
     margin, _, norm, kink_frac, g_const, grad_denom, ignore, _ = params
     sample_weight = weights[0]
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
-    zero = margin - margin
-    flat, flat_grad, lanes, lane_labels = band_buffers(scores, grad, 5)
+    flat, flat_grad, lanes, _ = band_buffers(scores, grad, 5)
+    acc = np.zeros(1)
     width = tile_rows(scores)
-    acc = 0.0
     i = start
     while i + width <= stop:
-        for r in range(width):
-            y = labels[i + r]
-            lane_labels[r] = -1 if y == ignore else y
-            g0 = scores.dtype.type(sample_weight[i + r] / grad_denom) if has_sw else g_const
-            lanes[BASE, r] = margin
-            lanes[SLOPE, r] = g0
-            lanes[WEIGHT, r] = g0 * kink_frac
-            lanes[TOTAL, r] = zero
-        ova_band(flat, i * n_classes, n_classes, lanes, lane_labels, flat_grad)
-        for r in range(width):  # finish each row: g[y] and the loss, in row order
+        scalars = (i, margin, g_const, grad_denom, ignore, norm, kink_frac)
+        special = ova_rows(flat, i * n_classes, n_classes, lanes, weights, scalars, acc, loss_out,
+                           labels, flat_grad)  # fmt: skip
+        for r in range(width if special else 0):  # the band's rows, in row order
             row = i + r
-            y = labels[row]
-            if y == ignore:
+            if labels[row] == ignore:
                 zero_row(row, grad, loss_out)
                 continue
             total = lanes[TOTAL, r]
             if total != total:  # NaN: the row code takes it from here
-                return row, acc
-            if grad.shape[0]:
-                u = margin - scores[row, y]
-                coef = lanes[SLOPE, r] if u > 0 else zero
-                coef = lanes[WEIGHT, r] if u == 0 else coef
-                grad[row, y] = zero - coef
+                return row, acc[0]
             loss = total / norm
             loss = loss * sample_weight[row] if has_sw else loss
-            if loss_out.shape[0]:
-                loss_out[row] = loss
-            acc += loss
+            acc[0] += loss
         i += width
-    return i, acc
+    return i, acc[0]
 
 
 @row_jit
@@ -88,7 +75,7 @@ def _ova_chunk(c, scores, labels, weights, params, grad, loss_out):
     hinge = p == 1
     zero = margin - margin
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = hinge and not columns.shape[0] and scores.shape[1] < 2**31

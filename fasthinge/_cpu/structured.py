@@ -198,7 +198,7 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     scratch = np.empty(n_classes, scores.dtype)
     vals = np.empty(n_classes, scores.dtype)
     width = tile_rows(scores)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
         for r in range(width):
@@ -254,7 +254,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     scratch = scratch_row(scores, grad)
     top = np.empty(max(k, 1), scores.dtype)
     vals = np.empty(scores.shape[1], scores.dtype)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = kind == MARGIN_RESCALING and not split_ties and indices.shape[0] == 0

@@ -24,45 +24,51 @@ from ._tiles import LANES, categorical_band, tile_rows
 
 
 @row_jit
-def _categorical_row(s, t, margin, kink_frac, split_ties, g0, g):
-    """Keras: ``max(0, max_c((1 − t_c)·s_c) − Σ_c t_c·s_c + m)``; gradient into g."""
+def _categorical_row(scores, targets, i, margin, kink_frac, split_ties, g0, g, gi):
+    """Keras ``max(0, max_c((1 − t_c)·s_c) − Σ_c t_c·s_c + m)`` of row ``i``; gradient in ``g[gi]``.
+
+    Rows are taken by index, not as slices: a slice is a new array, with
+    reference counting on every row (see the note in ``multiclass.py``).
+    """
     zero = margin - margin
-    one = s.dtype.type(1.0)
+    one = scores.dtype.type(1.0)
     pos = zero
-    neg = s.dtype.type(-np.inf)
-    for c in range(s.shape[0]):
-        pos += t[c] * s[c]
-        neg = maximum(neg, (one - t[c]) * s[c])
+    neg = scores.dtype.type(-np.inf)
+    for c in range(scores.shape[1]):
+        pos += targets[i, c] * scores[i, c]
+        neg = maximum(neg, (one - targets[i, c]) * scores[i, c])
     z = neg - pos + margin
     if z > 0 or z != z:
         scale = g0 if z > 0 else z
     elif z == 0:
         scale = g0 * kink_frac
     else:
-        g[:] = zero
+        g[gi, :] = zero
         return zero
-    _categorical_grad(s, t, neg, scale, split_ties, g)
+    _categorical_grad(scores, targets, i, neg, scale, split_ties, g, gi)
     return z if z > 0 or z != z else zero
 
 
 @row_jit
-def _categorical_grad(s, t, neg, scale, split_ties, g):
-    """An active row's gradient into ``g``.
+def _categorical_grad(scores, targets, i, neg, scale, split_ties, g, gi):
+    """An active row ``i``'s gradient into ``g[gi]``.
 
     ``scale`` on the max of ``(1 − t)·s`` (split among ties, or on the first),
     minus ``scale·t`` everywhere.
     """
-    zero = s.dtype.type(0.0)  # = margin − margin: margins are finite
-    one = s.dtype.type(1.0)
-    first, n_ties = s.shape[0], 0
-    for c in range(s.shape[0]):
-        hit = (one - t[c]) * s[c] == neg
-        first = min(first, c if hit else s.shape[0])
+    n_classes = scores.shape[1]
+    zero = scores.dtype.type(0.0)  # = margin − margin: margins are finite
+    one = scores.dtype.type(1.0)
+    first, n_ties = n_classes, 0
+    for c in range(n_classes):
+        hit = (one - targets[i, c]) * scores[i, c] == neg
+        first = min(first, c if hit else n_classes)
         n_ties += hit
-    share = scale / s.dtype.type(n_ties) if split_ties and n_ties > 1 else scale
-    for c in range(s.shape[0]):
-        wins = (one - t[c]) * s[c] == neg if split_ties else c == first
-        g[c] = (share * (one - t[c]) if wins else zero) - scale * t[c]
+    share = scale / scores.dtype.type(n_ties) if split_ties and n_ties > 1 else scale
+    for c in range(n_classes):
+        t = targets[i, c]
+        wins = (one - t) * scores[i, c] == neg if split_ties else c == first
+        g[gi, c] = (share * (one - t) if wins else zero) - scale * t
 
 
 @row_jit
@@ -85,29 +91,31 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
     sums = np.empty((2, LANES), scores.dtype)
     nan = np.empty((1, LANES), np.int64)
     no_labels = np.full(LANES, -1, np.int64)
-    scratch = np.empty(n_classes, scores.dtype)
+    gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
     width = tile_rows(scores)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
         categorical_band(flat, i * n_classes, n_classes, flat_targets, sums, nan, no_labels, grad)
         for r in range(width):
             row = i + r
+            gi = row if grad.shape[0] else 0
             g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
             z = sums[1, r] - sums[0, r] + margin
-            g = grad[row] if grad.shape[0] else scratch
             if nan[0, r] or z != z:  # the row code, exactly
-                s, t = scores[row], targets[row]
-                loss = _categorical_row(s, t, margin, kink_frac, split_ties, g0, g)
+                loss = _categorical_row(scores, targets, row, margin, kink_frac, split_ties, g0,
+                                        gbuf, gi)  # fmt: skip
             elif z < 0:
                 loss = zero
                 if grad.shape[0]:
-                    g[:] = zero
+                    grad[row, :] = zero
             else:
                 loss = z if z > 0 else zero
                 if grad.shape[0]:
                     scale = g0 if z > 0 else g0 * kink_frac
-                    _categorical_grad(scores[row], targets[row], sums[1, r], scale, split_ties, g)
+                    _categorical_grad(
+                        scores, targets, row, sums[1, r], scale, split_ties, grad, row
+                    )
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
@@ -125,17 +133,17 @@ def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
     """
     margin, kink_frac, split_ties, g_const, grad_denom, rows = params
     (sample_weight,) = weights
-    scratch = scratch_row(scores, grad)
-    acc = 0.0
+    gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     if stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
         args = (scores, targets, weights, params, grad, loss_out)
         start, acc = _categorical_bands(start, stop, *args)
     for i in range(start, stop):
-        g = grad[i] if grad.shape[0] else scratch
+        gi = i if grad.shape[0] else 0
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
-        loss = _categorical_row(scores[i], targets[i], margin, kink_frac, split_ties, g0, g)
+        loss = _categorical_row(scores, targets, i, margin, kink_frac, split_ties, g0, gbuf, gi)
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
         if loss_out.shape[0]:
             loss_out[i] = loss
@@ -179,7 +187,7 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     (sample_weight,) = weights
     scratch = scratch_row(scores, grad)
     is_target = np.empty(scores.shape[1], np.bool_)
-    acc = 0.0
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
         g = grad[i] if grad.shape[0] else scratch
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
