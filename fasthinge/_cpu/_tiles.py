@@ -13,7 +13,7 @@ contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
 
 One lane class per loss supplies the per-column ``step``: Weston–Watkins
 (``ww_rows``), Crammer–Singer (``cs_rows``), margin rescaling
-(``structured_band``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
+(``structured_rows``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
 (``ova_rows``) and Keras' categorical hinge (``categorical_band``, scores and
 targets walked together).
 
@@ -529,25 +529,54 @@ class _CrammerSingerRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compil
         return self.finish_rows(loss, b.or_(special, b.fcmp_unordered("uno", z, z)))
 
 
-class _StructuredBand(_CrammerSingerBand):  # pragma: no cover (compile-time code)
-    """Margin rescaling: Crammer–Singer lanes over ``Δ[y, j] + s_j`` (the row code's sum).
+class _StructuredRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compile-time code)
+    """Margin rescaling, ties "first": Crammer–Singer lanes over ``Δ[y, j] + s_j`` (``_Rows``).
 
-    Lane ``r`` walks row ``y_r`` of the cost matrix beside its scores row.
+    Lane ``r`` walks row ``y_r`` of the cost matrix beside its scores row
+    (the row code's sum). ``weights = (class_weight, sample_weight, cost,
+    …)``, ``scalars`` end with ``kink_mode``. The finish is the row code's:
+    ``z = best − s_y``; an active row (``z > 0``, or ``z == 0`` with a kink
+    mode) gets ``coef = g0 · w_y · 1 · frac`` on the best column and ``0 −
+    coef`` on the label, and the loss ``z · w_y``.
     """
 
-    state_arg = 5
+    state_arg = 4
 
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
         cost = context.make_array(sig.args[3])(context, builder, args[3]).data
-        offsets = context.make_array(sig.args[4])(context, builder, args[4]).data
-        lanes = range(self.width)
-        starts = [builder.load(builder.gep(offsets, [lir.Constant(_I64, r)])) for r in lanes]
-        self.lane_sources.append((cost, starts))
+        rows = [builder.mul(builder.sext(c, _I64), self.stride) for c in self.label_columns]
+        self.lane_sources.append((cost, rows))
+        builder.store(self.splat_constant(float("-inf")), self.best)
+        builder.store(_int_vector([-1] * self.width), self.j_best)
+        builder.store(lir.Constant(self.index_vector, None), self.nan)
 
     def step(self, state, column, labels, j0, jj):
         s, cost = column
         return super().step(state, self.builder.fadd(cost, s), labels, j0, jj)
+
+    def finish(self):
+        super().finish()
+        b, w, zero = self.builder, self.width, self.zero
+        (kink_mode,) = self.extra
+        best, j_best, nan = b.load(self.best), b.load(self.j_best), b.load(self.nan)
+        s_y, w_y, g0 = self.label_scores(), self.label_weights(), self.sample_scale()
+        z = b.fsub(best, s_y)
+        no_kink = b.icmp_signed("==", kink_mode, lir.Constant(kink_mode.type, 0))
+        half = b.icmp_signed("==", kink_mode, lir.Constant(kink_mode.type, 2))
+        at_zero = b.fcmp_ordered("==", z, zero)
+        inactive = b.or_(b.fcmp_ordered("<", z, zero), b.and_(at_zero, _splat(b, no_kink, w)))
+        frac = b.select(
+            b.and_(at_zero, _splat(b, half, w)), self.splat_constant(0.5), self.splat_constant(1.0)
+        )
+        coef = b.fmul(b.fmul(b.fmul(g0, w_y), self.splat_constant(1.0)), frac)
+        coef = b.select(inactive, zero, coef)
+        no_best = b.icmp_signed("<", j_best, lir.Constant(self.index_vector, None))
+        self.store_at(self.lane_offsets(b.select(no_best, self.labels, j_best)), coef)
+        self.store_at(self.label_offsets, b.select(inactive, zero, b.fsub(zero, coef)))
+        loss = b.select(inactive, zero, b.fmul(z, w_y))
+        special = b.or_(b.icmp_signed("!=", nan, lir.Constant(self.index_vector, None)), no_best)
+        return self.finish_rows(loss, b.or_(special, b.fcmp_unordered("uno", z, z)))
 
 
 class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
@@ -652,16 +681,25 @@ def categorical_band(  # pragma: no cover (compile-time code)
 
 
 @intrinsic
-def structured_band(  # pragma: no cover (compile-time code)
-    typingctx, flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad
-):
-    """Margin rescaling: the walk of ``cs_rows`` over ``Δ[y, j] + s_j``.
+def structured_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc,
+    loss_out, labels, grad,
+):  # fmt: skip
+    """Margin rescaling (ties "first") of the W rows from ``flat[row_offset]``, finished.
 
-    ``flat_cost`` is the (C, C) cost matrix flattened, ``cost_rows``
-    ``(LANES,)`` int64 the offset of each lane's row ``y · C`` in it.
+    The walk of ``cs_rows`` over ``Δ[y, j] + s_j`` (``flat_cost`` the (C, C)
+    cost matrix flattened; lane ``r`` walks row ``y_r``), then each row as
+    the row code: ``z = best − s_y``; an active row (``z > 0``, or ``z == 0``
+    with ``kink_mode`` not 0) gets ``coef = g0 · w_y · frac`` (``frac`` ½ at
+    a kink with ``kink_mode`` 2) on the best column, ``0 − coef`` on the
+    label, and the loss ``z · w_y``. ``weights = (class_weight,
+    sample_weight, …)``, ``scalars = (first_row, margin, g_const,
+    grad_denom, ignore, kink_mode)``; returns the mask of lanes the caller
+    finishes, as ``cs_rows`` does.
     """
-    sig = types.none(flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad)
-    return sig, lambda *a: _StructuredBand(*a).run()
+    sig = types.int64(flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc,
+                      loss_out, labels, grad)  # fmt: skip
+    return sig, lambda *a: _StructuredRows(*a).run()
 
 
 @intrinsic
@@ -879,11 +917,38 @@ def _categorical_band_python(flat, row_offset, n_classes, flat_targets, sums, na
         sums[0, r], sums[1, r], nan[0, r] = pos, neg, any_nan
 
 
-def _structured_band_python(
-    flat, row_offset, n_classes, flat_cost, cost_rows, best, index, labels, grad
-):
-    """``structured_band`` as plain Python (``NUMBA_DISABLE_JIT=1``)."""
-    _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad, flat_cost, cost_rows)
+def _structured_rows_python(
+    flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc, loss_out, labels,
+    grad,
+):  # fmt: skip
+    """``structured_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations."""
+    width, zero, one = band_rows(flat.dtype), flat.dtype.type(0), flat.dtype.type(1.0)
+    lane_labels = np.zeros(LANES, np.int64)
+    for r in range(width):
+        row = scalars[0] + r
+        lane_labels[r] = 0 if labels[row] == scalars[4] else labels[row]
+    best[0, :], index[0, :], index[1, :] = -np.inf, -1, 0
+    cost_rows = lane_labels * n_classes
+    _cs_band_python(
+        flat, row_offset, n_classes, best, index, lane_labels, grad, flat_cost, cost_rows
+    )
+    losses, special = [], []
+    for r in range(width):
+        _, start, y, s_y, w_y, g0 = _row_start_python(
+            flat, row_offset, n_classes, r, weights, scalars, labels
+        )
+        z = best[0, r] - s_y
+        loss = zero
+        if not (z < 0 or (z == 0 and scalars[5] == 0)):
+            frac = one / flat.dtype.type(2 if z == 0 and scalars[5] == 2 else 1)
+            coef = g0 * w_y * one * frac
+            if grad.shape[0] and index[0, r] >= 0:
+                grad[start + index[0, r]] = coef
+                grad[start + y] = zero - coef
+            loss = z * w_y
+        losses.append(loss)
+        special.append(bool(index[1, r]) or index[0, r] < 0 or z != z)
+    return _finish_rows_python(losses, special, weights[1], scalars, acc, loss_out, labels)
 
 
 def _cs_band_python(flat, row_offset, n_classes, best, index, labels, grad, cost=None, rows=None):
@@ -921,5 +986,5 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ova_rows = _ova_rows_python
     categorical_band = _categorical_band_python
     cs_rows = _cs_rows_python
-    structured_band = _structured_band_python
+    structured_rows = _structured_rows_python
     tile_rows = _tile_rows_python

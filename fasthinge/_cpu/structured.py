@@ -22,7 +22,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, scratch_row, zero_row
 from ._simd import maximum
-from ._tiles import LANES, structured_band, tile_rows
+from ._tiles import LANES, structured_rows, tile_rows
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 KINK_ZERO, KINK_HALF = 0, 2
@@ -179,11 +179,12 @@ def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
 def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Margin rescaling, ties "first": rows ``start..`` in bands of W; returns (next row, loss sum).
 
-    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.structured_band``): the
-    max of ``Δ[y, j] + s_j`` over ``j ≠ y`` and its first column, and the
-    band's gradient rows zeroed; then the two non-zero entries of an active
-    row, with the row code's operations. A row with a NaN, or with no value
-    above −inf, is redone by ``_rescaling_row``; an ignored row is zeroed.
+    Row ``r`` of a band is SIMD lane ``r`` (``_tiles.structured_rows``, set-up
+    and finish included): the max of ``Δ[y, j] + s_j`` over ``j ≠ y`` and its
+    first column, the band's gradient rows zeroed, then the two non-zero
+    entries of an active row, with the row code's operations. In a band with
+    a row that has a NaN, no value above −inf or an ignored label, the rows
+    are finished here, those by ``_rescaling_row`` / ``zero_row``.
     """
     margin, kind, _, kink_mode, _, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, cost, _, _ = weights
@@ -191,26 +192,19 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     one = scores.dtype.type(1.0)
-    flat, flat_grad, best, lane_labels = band_buffers(scores, grad, 1)
+    flat, flat_grad, best, _ = band_buffers(scores, grad, 1)
     flat_cost = cost.reshape(cost.size)
     index = np.empty((2, LANES), np.int64)
-    cost_rows = np.empty(LANES, np.int64)
     scratch = np.empty(n_classes, scores.dtype)
     vals = np.empty(n_classes, scores.dtype)
+    acc = np.zeros(1)
     width = tile_rows(scores)
-    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
-        for r in range(width):
-            y = labels[i + r]
-            lane_labels[r] = 0 if y == ignore else y
-            cost_rows[r] = lane_labels[r] * n_classes
-            best[0, r] = -np.inf
-            index[0, r] = -1
-            index[1, r] = 0
-        args = (flat, i * n_classes, n_classes, flat_cost, cost_rows, best, index, lane_labels)
-        structured_band(*args, flat_grad)
-        for r in range(width):
+        scalars = (i, margin, g_const, grad_denom, ignore, kink_mode)
+        special = structured_rows(flat, i * n_classes, n_classes, flat_cost, best, index, weights,
+                                  scalars, acc, loss_out, labels, flat_grad)  # fmt: skip
+        for r in range(width if special else 0):  # the band's rows, in row order
             row = i + r
             y = labels[row]
             if y == ignore:
@@ -237,9 +231,9 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
-            acc += loss
+            acc[0] += loss
         i += width
-    return i, acc
+    return i, acc[0]
 
 
 @row_jit
