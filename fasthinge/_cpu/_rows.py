@@ -14,12 +14,6 @@ from ._tiles import LANES
 
 
 @row_jit
-def scratch_row(scores, grad):
-    """A scratch gradient row when ``grad`` is a placeholder (loss only, compact), else empty."""
-    return np.empty(0 if grad.shape[0] else scores.shape[1], scores.dtype)
-
-
-@row_jit
 def zero_row(i, grad, loss_out):
     """Zero the outputs of an ignored row ``i``."""
     if grad.shape[0]:

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import band_buffers, compress_row, scratch_row, zero_row
+from ._rows import band_buffers, compress_row, zero_row
 from ._simd import maximum
 from ._tiles import LANES, structured_rows, tile_rows
 
@@ -93,13 +93,13 @@ def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0,
 
 
 @row_jit
-def _kth_largest_wrong(s, y, k, top):
-    """The k-th largest of ``s_j`` over ``j ≠ y`` (``top``: a scratch of k values)."""
+def _kth_largest_wrong(scores, i, y, k, top):
+    """The k-th largest of ``s_j`` over ``j ≠ y`` in row ``i`` (``top``: a scratch of k values)."""
     filled = 0
-    for j in range(s.shape[0]):
+    for j in range(scores.shape[1]):
         if j == y:
             continue
-        v = s[j]
+        v = scores[i, j]
         if filled < k:
             pos = filled
             filled += 1
@@ -115,50 +115,57 @@ def _kth_largest_wrong(s, y, k, top):
 
 
 @row_jit
-def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
-    """Top-k SVM α or β of one row; gradient (scaled by g0) into g."""
-    n_classes = s.shape[0]
+def _topk_row(kind, scores, i, y, margin, k, kink_frac, split_ties, g0, w_y, g, gi, top):
+    """Top-k SVM α or β of row ``i``; gradient (scaled by g0) into ``g[gi]``.
+
+    Rows are taken by index, not as slices: a slice is a new array, with
+    reference counting on every row (see the note in ``multiclass.py``).
+    """
+    n_classes = scores.shape[1]
+    dtype = scores.dtype.type
     zero = margin - margin
     nan_seen = False
     for j in range(n_classes):
-        nan_seen |= s[j] != s[j]
+        nan_seen |= scores[i, j] != scores[i, j]
     if nan_seen:  # NaN anywhere in the row: NaN loss and gradient row
-        nan = s.dtype.type(np.nan)
-        g[:] = nan
-        return nan
-    tau = _kth_largest_wrong(s, y, k, top)
+        for j in range(n_classes):
+            g[gi, j] = np.nan
+        return dtype(np.nan)
+    tau = _kth_largest_wrong(scores, i, y, k, top)
     n_above, n_tied = 0, 0
     for j in range(n_classes):
-        n_above += (j != y) & (s[j] > tau)
-        n_tied += (j != y) & (s[j] == tau)
+        n_above += (j != y) & (scores[i, j] > tau)
+        n_tied += (j != y) & (scores[i, j] == tau)
     slots = k - n_above  # how many of the tied entries belong to the top k
-    inv_k = s.dtype.type(1.0) / s.dtype.type(k)
-    base = margin - s[y]
+    inv_k = dtype(1.0) / dtype(k)
+    base = margin - scores[i, y]
     total = zero
     for j in range(n_classes):  # the top-k sum (or the sum of its hinges; NaN kept)
-        if j != y and s[j] > tau:
-            h = base + s[j]
+        if j != y and scores[i, j] > tau:
+            h = base + scores[i, j]
             total += h if kind == TOPK_ALPHA or not h <= 0 else zero
     h_tau = base + tau
     tied_term = h_tau if kind == TOPK_ALPHA or not h_tau <= 0 else zero
-    total += tied_term * s.dtype.type(slots)
+    total += tied_term * dtype(slots)
     loss = total * inv_k
     if loss != loss:  # inf − inf (±inf scores): NaN loss and gradient row
-        g[:] = loss
+        for j in range(n_classes):
+            g[gi, j] = loss
         return loss
-    scale = s.dtype.type(1.0)
+    scale = dtype(1.0)
     if kind == TOPK_ALPHA:
-        scale = s.dtype.type(1.0) if loss > 0 else (kink_frac if loss == 0 else zero)
+        scale = dtype(1.0) if loss > 0 else (kink_frac if loss == 0 else zero)
         loss = loss if loss > 0 else zero
-    g[:] = zero
+    for j in range(n_classes):
+        g[gi, j] = zero
     tied_left = slots
-    share_tied = s.dtype.type(slots) / s.dtype.type(n_tied)
+    share_tied = dtype(slots) / dtype(n_tied)
     g_y = zero
     for j in range(n_classes):
-        if j == y or s[j] < tau:
+        if j == y or scores[i, j] < tau:
             continue
-        member = s.dtype.type(1.0)
-        if s[j] == tau:
+        member = dtype(1.0)
+        if scores[i, j] == tau:
             if split_ties:
                 member = share_tied
             elif tied_left > 0:
@@ -166,12 +173,12 @@ def _topk_row(kind, s, y, margin, k, kink_frac, split_ties, g0, w_y, g, top):
             else:
                 continue
         if kind == TOPK_BETA:
-            h = base + s[j]
-            scale = s.dtype.type(1.0) if h > 0 else (kink_frac if h == 0 else zero)
+            h = base + scores[i, j]
+            scale = dtype(1.0) if h > 0 else (kink_frac if h == 0 else zero)
         coef = g0 * w_y * inv_k * member * scale
-        g[j] = coef
+        g[gi, j] = coef
         g_y -= coef
-    g[y] = g_y
+    g[gi, y] = g_y
     return loss * w_y
 
 
@@ -245,7 +252,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     """
     margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, rows = params
     class_weight, sample_weight, cost, indices, values = weights
-    scratch = scratch_row(scores, grad)
+    gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     top = np.empty(max(k, 1), scores.dtype)
     vals = np.empty(scores.shape[1], scores.dtype)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
@@ -256,22 +263,25 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
         start, acc = _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     for i in range(start, stop):
         y = labels[i]
-        g = grad[i] if grad.shape[0] else scratch
+        gi = i if grad.shape[0] else 0
         if y == ignore:
             zero_row(i, grad, loss_out)
-            scratch[:] = 0
-            compress_row(scratch, i, indices, values)
+            if indices.shape[0]:
+                gbuf[gi, :] = 0
+                compress_row(gbuf[gi], i, indices, values)
             continue
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         w_y = class_weight[y]
         if kind == TOPK_ALPHA or kind == TOPK_BETA:
-            loss = _topk_row(kind, scores[i], y, margin, k, kink_frac, split_ties, g0, w_y, g, top)
+            loss = _topk_row(kind, scores, i, y, margin, k, kink_frac, split_ties, g0, w_y, gbuf,
+                             gi, top)  # fmt: skip
         else:
             cost_row = cost[y]
             loss = _rescaling_row(
-                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, g, vals
+                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, gbuf[gi], vals
             )
-        compress_row(g, i, indices, values)
+        if indices.shape[0]:
+            compress_row(gbuf[gi], i, indices, values)
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
         if loss_out.shape[0]:
             loss_out[i] = loss

@@ -18,7 +18,6 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import scratch_row
 from ._simd import maximum
 from ._tiles import LANES, categorical_band, tile_rows
 
@@ -152,32 +151,39 @@ def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
 
 
 @row_jit
-def _multilabel_row(s, t, margin, kink_frac, drop_nan, g0, g, is_target):
-    """PyTorch: ``Σ_{k} Σ_{d ∉ T} (m − x[t_k] + x[d])_+ / C``, in PyTorch's order."""
-    n_classes = s.shape[0]
+def _multilabel_row(scores, targets, i, margin, kink_frac, drop_nan, g0, g, gi, is_target):
+    """PyTorch: ``Σ_{k} Σ_{d ∉ T} (m − x[t_k] + x[d])_+ / C`` of row ``i``, in PyTorch's order.
+
+    The gradient goes into ``g[gi]``. Rows are taken by index, not as slices
+    (see ``_categorical_row``).
+    """
+    n_classes = scores.shape[1]
     zero = margin - margin
-    is_target[:] = False
+    for d in range(n_classes):
+        is_target[d] = False
+        g[gi, d] = zero
     n_targets = 0
-    while n_targets < n_classes and t[n_targets] >= 0:
-        is_target[t[n_targets]] = True
+    while n_targets < n_classes and targets[i, n_targets] >= 0:
+        is_target[targets[i, n_targets]] = True
         n_targets += 1
     total = 0.0  # PyTorch sums a row in its accumulate type (double)
-    g[:] = zero
     for k in range(n_targets):
-        target = t[k]
-        base = margin - s[target]
+        target = targets[i, k]
+        base = margin - scores[i, target]
+        g_target = g[gi, target]  # in a register: the same subtractions, in the same order
         for d in range(n_classes):
             if is_target[d]:
                 continue
-            z = base + s[d]
+            z = base + scores[i, d]
             coef = g0 if z > 0 else (g0 * kink_frac if z == 0 else zero)
             keep_nan = (z != z) & (not drop_nan)  # PyTorch (drop_nan) skips NaN terms
             coef = z if keep_nan else coef
             if z > 0 or keep_nan:
                 total += z
-            g[target] -= coef
-            g[d] += coef
-    return s.dtype.type(total) / s.dtype.type(n_classes)
+            g_target -= coef
+            g[gi, d] += coef
+        g[gi, target] = g_target
+    return scores.dtype.type(total) / scores.dtype.type(n_classes)
 
 
 @row_jit
@@ -185,13 +191,14 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     """Rows of chunk ``c``; returns the float64 sum of their losses."""
     margin, kink_frac, drop_nan, g_const, grad_denom, rows = params
     (sample_weight,) = weights
-    scratch = scratch_row(scores, grad)
+    gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     is_target = np.empty(scores.shape[1], np.bool_)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
-        g = grad[i] if grad.shape[0] else scratch
+        gi = i if grad.shape[0] else 0
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
-        loss = _multilabel_row(scores[i], targets[i], margin, kink_frac, drop_nan, g0, g, is_target)
+        loss = _multilabel_row(scores, targets, i, margin, kink_frac, drop_nan, g0, gbuf, gi,
+                               is_target)  # fmt: skip
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
         if loss_out.shape[0]:
             loss_out[i] = loss
