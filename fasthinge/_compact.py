@@ -68,7 +68,7 @@ def compact_matmul(
     vals = np.ascontiguousarray(vals, dtype=x_arr.dtype)
     if idx.size and (idx.min() < -1 or idx.max() >= n_classes):
         raise ValueError(f"indices must be in [-1, {n_classes}), got {idx.min()}..{idx.max()}")
-    n_threads = v.check_n_threads(n_threads, _threading.max_threads())
+    n_threads = v.check_n_threads(n_threads, _threading.max_threads)
     from ._cpu import compact as kernels
 
     out_t = np.empty((n_classes, n_features), x_arr.dtype)

@@ -82,7 +82,7 @@ def prepare(
     """Check the shared keywords and allocate the outputs."""
     v.check_choice(reduction, "reduction", v.REDUCTIONS)
     return_grad = v.check_flag(return_grad, "return_grad")
-    n_threads = v.check_n_threads(n_threads, _threading.max_threads())
+    n_threads = v.check_n_threads(n_threads, _threading.max_threads)
     n_rows, dtype = scores.shape[0], scores.dtype
     if sample_weight is None:
         weights = empty(dtype)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: Class labels of these dtypes go to the kernels as they are; others become int64.
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
 KINKS = ("zero", "full", "half")  # kink_mode 0, 1, 2 in the kernels
 #: The share of the active slope taken at a kink.
@@ -70,7 +73,7 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
         raise TypeError(f"labels must be integers (class indices), got dtype {array.dtype}")
     if array.shape != (n_rows,):
         raise ValueError(f"labels must have shape ({n_rows},) to match scores, got {array.shape}")
-    if array.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+    if array.dtype not in INDEX_DTYPES:
         array = array.astype(np.int64)
     array = np.ascontiguousarray(array)
     if ignore == NO_IGNORE and n_rows <= SMALL_LABELS:  # one NumPy reduction beats a launch
@@ -85,7 +88,7 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
             f"labels must be in [0, {n_classes}) (or ignore_index), "
             f"got labels[{first}] = {array[first]}"
         )
-    return np.ascontiguousarray(array)
+    return array
 
 
 def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) -> np.ndarray:
@@ -243,7 +246,8 @@ def check_out(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple) -> np.ndar
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
     if out.dtype != dtype:
         raise TypeError(f"out must have dtype {dtype} (the scores' dtype), got {out.dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
+    flags = out.flags
+    if not flags.c_contiguous or not flags.writeable:
         raise ValueError("out must be C-contiguous and writeable")
     for array in inputs:
         if array is not None and np.may_share_memory(out, array):
@@ -251,10 +255,11 @@ def check_out(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple) -> np.ndar
     return out
 
 
-def check_n_threads(n_threads: Any, max_threads: int) -> int | None:
-    """``None`` (Numba's current setting) or an int in ``[1, max_threads]``."""
+def check_n_threads(n_threads: Any, max_threads: Callable[[], int]) -> int | None:
+    """``None`` (Numba's current setting) or an int in ``[1, max_threads()]``."""
     if n_threads is None:
         return None
+    max_threads = max_threads()
     try:
         count = operator.index(n_threads)
     except TypeError:
