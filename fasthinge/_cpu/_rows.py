@@ -44,11 +44,12 @@ def compress_row(g, i, indices, values):
 
 @row_jit
 def band_buffers(scores, grad, n_state):
-    """What a walk in bands needs: flat views of ``scores`` and ``grad``, lane state, labels.
+    """What a walk in bands needs: flat views of ``scores`` and ``grad``, and the lane state.
 
     The state is ``(n_state, LANES)`` in the scores' dtype (``_tiles``: for
-    Weston–Watkins and one-vs-all the five rows ``BASE`` … ``G_Y``, for the
-    max-type losses the running max), the labels ``(LANES,)`` int64.
+    Weston–Watkins and one-vs-all the five rows ``BASE`` … ``G_Y``, of which
+    the caller reads ``TOTAL`` and ``G_Y``; for the max-type losses the
+    running max).
     """
     lanes = np.empty((n_state, LANES), scores.dtype)
-    return scores.reshape(scores.size), grad.reshape(grad.size), lanes, np.empty(LANES, np.int64)
+    return scores.reshape(scores.size), grad.reshape(grad.size), lanes

@@ -15,12 +15,14 @@ One lane class per loss supplies the per-column ``step``: Weston–Watkins
 (``ww_rows``), Crammer–Singer (``cs_rows``), margin rescaling
 (``structured_rows``: Crammer–Singer over ``Δ[y, j] + s_j``), one-vs-all
 (``ova_rows``) and Keras' categorical hinge (``categorical_band``, scores and
-targets walked together).
+targets walked together). The ``*_rows`` intrinsics also set up and finish
+each row (``_Rows``): they read the band's labels, gather ``s_y`` and the
+weights, and write ``g[y]``, the losses and the chunk's sum.
 
 W is 16 for float32 and 8 for float64 (512-bit vectors; LLVM splits them
 where the CPU has narrower ones). Lane state lives in ``(k, LANES)`` arrays
-(the first W columns are used); the lanes' labels in a ``(LANES,)`` int64
-array.
+(the first W columns are used); ``categorical_band`` takes the lanes' labels
+in a ``(LANES,)`` int64 array.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     sample_weight = weights[1]
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
-    flat, flat_grad, lanes, _ = band_buffers(scores, grad, 5)
+    flat, flat_grad, lanes = band_buffers(scores, grad, 5)
     acc = np.zeros(1)
     width = tile_rows(scores)
     i = start
@@ -267,7 +267,7 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     half = scores.dtype.type(0.5 if kink_mode == KINK_HALF else 1.0)
-    flat, flat_grad, best, _ = band_buffers(scores, grad, 1)
+    flat, flat_grad, best = band_buffers(scores, grad, 1)
     index = np.empty((2, LANES), np.int64)
     acc = np.zeros(1)
     width = tile_rows(scores)

@@ -33,7 +33,7 @@ def _ova_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     sample_weight = weights[0]
     n_classes = scores.shape[1]
     has_sw = sample_weight.shape[0] > 0
-    flat, flat_grad, lanes, _ = band_buffers(scores, grad, 5)
+    flat, flat_grad, lanes = band_buffers(scores, grad, 5)
     acc = np.zeros(1)
     width = tile_rows(scores)
     i = start

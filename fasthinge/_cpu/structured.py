@@ -199,7 +199,7 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     has_sw = sample_weight.shape[0] > 0
     zero = margin - margin
     one = scores.dtype.type(1.0)
-    flat, flat_grad, best, _ = band_buffers(scores, grad, 1)
+    flat, flat_grad, best = band_buffers(scores, grad, 1)
     flat_cost = cost.reshape(cost.size)
     index = np.empty((2, LANES), np.int64)
     scratch = np.empty(n_classes, scores.dtype)
