@@ -469,6 +469,13 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         )
         self.slots = [self.best, self.j_best, self.nan]
 
+    def restart(self):
+        """Start every lane afresh: (−inf, −1, no NaN), not from the state arrays."""
+        b = self.builder
+        b.store(self.splat_constant(float("-inf")), self.best)
+        b.store(_int_vector([-1] * self.width), self.j_best)
+        b.store(lir.Constant(self.index_vector, None), self.nan)
+
     def step(self, state, column, labels, j0, jj):
         b, w, (best, j_best, nan) = self.builder, self.width, state
         wrong = b.icmp_signed("!=", labels, _int_vector([jj] * w))
@@ -499,9 +506,7 @@ class _CrammerSingerRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compil
 
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
-        builder.store(self.splat_constant(float("-inf")), self.best)
-        builder.store(_int_vector([-1] * self.width), self.j_best)
-        builder.store(lir.Constant(self.index_vector, None), self.nan)
+        self.restart()
 
     def finish(self):
         super().finish()
@@ -549,9 +554,7 @@ class _StructuredRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compile-t
         cost = context.make_array(sig.args[3])(context, builder, args[3]).data
         rows = [builder.mul(builder.sext(c, _I64), self.stride) for c in self.label_columns]
         self.lane_sources.append((cost, rows))
-        builder.store(self.splat_constant(float("-inf")), self.best)
-        builder.store(_int_vector([-1] * self.width), self.j_best)
-        builder.store(lir.Constant(self.index_vector, None), self.nan)
+        self.restart()
 
     def step(self, state, column, labels, j0, jj):
         s, cost = column
@@ -844,17 +847,23 @@ def _ww_rows_python(
     return _finish_rows_python(losses, special, weights[1], scalars, acc, loss_out, labels)
 
 
+def _restart_python(labels, scalars, width, best, index):
+    """The band's lane labels (an ignored one as 0), with the max-type state restarted."""
+    lane_labels = np.zeros(LANES, np.int64)
+    for r in range(width):
+        row = scalars[0] + r
+        lane_labels[r] = 0 if labels[row] == scalars[4] else labels[row]
+    best[0, :], index[0, :], index[1, :] = -np.inf, -1, 0
+    return lane_labels
+
+
 def _cs_rows_python(
     flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels, grad
 ):
     """``cs_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations per lane."""
     width, zero = band_rows(flat.dtype), flat.dtype.type(0)
     margin, p, kink_mode, half = scalars[1], scalars[5], scalars[6], scalars[7]
-    lane_labels = np.zeros(LANES, np.int64)
-    for r in range(width):
-        row = scalars[0] + r
-        lane_labels[r] = 0 if labels[row] == scalars[4] else labels[row]
-    best[0, :], index[0, :], index[1, :] = -np.inf, -1, 0
+    lane_labels = _restart_python(labels, scalars, width, best, index)
     _cs_band_python(flat, row_offset, n_classes, best, index, lane_labels, grad)
     losses, special = [], []
     for r in range(width):
@@ -925,11 +934,7 @@ def _structured_rows_python(
 ):  # fmt: skip
     """``structured_rows`` as plain Python (``NUMBA_DISABLE_JIT=1``), the same operations."""
     width, zero, one = band_rows(flat.dtype), flat.dtype.type(0), flat.dtype.type(1.0)
-    lane_labels = np.zeros(LANES, np.int64)
-    for r in range(width):
-        row = scalars[0] + r
-        lane_labels[r] = 0 if labels[row] == scalars[4] else labels[row]
-    best[0, :], index[0, :], index[1, :] = -np.inf, -1, 0
+    lane_labels = _restart_python(labels, scalars, width, best, index)
     cost_rows = lane_labels * n_classes
     _cs_band_python(
         flat, row_offset, n_classes, best, index, lane_labels, grad, flat_cost, cost_rows
