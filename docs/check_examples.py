@@ -53,8 +53,17 @@ import numpy as np
 DOCS = pathlib.Path(__file__).resolve().parent
 if importlib.util.find_spec("fasthinge") is None:  # run from a clone without installing it
     sys.path.insert(0, str(DOCS.parent))
-PEERS = ("torch", "sklearn", "jax", "optax", "torchmetrics", "keras", "dask", "distributed",
-         "array_api_compat")
+PEERS = (
+    "torch",
+    "sklearn",
+    "jax",
+    "optax",
+    "torchmetrics",
+    "keras",
+    "dask",
+    "distributed",
+    "array_api_compat",
+)
 FENCE = re.compile(r"^```python\s*$")
 MARK = re.compile(r"#\s*(->|≈)\s*(.+?)\s*$")
 RAISES = re.compile(r"^raises\s+([A-Za-z_][\w.]*)(?::\s*(.*))?$")

@@ -12,12 +12,14 @@ from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
+from ._small import small_calls
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
 #: One-vs-all per-class sums use at most this many row chunks (memory: chunks × C).
 PER_CLASS_MAX_CHUNKS = 64
 
 
+@small_calls("one_vs_all")
 @array_api
 @shared_doc
 def one_vs_all(

@@ -14,6 +14,7 @@ from . import _validation as v
 from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
+from ._small import small_calls
 
 
 @functools.cache
@@ -85,6 +86,7 @@ def launch(
     return ex.run(call, kernels, weights, params, rows)
 
 
+@small_calls("weston_watkins")
 @array_api
 @shared_doc
 def weston_watkins(
@@ -177,6 +179,7 @@ def weston_watkins(
     return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
 
 
+@small_calls("crammer_singer")
 @array_api
 @shared_doc
 def crammer_singer(

@@ -1,0 +1,108 @@
+"""Small calls: one compiled entry per loss that checks the labels and runs its one chunk.
+
+``fasthinge._small`` sends a call ``f(scores, labels)`` (every keyword at its
+default) whose scores fit in one chunk here, instead of through the Python
+validation and the serial driver: three array arguments cross into Numba
+instead of seven, and the label check runs in the same call.
+
+Each entry has the signature::
+
+    weston_watkins_small(scores, labels, grad) -> (total, first_bad)
+
+- ``scores`` (N, C), ``0 < N·C ≤ CHUNK_ELEMENTS``, checked by the caller
+  (float32/float64, C-contiguous, aligned, writeable); ``labels`` (N,) int64,
+  not yet range-checked; ``grad`` (N, C) written in place.
+- ``first_bad``: the index of the first label outside ``[0, C)``, or −1. When
+  it is not −1 nothing else ran (``grad`` is untouched, ``total`` is 0): the
+  caller then goes the general way, which raises the error.
+- ``total``: the float64 sum of the row losses, the chunk sum the serial
+  driver would have written into ``partials[0]``; the caller divides it by N
+  ("mean") and rounds once to the dtype.
+
+The loss's parameters are the public defaults, built here with the types the
+general path passes (so the chunk function is the same compiled
+specialisation, and the results are the general path's bit for bit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import serial_jit
+from .labels import _class_chunk
+from .multiclass import _cs_chunk, _ww_chunk
+from .one_vs_all import _ova_chunk
+
+#: ``ignore_index=None`` (= ``_validation.NO_IGNORE``): no label equals it.
+NO_IGNORE = np.iinfo(np.int64).min
+
+
+@serial_jit
+def _first_bad(labels, n_classes):
+    """Index of the first label outside ``[0, n_classes)``, or −1."""
+    n_rows = labels.shape[0]
+    first = _class_chunk(0, labels, n_classes, 0, False, n_rows)
+    return first if first < n_rows else -1
+
+
+@serial_jit
+def weston_watkins_small(scores, labels, grad):
+    """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``, mean)."""
+    bad = _first_bad(labels, scores.shape[1])
+    weights, params, no_rows = _ww_defaults(scores)
+    total = _ww_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def crammer_singer_small(scores, labels, grad):
+    """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first", mean)."""
+    bad = _first_bad(labels, scores.shape[1])
+    weights, params, no_rows = _cs_defaults(scores)
+    total = _cs_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def one_vs_all_small(scores, labels, grad):
+    """One-vs-all with the defaults (``margin=1, p=1, normalize=False``, mean)."""
+    bad = _first_bad(labels, scores.shape[1])
+    weights, params, no_rows = _ova_defaults(scores)
+    total = _ova_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def _ww_defaults(scores):
+    """``(weights, params, empty)`` of ``weston_watkins(scores, labels)``."""
+    n_rows, n_classes = scores.shape
+    dtype = scores.dtype.type
+    grad_denom = float(n_rows) * float(n_classes)  # "mean" over N, and ÷C per row
+    params = (dtype(1.0), 1, dtype(n_classes), dtype(0.0), False, dtype(1.0 / grad_denom),
+              grad_denom, NO_IGNORE, n_rows)  # fmt: skip
+    empty = np.empty(0, scores.dtype)
+    return (np.ones(n_classes, scores.dtype), empty), params, empty
+
+
+@serial_jit
+def _cs_defaults(scores):
+    """``(weights, params, empty)`` of ``crammer_singer(scores, labels)``."""
+    n_rows, n_classes = scores.shape
+    dtype = scores.dtype.type
+    grad_denom = float(n_rows)
+    params = (dtype(1.0), 1, 0, False, dtype(1.0 / grad_denom), grad_denom, NO_IGNORE, n_rows)
+    empty = np.empty(0, scores.dtype)
+    no_compact = (np.empty((0, 0), np.int64), np.empty((0, 0), scores.dtype))
+    return (np.ones(n_classes, scores.dtype), empty, *no_compact), params, empty
+
+
+@serial_jit
+def _ova_defaults(scores):
+    """``(weights, params, empty)`` of ``one_vs_all(scores, labels)``."""
+    n_rows = scores.shape[0]
+    dtype = scores.dtype.type
+    grad_denom = float(n_rows)
+    params = (dtype(1.0), 1, dtype(1.0), dtype(0.0), dtype(1.0 / grad_denom), grad_denom,
+              NO_IGNORE, n_rows)  # fmt: skip
+    empty = np.empty(0, scores.dtype)
+    return (empty, np.zeros((0, 0))), params, empty

@@ -1,0 +1,170 @@
+"""Small calls (``fasthinge._small``): ``f(scores, labels)`` runs one compiled entry.
+
+The small path must give the general path's results bit for bit, be taken
+exactly when the docstring of ``_small`` says, and leave every other call
+(and every error) to the general path.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fasthinge as fh
+from fasthinge import _execution as ex
+from fasthinge import _small
+from tests.conftest import grid_scores
+
+LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
+#: One-chunk shapes: a single row and class, rows below/at/above a band of 16,
+#: long rows, and the largest one-chunk batches.
+SHAPES = [(1, 1), (1, 5), (3, 2), (15, 10), (16, 10), (17, 10), (256, 10), (5, 300),
+          (16, 1024), (1638, 10), (4096, 4)]  # fmt: skip
+
+
+@pytest.fixture
+def entry_calls(monkeypatch):
+    """Names of the compiled entries called during the test."""
+    calls = []
+    entry = _small.entry
+
+    def spy(name):
+        kernel = entry(name)
+
+        def counted(*args):
+            calls.append(name)
+            return kernel(*args)
+
+        return counted
+
+    monkeypatch.setattr(_small, "entry", spy)
+    return calls
+
+
+def _general(func, scores, labels, **kwargs):
+    """The same call through the general path (an explicit keyword at its default)."""
+    return func(scores, labels, n_threads=1, **kwargs)
+
+
+def _assert_same(small, general):
+    assert type(small[0]) is type(general[0])
+    assert small[0].tobytes() == general[0].tobytes()
+    assert small[1].dtype == general[1].dtype
+    assert small[1].tobytes() == general[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def test_small_path_equals_the_general_path(func, shape, dtype, rng, entry_calls):
+    assert shape[0] * shape[1] <= ex.CHUNK_ELEMENTS
+    scores = grid_scores(rng, shape, dtype)  # ties and exact kinks
+    scores[shape[0] // 2, 0] = np.nan  # a NaN row (a wrong score or the label's)
+    labels = rng.integers(0, shape[1], shape[0])
+    before = scores.copy(), labels.copy()
+    small = func(scores, labels)
+    assert entry_calls == [func.__name__]
+    _assert_same(small, _general(func, scores, labels))
+    out = np.full_like(scores, 7.0)
+    with_out = func(scores, labels, out=out)
+    assert with_out[1] is out
+    _assert_same(with_out, small)
+    assert entry_calls == [func.__name__] * 2
+    np.testing.assert_array_equal(scores, before[0])  # inputs are never modified
+    np.testing.assert_array_equal(labels, before[1])
+
+
+@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def test_random_scores_match(func, rng, entry_calls):
+    for dtype in (np.float32, np.float64):
+        scores = rng.standard_normal((200, 12)).astype(dtype)
+        labels = rng.integers(0, 12, 200)
+        _assert_same(func(scores, labels), _general(func, scores, labels))
+    assert len(entry_calls) == 2
+
+
+def _not_small_cases(rng):
+    """``(why, scores, labels, kwargs)`` that must take the general path."""
+    s = rng.standard_normal((64, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    read_only = s.copy()
+    read_only.flags.writeable = False
+    big = rng.standard_normal((ex.CHUNK_ELEMENTS // 10 + 1, 10)).astype(np.float32)
+    return [
+        ("int32 labels", s, y.astype(np.int32), {}),
+        ("uint8 labels", s, y.astype(np.uint8), {}),
+        ("list labels", s, y.tolist(), {}),
+        ("list scores", s.tolist(), y, {}),
+        ("strided scores", np.asfortranarray(s), y, {}),
+        ("strided labels", s, np.repeat(y, 2)[::2], {}),
+        ("read-only scores", read_only, y, {}),
+        ("byte-swapped scores", s.astype(">f4"), y, {}),
+        ("more than one chunk", big, rng.integers(0, 10, big.shape[0]), {}),
+        ("another keyword", s, y, {"reduction": "mean"}),
+        ("out and another keyword", s, y, {"out": np.empty_like(s), "n_threads": 1}),
+        ("out of another dtype", s, y, {"out": np.empty(s.shape)}),
+        ("strided out", s, y, {"out": np.empty((64, 20), np.float32)[:, ::2]}),
+        ("out that is the scores", s.copy(), y, "scores"),
+        ("no rows", s[:0], y[:0], {}),
+    ]
+
+
+@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def test_other_calls_take_the_general_path(func, rng, entry_calls):
+    for why, scores, labels, kwargs in _not_small_cases(rng):
+        if kwargs == "scores":
+            kwargs = {"out": scores}
+        try:
+            func(scores, labels, **kwargs)
+        except (TypeError, ValueError):
+            pass  # the general path's checks raise as they always did
+        assert entry_calls == [], why
+
+
+@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def test_general_path_errors_are_unchanged(func, rng):
+    s = rng.standard_normal((8, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"out must not share memory"):
+        func(s, np.zeros(8, np.int64), out=s)
+    with pytest.raises(TypeError, match=r"out must have dtype float32"):
+        func(s, np.zeros(8, np.int64), out=np.empty((8, 4)))
+    with pytest.raises(ValueError, match=r"labels must have shape \(8,\)"):
+        func(s, np.zeros(9, np.int64))
+
+
+@pytest.mark.parametrize("bad", [-1, 4, 2**40, np.iinfo(np.int64).min])
+@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def test_out_of_range_labels_raise_and_write_nothing(func, bad, rng, entry_calls):
+    s = rng.standard_normal((40, 4)).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    y[[7, 30]] = bad
+    out = np.full_like(s, 3.0)
+    with pytest.raises(ValueError, match=rf"got labels\[7\] = {bad}$"):
+        func(s, y, out=out)
+    assert entry_calls == [func.__name__]  # the entry found it; the general path raised
+    assert (out == 3.0).all()
+
+
+def test_a_dask_batch_denominator_takes_the_general_path(rng, entry_calls):
+    s = rng.standard_normal((8, 4)).astype(np.float32)
+    y = rng.integers(0, 4, 8)
+    token = ex.BATCH_DENOMINATOR.set(16.0)
+    try:
+        loss, grad = fh.weston_watkins(s, y)
+    finally:
+        ex.BATCH_DENOMINATOR.reset(token)
+    assert entry_calls == []
+    full, full_grad = fh.weston_watkins(s, y, reduction="sum")
+    np.testing.assert_allclose(loss, float(full) / 16, rtol=1e-6)
+    np.testing.assert_allclose(grad, full_grad / 16, rtol=1e-6)
+
+
+def test_concurrent_small_calls_agree(rng):
+    scores = [rng.standard_normal((256, 10)).astype(np.float32) for _ in range(8)]
+    labels = [rng.integers(0, 10, 256) for _ in range(8)]
+    expected = [_general(fh.crammer_singer, s, y) for s, y in zip(scores, labels, strict=True)]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            got = list(pool.map(fh.crammer_singer, scores, labels))
+            for g, e in zip(got, expected, strict=True):
+                _assert_same(g, e)
