@@ -11,6 +11,7 @@ from . import _validation as v
 from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
+from ._small import small_calls
 
 #: label_encoding -> (positive label, negative label)
 LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
@@ -61,6 +62,8 @@ def _run(
     return ex.run(call, _kernels(), (call.sample_weight,), params, chunk)
 
 
+# small calls: mode, margin, gamma, scale and kink fraction (each function's defaults)
+@small_calls("binary", HINGE, 1.0, 1.0, 1.0, 0.0)
 @array_api
 @shared_doc
 def binary_hinge(
@@ -132,6 +135,7 @@ def binary_hinge(
     )  # fmt: skip
 
 
+@small_calls("binary", HINGE, 0.0, 1.0, 1.0, 0.0)
 @array_api
 @shared_doc
 def perceptron(
@@ -186,6 +190,7 @@ def perceptron(
     )  # fmt: skip
 
 
+@small_calls("binary", SMOOTH, 1.0, 1.0, 1.0, 0.0)
 @array_api
 @shared_doc
 def smooth_hinge(
@@ -253,6 +258,7 @@ def smooth_hinge(
     )  # fmt: skip
 
 
+@small_calls("binary", MODIFIED_HUBER, 1.0, 2.0, 4.0, 0.0)
 @array_api
 @shared_doc
 def modified_huber(
@@ -310,6 +316,7 @@ def modified_huber(
     )  # fmt: skip
 
 
+@small_calls("binary", EMBEDDING, 1.0, 1.0, 1.0, 1.0)  # kink "full"
 @array_api
 @shared_doc
 def hinge_embedding(

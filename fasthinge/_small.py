@@ -8,9 +8,9 @@ checks the labels and runs the one chunk, when all of this holds:
 
 - ``(scores, labels)`` by position, and no keyword but ``out``;
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
-  order), 2-D, C-contiguous, aligned and writeable, with
-  ``0 < N·C ≤ CHUNK_ELEMENTS`` (one chunk: the general path would run it
-  serially too);
+  order), 2-D (1-D for the binary losses), C-contiguous, aligned and
+  writeable, with ``0 < N·C ≤ CHUNK_ELEMENTS`` (one chunk: the general path
+  would run it serially too);
 - ``labels`` is an int64 ``np.ndarray`` of shape (N,), C-contiguous, aligned
   and writeable;
 - ``out``, if given, is an ``np.ndarray`` of the scores' shape and dtype,
@@ -46,16 +46,24 @@ def entry(name: str) -> Callable[..., tuple]:
     return getattr(small, name + "_small")
 
 
-def run_small(name: str, scores: Any, labels: Any, out: Any = None) -> tuple | None:
-    """``(loss, grad)`` of ``name`` with the defaults, or ``None`` if this call is not small."""
-    if type(scores) is not np.ndarray or type(labels) is not np.ndarray or scores.ndim != 2:
+def run_small(
+    name: str, constants: tuple, scores: Any, labels: Any, out: Any = None
+) -> tuple | None:
+    """``(loss, grad)`` of entry ``name`` with the defaults, or ``None`` if this call is not small.
+
+    ``constants`` follow the arrays in the entry's arguments (the binary
+    losses' mode and parameters); with none, ``scores`` are 2-D, else 1-D.
+    """
+    if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
         return None
-    n_rows, n_classes = scores.shape
+    if scores.ndim != (1 if constants else 2):
+        return None
+    n_rows = scores.shape[0]
     dtype = scores.dtype
     if (
         (dtype is not _FLOAT32 and dtype is not _FLOAT64)
         or labels.dtype is not _INT64
-        or not 0 < n_rows * n_classes <= ex.CHUNK_ELEMENTS
+        or not 0 < scores.size <= ex.CHUNK_ELEMENTS
         or labels.shape != (n_rows,)
         or not scores.flags.carray
         or not labels.flags.carray
@@ -63,12 +71,12 @@ def run_small(name: str, scores: Any, labels: Any, out: Any = None) -> tuple | N
     ):
         return None
     if out is None:
-        grad = np.empty((n_rows, n_classes), dtype)
+        grad = np.empty(scores.shape, dtype)
     elif _usable_out(out, scores, labels):
         grad = out
     else:
         return None
-    total, first_bad = entry(name)(scores, labels, grad)
+    total, first_bad = entry(name)(scores, labels, grad, *constants)
     if first_bad >= 0:
         return None
     return dtype.type(total / n_rows), grad
@@ -86,14 +94,17 @@ def _usable_out(out: Any, scores: np.ndarray, labels: np.ndarray) -> bool:
     )
 
 
-def small_calls(name: str) -> Callable[[F], F]:
-    """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``."""
+def small_calls(name: str, *constants: float) -> Callable[[F], F]:
+    """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
+
+    ``constants`` are passed to the entry after the arrays.
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if len(args) == 2 and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
-                result = run_small(name, *args, **kwargs)
+                result = run_small(name, constants, *args, **kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)

@@ -16,10 +16,28 @@ from fasthinge import _small
 from tests.conftest import grid_scores
 
 LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
+BINARY = [fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber, fh.hinge_embedding]
 #: One-chunk shapes: a single row and class, rows below/at/above a band of 16,
 #: long rows, and the largest one-chunk batches.
 SHAPES = [(1, 1), (1, 5), (3, 2), (15, 10), (16, 10), (17, 10), (256, 10), (5, 300),
           (16, 1024), (1638, 10), (4096, 4)]  # fmt: skip
+#: Binary: below/at/above a block of 512 elements, and the largest one-chunk batch.
+BINARY_SHAPES = [(1,), (5,), (511,), (512,), (513,), (16384,)]
+CASES = [(f, shape) for f in LOSSES for shape in SHAPES] + [
+    (f, shape) for f in BINARY for shape in BINARY_SHAPES
+]
+
+
+def _inputs(func, shape, dtype, rng):
+    """Scores on a grid (ties, exact kinks) with a NaN, and valid labels for ``func``."""
+    scores = grid_scores(rng, shape, dtype)
+    scores[(shape[0] // 2,) + (0,) * (len(shape) - 1)] = np.nan
+    if func not in BINARY:
+        return scores, rng.integers(0, shape[1], shape[0])
+    labels = rng.choice([-1, 1], shape[0])
+    if func is fh.hinge_embedding:  # any target: PyTorch's rule for others
+        labels[::3] = 0
+    return scores, labels
 
 
 @pytest.fixture
@@ -54,22 +72,19 @@ def _assert_same(small, general):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(("func", "shape"), CASES, ids=lambda x: getattr(x, "__name__", str(x)))
 def test_small_path_equals_the_general_path(func, shape, dtype, rng, entry_calls):
-    assert shape[0] * shape[1] <= ex.CHUNK_ELEMENTS
-    scores = grid_scores(rng, shape, dtype)  # ties and exact kinks
-    scores[shape[0] // 2, 0] = np.nan  # a NaN row (a wrong score or the label's)
-    labels = rng.integers(0, shape[1], shape[0])
+    assert np.prod(shape) <= ex.CHUNK_ELEMENTS
+    scores, labels = _inputs(func, shape, dtype, rng)
     before = scores.copy(), labels.copy()
     small = func(scores, labels)
-    assert entry_calls == [func.__name__]
+    assert len(entry_calls) == 1
     _assert_same(small, _general(func, scores, labels))
     out = np.full_like(scores, 7.0)
     with_out = func(scores, labels, out=out)
     assert with_out[1] is out
     _assert_same(with_out, small)
-    assert entry_calls == [func.__name__] * 2
+    assert len(entry_calls) == 2
     np.testing.assert_array_equal(scores, before[0])  # inputs are never modified
     np.testing.assert_array_equal(labels, before[1])
 
@@ -109,9 +124,26 @@ def _not_small_cases(rng):
     ]
 
 
-@pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
+def _not_small_binary_cases(rng):
+    """``(why, scores, labels, kwargs)`` of a binary loss that must take the general path."""
+    s = rng.standard_normal(64).astype(np.float32)
+    t = rng.choice([-1, 1], 64)
+    big = rng.standard_normal(ex.CHUNK_ELEMENTS + 1).astype(np.float32)
+    return [
+        ("float labels", s, t.astype(np.float64), {}),
+        ("int32 labels", s, t.astype(np.int32), {}),
+        ("2-D scores", s.reshape(8, 8), t[:8], {}),
+        ("strided scores", s[::2], t[:32], {}),
+        ("more than one chunk", big, rng.choice([-1, 1], big.shape[0]), {}),
+        ("another keyword", s, t, {"reduction": "mean"}),
+        ("out that is the scores", s.copy(), t, "scores"),
+    ]
+
+
+@pytest.mark.parametrize("func", LOSSES + BINARY, ids=lambda f: f.__name__)
 def test_other_calls_take_the_general_path(func, rng, entry_calls):
-    for why, scores, labels, kwargs in _not_small_cases(rng):
+    cases = _not_small_binary_cases if func in BINARY else _not_small_cases
+    for why, scores, labels, kwargs in cases(rng):
         if kwargs == "scores":
             kwargs = {"out": scores}
         try:
@@ -119,6 +151,19 @@ def test_other_calls_take_the_general_path(func, rng, entry_calls):
         except (TypeError, ValueError):
             pass  # the general path's checks raise as they always did
         assert entry_calls == [], why
+
+
+@pytest.mark.parametrize("bad", [0, 2, np.iinfo(np.int64).min])
+@pytest.mark.parametrize("func", BINARY[:-1], ids=lambda f: f.__name__)
+def test_binary_labels_other_than_pm1_raise(func, bad, rng, entry_calls):
+    s = rng.standard_normal(40).astype(np.float32)
+    t = rng.choice([-1, 1], 40)
+    t[[7, 30]] = bad
+    out = np.full_like(s, 3.0)
+    with pytest.raises(ValueError, match=rf"got labels\[7\] = {bad}$"):
+        func(s, t, out=out)
+    assert entry_calls == ["binary"]
+    assert (out == 3.0).all()
 
 
 @pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)

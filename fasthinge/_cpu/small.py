@@ -8,11 +8,16 @@ instead of seven, and the label check runs in the same call.
 Each entry has the signature::
 
     weston_watkins_small(scores, labels, grad) -> (total, first_bad)
+    binary_small(scores, labels, grad, mode, margin, gamma, scale, kink) -> (total, first_bad)
 
-- ``scores`` (N, C), ``0 < N·C ≤ CHUNK_ELEMENTS``, checked by the caller
-  (float32/float64, C-contiguous, aligned, writeable); ``labels`` (N,) int64,
-  not yet range-checked; ``grad`` (N, C) written in place.
-- ``first_bad``: the index of the first label outside ``[0, C)``, or −1. When
+- ``scores`` (N, C), or (N,) for ``binary_small``, ``0 < N·C ≤ CHUNK_ELEMENTS``,
+  checked by the caller (float32/float64, C-contiguous, aligned, writeable);
+  ``labels`` (N,) int64, not yet checked; ``grad`` like ``scores``, written in place.
+- ``binary_small`` runs the binary losses of ``_cpu.binary``: ``mode`` and the
+  public function's fixed ``margin, gamma, scale`` and kink fraction (Python numbers, rounded to
+  the dtype here as the general path rounds them); labels ±1.
+- ``first_bad``: the index of the first invalid label (outside ``[0, C)``, or
+  not ±1; a hinge embedding takes any target), or −1. When
   it is not −1 nothing else ran (``grad`` is untouched, ``total`` is 0): the
   caller then goes the general way, which raises the error.
 - ``total``: the float64 sum of the row losses, the chunk sum the serial
@@ -29,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import serial_jit
+from .binary import EMBEDDING, _binary_chunk
+from .labels import _binary_chunk as _binary_labels
 from .labels import _class_chunk
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
@@ -43,6 +50,14 @@ def _first_bad(labels, n_classes):
     n_rows = labels.shape[0]
     first = _class_chunk(0, labels, n_classes, 0, False, n_rows)
     return first if first < n_rows else -1
+
+
+@serial_jit
+def _first_not_pm1(labels):
+    """Index of the first label that is neither +1 nor −1, or −1."""
+    n = labels.shape[0]
+    first = _binary_labels(0, labels, 1, -1, 0, False, n)
+    return first if first < n else -1
 
 
 @serial_jit
@@ -106,3 +121,24 @@ def _ova_defaults(scores):
               NO_IGNORE, n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     return (empty, np.zeros((0, 0))), params, empty
+
+
+@serial_jit
+def binary_small(scores, labels, grad, mode, margin, gamma, scale, kink):
+    """A binary loss of ``_cpu.binary`` (``mode``) with its function's defaults, ±1 labels."""
+    bad = -1 if mode == EMBEDDING else _first_not_pm1(labels)
+    weights, params, no_rows = _binary_defaults(scores, mode, margin, gamma, scale, kink)
+    total = _binary_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def _binary_defaults(scores, mode, margin, gamma, scale, kink):
+    """``(weights, params, empty)`` of a binary loss: no weights, the mean."""
+    n = scores.shape[0]
+    dtype = scores.dtype.type
+    grad_denom = float(n)
+    params = (dtype(margin), mode, dtype(kink), dtype(gamma), dtype(scale), 1, -1,
+              dtype(1.0 / grad_denom), grad_denom, NO_IGNORE, n)  # fmt: skip
+    empty = np.empty(0, scores.dtype)
+    return (empty,), params, empty
