@@ -7,6 +7,7 @@ exactly when the docstring of ``_small`` says, and leave every other call
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import pytest
 
@@ -213,3 +214,20 @@ def test_concurrent_small_calls_agree(rng):
             got = list(pool.map(fh.crammer_singer, scores, labels))
             for g, e in zip(got, expected, strict=True):
                 _assert_same(g, e)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compiled specialisations only")
+def test_entries_reuse_the_general_paths_compiled_chunk(rng):
+    from fasthinge._cpu import binary, multiclass, one_vs_all
+
+    scores = rng.standard_normal((32, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, 32)
+    for func in LOSSES:
+        func(scores, labels)
+        _general(func, scores, labels)
+    fh.binary_hinge(scores[:, 0], np.where(labels % 2, 1, -1))
+    chunks = [multiclass._ww_chunk, multiclass._cs_chunk, one_vs_all._ova_chunk]
+    for chunk in [*chunks, binary._binary_chunk]:
+        # a constant passed as a bare literal would add a Literal[...] specialisation
+        assert chunk.signatures, chunk
+        assert not any("Literal" in str(sig) for sig in chunk.signatures), chunk

@@ -43,12 +43,16 @@ from .one_vs_all import _ova_chunk
 #: ``ignore_index=None`` (= ``_validation.NO_IGNORE``): no label equals it.
 NO_IGNORE = np.iinfo(np.int64).min
 
+# Constants passed on are wrapped (``np.int64(1)``, ``np.bool_(False)``): a bare ``1``
+# has Numba's type ``Literal[int](1)``, and the chunk function would be compiled
+# again for it instead of reusing the general path's (int64, bool) specialisation.
+
 
 @serial_jit
 def _first_bad(labels, n_classes):
     """Index of the first label outside ``[0, n_classes)``, or −1."""
     n_rows = labels.shape[0]
-    first = _class_chunk(0, labels, n_classes, 0, False, n_rows)
+    first = _class_chunk(np.int64(0), labels, n_classes, np.int64(0), np.bool_(False), n_rows)
     return first if first < n_rows else -1
 
 
@@ -56,7 +60,8 @@ def _first_bad(labels, n_classes):
 def _first_not_pm1(labels):
     """Index of the first label that is neither +1 nor −1, or −1."""
     n = labels.shape[0]
-    first = _binary_labels(0, labels, 1, -1, 0, False, n)
+    no, one = np.int64(0), np.int64(1)
+    first = _binary_labels(no, labels, one, -one, no, np.bool_(False), n)
     return first if first < n else -1
 
 
@@ -65,7 +70,8 @@ def weston_watkins_small(scores, labels, grad):
     """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``, mean)."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _ww_defaults(scores)
-    total = _ww_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    first = np.int64(0)  # the one chunk
+    total = _ww_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
@@ -74,7 +80,8 @@ def crammer_singer_small(scores, labels, grad):
     """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first", mean)."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _cs_defaults(scores)
-    total = _cs_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    first = np.int64(0)  # the one chunk
+    total = _cs_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
@@ -83,7 +90,8 @@ def one_vs_all_small(scores, labels, grad):
     """One-vs-all with the defaults (``margin=1, p=1, normalize=False``, mean)."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _ova_defaults(scores)
-    total = _ova_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    first = np.int64(0)  # the one chunk
+    total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
@@ -93,8 +101,8 @@ def _ww_defaults(scores):
     n_rows, n_classes = scores.shape
     dtype = scores.dtype.type
     grad_denom = float(n_rows) * float(n_classes)  # "mean" over N, and ÷C per row
-    params = (dtype(1.0), 1, dtype(n_classes), dtype(0.0), False, dtype(1.0 / grad_denom),
-              grad_denom, NO_IGNORE, n_rows)  # fmt: skip
+    params = (dtype(1.0), np.int64(1), dtype(n_classes), dtype(0.0), np.bool_(False),
+              dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     return (np.ones(n_classes, scores.dtype), empty), params, empty
 
@@ -105,7 +113,8 @@ def _cs_defaults(scores):
     n_rows, n_classes = scores.shape
     dtype = scores.dtype.type
     grad_denom = float(n_rows)
-    params = (dtype(1.0), 1, 0, False, dtype(1.0 / grad_denom), grad_denom, NO_IGNORE, n_rows)
+    params = (dtype(1.0), np.int64(1), np.int64(0), np.bool_(False), dtype(1.0 / grad_denom),
+              grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     no_compact = (np.empty((0, 0), np.int64), np.empty((0, 0), scores.dtype))
     return (np.ones(n_classes, scores.dtype), empty, *no_compact), params, empty
@@ -117,8 +126,8 @@ def _ova_defaults(scores):
     n_rows = scores.shape[0]
     dtype = scores.dtype.type
     grad_denom = float(n_rows)
-    params = (dtype(1.0), 1, dtype(1.0), dtype(0.0), dtype(1.0 / grad_denom), grad_denom,
-              NO_IGNORE, n_rows)  # fmt: skip
+    params = (dtype(1.0), np.int64(1), dtype(1.0), dtype(0.0), dtype(1.0 / grad_denom),
+              grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     return (empty, np.zeros((0, 0))), params, empty
 
@@ -128,7 +137,8 @@ def binary_small(scores, labels, grad, mode, margin, gamma, scale, kink):
     """A binary loss of ``_cpu.binary`` (``mode``) with its function's defaults, ±1 labels."""
     bad = -1 if mode == EMBEDDING else _first_not_pm1(labels)
     weights, params, no_rows = _binary_defaults(scores, mode, margin, gamma, scale, kink)
-    total = _binary_chunk(0, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    first = np.int64(0)  # the one chunk
+    total = _binary_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
@@ -138,7 +148,8 @@ def _binary_defaults(scores, mode, margin, gamma, scale, kink):
     n = scores.shape[0]
     dtype = scores.dtype.type
     grad_denom = float(n)
-    params = (dtype(margin), mode, dtype(kink), dtype(gamma), dtype(scale), 1, -1,
-              dtype(1.0 / grad_denom), grad_denom, NO_IGNORE, n)  # fmt: skip
+    pos, neg = np.int64(1), np.int64(-1)
+    params = (dtype(margin), mode, dtype(kink), dtype(gamma), dtype(scale), pos, neg,
+              dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     return (empty,), params, empty
