@@ -287,6 +287,7 @@ def topk_hinge(
     )  # fmt: skip
 
 
+@small_calls("categorical_hinge", targets="matrix")
 @array_api
 @shared_doc
 def categorical_hinge(
@@ -357,6 +358,7 @@ def categorical_hinge(
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
 
 
+@small_calls("multilabel_margin", targets="int64 matrix")
 @array_api
 @shared_doc
 def multilabel_margin(

@@ -11,8 +11,9 @@ checks the labels and runs the one chunk, when all of this holds:
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
   writeable, with ``0 < N·C ≤ CHUNK_ELEMENTS`` (one chunk: the general path
   would run it serially too);
-- ``labels`` is an int64 ``np.ndarray`` of shape (N,), C-contiguous, aligned
-  and writeable;
+- ``labels`` is an int64 ``np.ndarray`` of shape (N,) (for the categorical
+  hinge: (N, C) targets of the scores' dtype; for the multilabel margin: (N, C)
+  int64 targets), C-contiguous, aligned and writeable;
 - ``out``, if given, is an ``np.ndarray`` of the scores' shape and dtype,
   C-contiguous, aligned and writeable, sharing no memory with the inputs;
 - no ``fasthinge.dask`` batch denominator is in effect.
@@ -46,40 +47,50 @@ def entry(name: str) -> Callable[..., tuple]:
     return getattr(small, name + "_small")
 
 
-def run_small(
-    name: str, constants: tuple, scores: Any, labels: Any, out: Any = None
-) -> tuple | None:
-    """``(loss, grad)`` of entry ``name`` with the defaults, or ``None`` if this call is not small.
+#: What the second argument of each kind of entry is: its dtype (``None``: the
+#: scores') and whether it has the scores' shape (else it is (N,)).
+TARGETS = {"labels": (_INT64, False), "matrix": (None, True), "int64 matrix": (_INT64, True)}
 
-    ``constants`` follow the arrays in the entry's arguments (the binary
-    losses' mode and parameters); with none, ``scores`` are 2-D, else 1-D.
+
+def small_path(
+    name: str, constants: tuple = (), ndim: int = 2, targets: str = "labels"
+) -> Callable[..., tuple | None]:
+    """``run(scores, labels, out=None)``: the entry ``name``'s ``(loss, grad)``, or ``None``.
+
+    ``None`` when the call is not small (see the module's docstring) or a
+    label is invalid. ``ndim`` is the scores', ``targets`` (a ``TARGETS`` key)
+    what the second argument is, and ``constants`` follow the arrays in the
+    entry's arguments (the binary losses' mode and parameters).
     """
-    if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
-        return None
-    if scores.ndim != (1 if constants else 2):
-        return None
-    n_rows = scores.shape[0]
-    dtype = scores.dtype
-    if (
-        (dtype is not _FLOAT32 and dtype is not _FLOAT64)
-        or labels.dtype is not _INT64
-        or not 0 < scores.size <= ex.CHUNK_ELEMENTS
-        or labels.shape != (n_rows,)
-        or not scores.flags.carray
-        or not labels.flags.carray
-        or ex.BATCH_DENOMINATOR.get() is not None
-    ):
-        return None
-    if out is None:
-        grad = np.empty(scores.shape, dtype)
-    elif _usable_out(out, scores, labels):
-        grad = out
-    else:
-        return None
-    total, first_bad = entry(name)(scores, labels, grad, *constants)
-    if first_bad >= 0:
-        return None
-    return dtype.type(total / n_rows), grad
+    labels_dtype, full_shape = TARGETS[targets]
+
+    def run(scores: Any, labels: Any, out: Any = None) -> tuple | None:
+        if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
+            return None
+        dtype = scores.dtype
+        if (
+            scores.ndim != ndim
+            or (dtype is not _FLOAT32 and dtype is not _FLOAT64)
+            or labels.dtype is not (labels_dtype or dtype)
+            or not 0 < scores.size <= ex.CHUNK_ELEMENTS
+            or labels.shape != (scores.shape if full_shape else scores.shape[:1])
+            or not scores.flags.carray
+            or not labels.flags.carray
+            or ex.BATCH_DENOMINATOR.get() is not None
+        ):
+            return None
+        if out is None:
+            grad = np.empty(scores.shape, dtype)
+        elif _usable_out(out, scores, labels):
+            grad = out
+        else:
+            return None
+        total, first_bad = entry(name)(scores, labels, grad, *constants)
+        if first_bad >= 0:
+            return None
+        return dtype.type(total / scores.shape[0]), grad
+
+    return run
 
 
 def _usable_out(out: Any, scores: np.ndarray, labels: np.ndarray) -> bool:
@@ -94,17 +105,21 @@ def _usable_out(out: Any, scores: np.ndarray, labels: np.ndarray) -> bool:
     )
 
 
-def small_calls(name: str, *constants: float) -> Callable[[F], F]:
+def small_calls(
+    name: str, *constants: float, ndim: int = 2, targets: str = "labels"
+) -> Callable[[F], F]:
     """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
 
-    ``constants`` are passed to the entry after the arrays.
+    ``constants`` are passed to the entry after the arrays; ``ndim`` is the
+    scores' and ``targets`` (a ``TARGETS`` key) what the second argument is.
     """
+    run_small = small_path(name, constants, ndim, targets)
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if len(args) == 2 and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
-                result = run_small(name, constants, *args, **kwargs)
+                result = run_small(*args, **kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)

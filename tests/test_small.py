@@ -24,7 +24,8 @@ SHAPES = [(1, 1), (1, 5), (3, 2), (15, 10), (16, 10), (17, 10), (256, 10), (5, 3
           (16, 1024), (1638, 10), (4096, 4)]  # fmt: skip
 #: Binary: below/at/above a block of 512 elements, and the largest one-chunk batch.
 BINARY_SHAPES = [(1,), (5,), (511,), (512,), (513,), (16384,)]
-CASES = [(f, shape) for f in LOSSES for shape in SHAPES] + [
+TARGETS = [fh.categorical_hinge, fh.multilabel_margin]  # (N, C) targets
+CASES = [(f, shape) for f in LOSSES + TARGETS for shape in SHAPES] + [
     (f, shape) for f in BINARY for shape in BINARY_SHAPES
 ]
 
@@ -33,6 +34,15 @@ def _inputs(func, shape, dtype, rng):
     """Scores on a grid (ties, exact kinks) with a NaN, and valid labels for ``func``."""
     scores = grid_scores(rng, shape, dtype)
     scores[(shape[0] // 2,) + (0,) * (len(shape) - 1)] = np.nan
+    if func is fh.categorical_hinge:  # one-hot rows, and soft ones
+        targets = np.eye(shape[1], dtype=dtype)[rng.integers(0, shape[1], shape[0])]
+        targets[::3] = rng.random((len(targets[::3]), shape[1]))
+        return scores, targets
+    if func is fh.multilabel_margin:  # PyTorch's form: target indices, then -1
+        targets = rng.integers(0, shape[1], shape)
+        ends = rng.integers(0, min(shape[1], 5), shape[0])  # up to 4 targets a row
+        targets[np.arange(shape[0]), ends] = -1
+        return scores, targets
     if func not in BINARY:
         return scores, rng.integers(0, shape[1], shape[0])
     labels = rng.choice([-1, 1], shape[0])
@@ -141,9 +151,23 @@ def _not_small_binary_cases(rng):
     ]
 
 
-@pytest.mark.parametrize("func", LOSSES + BINARY, ids=lambda f: f.__name__)
+def _not_small_target_cases(rng):
+    """The same for the (N, C) targets of the categorical and multilabel losses."""
+    s = rng.standard_normal((64, 10)).astype(np.float32)
+    t = rng.integers(-1, 10, (64, 10))
+    return [
+        ("targets of another dtype", s, t.astype(np.float64), {}),
+        ("(N,) targets", s, t[:, 0], {}),
+        ("strided targets", s, np.asfortranarray(t), {}),
+        ("strided float32 targets", s, np.asfortranarray(t.astype(np.float32)), {}),
+        ("another keyword", s, t, {"reduction": "mean"}),
+    ]
+
+
+@pytest.mark.parametrize("func", LOSSES + BINARY + TARGETS, ids=lambda f: f.__name__)
 def test_other_calls_take_the_general_path(func, rng, entry_calls):
     cases = _not_small_binary_cases if func in BINARY else _not_small_cases
+    cases = _not_small_target_cases if func in TARGETS else cases
     for why, scores, labels, kwargs in cases(rng):
         if kwargs == "scores":
             kwargs = {"out": scores}
@@ -152,6 +176,18 @@ def test_other_calls_take_the_general_path(func, rng, entry_calls):
         except (TypeError, ValueError):
             pass  # the general path's checks raise as they always did
         assert entry_calls == [], why
+
+
+@pytest.mark.parametrize("bad", [-2, 6, np.iinfo(np.int64).min])
+def test_multilabel_targets_out_of_range_raise_and_write_nothing(bad, rng, entry_calls):
+    s = rng.standard_normal((40, 6)).astype(np.float32)
+    t = rng.integers(-1, 6, (40, 6))
+    t[7, 2] = t[30, 1] = bad
+    out = np.full_like(s, 3.0)
+    with pytest.raises(ValueError, match=rf"got targets\[7, 2\] = {bad}$"):
+        fh.multilabel_margin(s, t, out=out)
+    assert entry_calls == ["multilabel_margin"]
+    assert (out == 3.0).all()
 
 
 @pytest.mark.parametrize("bad", [0, 2, np.iinfo(np.int64).min])
@@ -216,18 +252,43 @@ def test_concurrent_small_calls_agree(rng):
                 _assert_same(g, e)
 
 
-@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compiled specialisations only")
-def test_entries_reuse_the_general_paths_compiled_chunk(rng):
-    from fasthinge._cpu import binary, multiclass, one_vs_all
+def _general_params(func, scores, labels, monkeypatch):
+    """The ``(weights, params)`` the general path passes to its driver."""
+    from fasthinge import _threading
 
-    scores = rng.standard_normal((32, 4)).astype(np.float32)
-    labels = rng.integers(0, 4, 32)
-    for func in LOSSES:
-        func(scores, labels)
-        _general(func, scores, labels)
-    fh.binary_hinge(scores[:, 0], np.where(labels % 2, 1, -1))
-    chunks = [multiclass._ww_chunk, multiclass._cs_chunk, one_vs_all._ova_chunk]
-    for chunk in [*chunks, binary._binary_chunk]:
-        # a constant passed as a bare literal would add a Literal[...] specialisation
-        assert chunk.signatures, chunk
-        assert not any("Literal" in str(sig) for sig in chunk.signatures), chunk
+    seen, launch = [], _threading.launch
+
+    def spy(serial, parallel, args, n_elements, n_threads):
+        seen.append(args[2:4])
+        launch(serial, parallel, args, n_elements, n_threads)
+
+    monkeypatch.setattr(_threading, "launch", spy)
+    func(scores, labels, n_threads=1)
+    return seen[-1]  # the loss's driver runs last (after any label check)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compiled specialisations only")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
+    """The entries' weights and parameters have the general path's Numba types.
+
+    A constant written as a bare ``1`` or ``False`` is ``Literal[...]`` to Numba:
+    the chunk function would be compiled again for the small path instead of
+    reusing the general path's (int64, bool) specialisation.
+    """
+    from fasthinge._cpu import small
+
+    scores, labels = rng.standard_normal((8, 3)).astype(dtype), rng.integers(0, 3, 8)
+    cases = [(fh.weston_watkins, small._ww_defaults, ()),
+             (fh.crammer_singer, small._cs_defaults, ()),
+             (fh.one_vs_all, small._ova_defaults, ()),
+             (fh.binary_hinge, small._binary_defaults, (1, 1.0, 1.0, 1.0, 0.0))]  # fmt: skip
+    for func, helper, constants in cases:
+        s = scores[:, 0].copy() if constants else scores
+        y = np.where(labels % 2, 1, -1) if constants else labels
+        weights, params = _general_params(func, s, y, monkeypatch)
+        argtypes = (numba.typeof(s), *map(numba.typeof, constants))
+        helper.compile(argtypes)  # or loads it from the cache
+        small_weights, small_params, _ = helper.overloads[argtypes].signature.return_type
+        assert small_params == numba.typeof(params), func
+        assert small_weights == numba.typeof(weights), func

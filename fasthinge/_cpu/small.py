@@ -9,6 +9,8 @@ Each entry has the signature::
 
     weston_watkins_small(scores, labels, grad) -> (total, first_bad)
     binary_small(scores, labels, grad, mode, margin, gamma, scale, kink) -> (total, first_bad)
+    categorical_hinge_small(scores, targets, grad) -> (total, -1)
+    multilabel_margin_small(scores, targets, grad) -> (total, first_bad)
 
 - ``scores`` (N, C), or (N,) for ``binary_small``, ``0 < N·C ≤ CHUNK_ELEMENTS``,
   checked by the caller (float32/float64, C-contiguous, aligned, writeable);
@@ -16,8 +18,11 @@ Each entry has the signature::
 - ``binary_small`` runs the binary losses of ``_cpu.binary``: ``mode`` and the
   public function's fixed ``margin, gamma, scale`` and kink fraction (Python numbers, rounded to
   the dtype here as the general path rounds them); labels ±1.
+- ``categorical_hinge_small`` takes (N, C) targets in the scores' dtype (any
+  value), ``multilabel_margin_small`` (N, C) int64 targets, each in ``[−1, C)``.
 - ``first_bad``: the index of the first invalid label (outside ``[0, C)``, or
-  not ±1; a hinge embedding takes any target), or −1. When
+  not ±1; a hinge embedding and the categorical hinge take any target; for
+  multilabel targets a flat index), or −1. When
   it is not −1 nothing else ran (``grad`` is untouched, ``total`` is 0): the
   caller then goes the general way, which raises the error.
 - ``total``: the float64 sum of the row losses, the chunk sum the serial
@@ -39,6 +44,7 @@ from .labels import _binary_chunk as _binary_labels
 from .labels import _class_chunk
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
+from .targets import _categorical_chunk, _multilabel_chunk
 
 #: ``ignore_index=None`` (= ``_validation.NO_IGNORE``): no label equals it.
 NO_IGNORE = np.iinfo(np.int64).min
@@ -153,3 +159,31 @@ def _binary_defaults(scores, mode, margin, gamma, scale, kink):
               dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     return (empty,), params, empty
+
+
+@serial_jit
+def categorical_hinge_small(scores, targets, grad):
+    """Keras' categorical hinge with the defaults (``margin=1``, kink "half", ties "split")."""
+    n_rows = scores.shape[0]
+    dtype = scores.dtype.type
+    grad_denom = float(n_rows)
+    params = (dtype(1.0), dtype(0.5), np.bool_(True), dtype(1.0 / grad_denom), grad_denom, n_rows)
+    empty = np.empty(0, scores.dtype)
+    first = np.int64(0)  # the one chunk
+    return _categorical_chunk(first, scores, targets, (empty,), params, grad, empty), np.int64(-1)
+
+
+@serial_jit
+def multilabel_margin_small(scores, targets, grad):
+    """PyTorch's multilabel margin with the defaults (``margin=1``, kink "zero", NaN propagates)."""
+    n_rows, n_classes = scores.shape
+    flat = targets.reshape(targets.size)
+    for k in range(flat.shape[0]):
+        if flat[k] < -1 or flat[k] >= n_classes:
+            return 0.0, k
+    dtype = scores.dtype.type
+    grad_denom = float(n_rows) * float(max(1, n_classes))  # "mean" over N, and ÷C per row
+    params = (dtype(1.0), dtype(0.0), np.bool_(False), dtype(1.0 / grad_denom), grad_denom, n_rows)
+    empty = np.empty(0, scores.dtype)
+    first = np.int64(0)  # the one chunk
+    return _multilabel_chunk(first, scores, targets, (empty,), params, grad, empty), np.int64(-1)
