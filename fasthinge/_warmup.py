@@ -12,6 +12,8 @@ from . import _threading
 def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> float:
     """Compile every kernel for ``dtypes`` (int64 labels) and return the seconds it took.
 
+    The small-call entries (``f(scores, labels)`` on a small batch) included.
+
     Opt-in: nothing is compiled at import. A first call otherwise pays the
     compilation (about 1 s per kernel and dtype, or 0.01–0.1 s from Numba's
     on-disk cache); call this once at start-up to move that cost out of a
@@ -51,8 +53,14 @@ def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> 
                 func(s, y, return_grad=False)
             fh.topk_hinge(s, y, 2)
             fh.structured_hinge(s, y, 1 - np.eye(4))
-            fh.categorical_hinge(s, np.eye(4)[y])
-            fh.multilabel_margin(s, np.where(np.eye(4)[y] > 0, y[:, None], -1))
+            onehot = np.eye(4, dtype=dtype)[y]  # targets in the dtype: the small path too
+            multilabel = np.where(onehot > 0, y[:, None], -1)
+            for func, targets in (
+                (fh.categorical_hinge, onehot),
+                (fh.multilabel_margin, multilabel),
+            ):
+                func(s, targets)
+                func(s, targets, return_grad=False)
             for func in (fh.binary_hinge, fh.smooth_hinge, fh.hinge_embedding):
                 func(s.ravel(), np.repeat(t, 4))
                 func(s.ravel(), np.repeat(t, 4), return_grad=False)
