@@ -1,12 +1,13 @@
 """Small calls: ``f(scores, labels)`` on a small NumPy batch in one compiled call.
 
-A call with every keyword at its default pays, on the general path, about
+A call with (nearly) every keyword at its default pays, on the general path, about
 15 µs of Python (validation, buffers, dispatch of seven arguments) around a
 kernel that needs 2–4 µs at (256, 10). The ``small_calls`` decorator sends
 such a call straight to the loss's compiled entry (``_cpu.small``), which
 checks the labels and runs the one chunk, when all of this holds:
 
-- ``(scores, labels)`` by position, and no keyword but ``out``;
+- ``(scores, labels)`` by position, and no keyword but ``out`` and ``reduction``
+  (``"mean"``, ``"sum"`` or ``"sum_over_batch_size"``);
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
   writeable, with ``0 < N·C ≤ CHUNK_ELEMENTS`` (one chunk: the general path
@@ -50,12 +51,17 @@ def entry(name: str) -> Callable[..., tuple]:
 #: What the second argument of each kind of entry is: its dtype (``None``: the
 #: scores') and whether it has the scores' shape (else it is (N,)).
 TARGETS = {"labels": (_INT64, False), "matrix": (None, True), "int64 matrix": (_INT64, True)}
+#: The keywords a small call may have.
+KEYWORDS = frozenset(("out", "reduction"))
+#: The reductions a small call may ask for, and whether their denominator is N
+#: (else 1): with no sample weights and no ignored rows both of N's are N.
+REDUCTIONS = {"mean": True, "sum_over_batch_size": True, "sum": False}
 
 
 def small_path(
     name: str, constants: tuple = (), ndim: int = 2, targets: str = "labels"
 ) -> Callable[..., tuple | None]:
-    """``run(scores, labels, out=None)``: the entry ``name``'s ``(loss, grad)``, or ``None``.
+    """``run(scores, labels, out=None, reduction="mean")``: ``(loss, grad)``, or ``None``.
 
     ``None`` when the call is not small (see the module's docstring) or a
     label is invalid. ``ndim`` is the scores', ``targets`` (a ``TARGETS`` key)
@@ -64,8 +70,11 @@ def small_path(
     """
     labels_dtype, full_shape = TARGETS[targets]
 
-    def run(scores: Any, labels: Any, out: Any = None) -> tuple | None:
+    def run(scores: Any, labels: Any, out: Any = None, reduction: Any = "mean") -> tuple | None:
         if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
+            return None
+        per_row = REDUCTIONS.get(reduction) if type(reduction) is str else None
+        if per_row is None:
             return None
         dtype = scores.dtype
         if (
@@ -85,10 +94,11 @@ def small_path(
             grad = out
         else:
             return None
-        total, first_bad = entry(name)(scores, labels, grad, *constants)
+        denominator = float(scores.shape[0]) if per_row else 1.0
+        total, first_bad = entry(name)(scores, labels, grad, denominator, *constants)
         if first_bad >= 0:
             return None
-        return dtype.type(total / scores.shape[0]), grad
+        return dtype.type(total / denominator), grad
 
     return run
 
@@ -118,7 +128,7 @@ def small_calls(
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if len(args) == 2 and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
+            if len(args) == 2 and (not kwargs or kwargs.keys() <= KEYWORDS):
                 result = run_small(*args, **kwargs)
                 if result is not None:
                     return result

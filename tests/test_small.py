@@ -95,7 +95,11 @@ def test_small_path_equals_the_general_path(func, shape, dtype, rng, entry_calls
     with_out = func(scores, labels, out=out)
     assert with_out[1] is out
     _assert_same(with_out, small)
-    assert len(entry_calls) == 2
+    for reduction in ("mean", "sum", "sum_over_batch_size"):
+        got = func(scores, labels, reduction=reduction)
+        _assert_same(got, _general(func, scores, labels, reduction=reduction))
+        _assert_same(func(scores, labels, out=out, reduction=reduction), got)
+    assert len(entry_calls) == 8
     np.testing.assert_array_equal(scores, before[0])  # inputs are never modified
     np.testing.assert_array_equal(labels, before[1])
 
@@ -126,7 +130,10 @@ def _not_small_cases(rng):
         ("read-only scores", read_only, y, {}),
         ("byte-swapped scores", s.astype(">f4"), y, {}),
         ("more than one chunk", big, rng.integers(0, 10, big.shape[0]), {}),
-        ("another keyword", s, y, {"reduction": "mean"}),
+        ("another keyword", s, y, {"n_threads": 1}),
+        ("another reduction", s, y, {"reduction": "none"}),
+        ("no such reduction", s, y, {"reduction": "average"}),
+        ("a reduction that is no string", s, y, {"reduction": ["mean"]}),
         ("out and another keyword", s, y, {"out": np.empty_like(s), "n_threads": 1}),
         ("out of another dtype", s, y, {"out": np.empty(s.shape)}),
         ("strided out", s, y, {"out": np.empty((64, 20), np.float32)[:, ::2]}),
@@ -146,7 +153,7 @@ def _not_small_binary_cases(rng):
         ("2-D scores", s.reshape(8, 8), t[:8], {}),
         ("strided scores", s[::2], t[:32], {}),
         ("more than one chunk", big, rng.choice([-1, 1], big.shape[0]), {}),
-        ("another keyword", s, t, {"reduction": "mean"}),
+        ("another keyword", s, t, {"sample_weight": np.ones(64)}),
         ("out that is the scores", s.copy(), t, "scores"),
     ]
 
@@ -160,7 +167,7 @@ def _not_small_target_cases(rng):
         ("(N,) targets", s, t[:, 0], {}),
         ("strided targets", s, np.asfortranarray(t), {}),
         ("strided float32 targets", s, np.asfortranarray(t.astype(np.float32)), {}),
-        ("another keyword", s, t, {"reduction": "mean"}),
+        ("another keyword", s, t, {"reduction": "none"}),
     ]
 
 
@@ -287,7 +294,7 @@ def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
         s = scores[:, 0].copy() if constants else scores
         y = np.where(labels % 2, 1, -1) if constants else labels
         weights, params = _general_params(func, s, y, monkeypatch)
-        argtypes = (numba.typeof(s), *map(numba.typeof, constants))
+        argtypes = (numba.typeof(s), numba.float64, *map(numba.typeof, constants))
         helper.compile(argtypes)  # or loads it from the cache
         small_weights, small_params, _ = helper.overloads[argtypes].signature.return_type
         assert small_params == numba.typeof(params), func

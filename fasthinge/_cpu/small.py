@@ -1,36 +1,40 @@
 """Small calls: one compiled entry per loss that checks the labels and runs its one chunk.
 
-``fasthinge._small`` sends a call ``f(scores, labels)`` (every keyword at its
-default) whose scores fit in one chunk here, instead of through the Python
-validation and the serial driver: three array arguments cross into Numba
-instead of seven, and the label check runs in the same call.
+``fasthinge._small`` sends a call ``f(scores, labels)`` (no keyword but ``out``
+and ``reduction``) whose scores fit in one chunk here, instead of through the
+Python validation and the serial driver: three arrays and a number cross into
+Numba instead of seven arguments, and the label check runs in the same call.
 
-Each entry has the signature::
+The entries::
 
-    weston_watkins_small(scores, labels, grad) -> (total, first_bad)
-    binary_small(scores, labels, grad, mode, margin, gamma, scale, kink) -> (total, first_bad)
-    categorical_hinge_small(scores, targets, grad) -> (total, -1)
-    multilabel_margin_small(scores, targets, grad) -> (total, first_bad)
+    weston_watkins_small(scores, labels, grad, denominator) -> (total, first_bad)
+    crammer_singer_small, one_vs_all_small: the same
+    categorical_hinge_small(scores, targets, grad, denominator) -> (total, -1)
+    multilabel_margin_small(scores, targets, grad, denominator) -> (total, first_bad)
+    binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, kink)
+        -> (total, first_bad)
 
 - ``scores`` (N, C), or (N,) for ``binary_small``, ``0 < N·C ≤ CHUNK_ELEMENTS``,
   checked by the caller (float32/float64, C-contiguous, aligned, writeable);
   ``labels`` (N,) int64, not yet checked; ``grad`` like ``scores``, written in place.
+- ``denominator``: the reduction's (N for "mean" and "sum_over_batch_size", 1 for
+  "sum"), which scales each gradient as the general path's ``grad_denom`` does.
 - ``binary_small`` runs the binary losses of ``_cpu.binary``: ``mode`` and the
-  public function's fixed ``margin, gamma, scale`` and kink fraction (Python numbers, rounded to
-  the dtype here as the general path rounds them); labels ±1.
+  public function's fixed ``margin, gamma, scale`` and kink fraction (Python
+  numbers, rounded to the dtype here as the general path rounds them); labels ±1.
 - ``categorical_hinge_small`` takes (N, C) targets in the scores' dtype (any
   value), ``multilabel_margin_small`` (N, C) int64 targets, each in ``[−1, C)``.
 - ``first_bad``: the index of the first invalid label (outside ``[0, C)``, or
   not ±1; a hinge embedding and the categorical hinge take any target; for
-  multilabel targets a flat index), or −1. When
-  it is not −1 nothing else ran (``grad`` is untouched, ``total`` is 0): the
-  caller then goes the general way, which raises the error.
+  multilabel targets a flat index), or −1. When it is not −1 nothing else ran
+  (``grad`` is untouched, ``total`` is 0): the caller then goes the general
+  way, which raises the error.
 - ``total``: the float64 sum of the row losses, the chunk sum the serial
-  driver would have written into ``partials[0]``; the caller divides it by N
-  ("mean") and rounds once to the dtype.
+  driver would have written into ``partials[0]``; the caller divides it by
+  ``denominator`` and rounds once to the dtype.
 
-The loss's parameters are the public defaults, built here with the types the
-general path passes (so the chunk function is the same compiled
+The loss's other parameters are the public defaults, built here with the types
+the general path passes (so the chunk function is the same compiled
 specialisation, and the results are the general path's bit for bit).
 """
 
@@ -72,41 +76,41 @@ def _first_not_pm1(labels):
 
 
 @serial_jit
-def weston_watkins_small(scores, labels, grad):
+def weston_watkins_small(scores, labels, grad, denominator):
     """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``, mean)."""
     bad = _first_bad(labels, scores.shape[1])
-    weights, params, no_rows = _ww_defaults(scores)
+    weights, params, no_rows = _ww_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _ww_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
 @serial_jit
-def crammer_singer_small(scores, labels, grad):
+def crammer_singer_small(scores, labels, grad, denominator):
     """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first", mean)."""
     bad = _first_bad(labels, scores.shape[1])
-    weights, params, no_rows = _cs_defaults(scores)
+    weights, params, no_rows = _cs_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _cs_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
 @serial_jit
-def one_vs_all_small(scores, labels, grad):
+def one_vs_all_small(scores, labels, grad, denominator):
     """One-vs-all with the defaults (``margin=1, p=1, normalize=False``, mean)."""
     bad = _first_bad(labels, scores.shape[1])
-    weights, params, no_rows = _ova_defaults(scores)
+    weights, params, no_rows = _ova_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
 @serial_jit
-def _ww_defaults(scores):
+def _ww_defaults(scores, denominator):
     """``(weights, params, empty)`` of ``weston_watkins(scores, labels)``."""
     n_rows, n_classes = scores.shape
     dtype = scores.dtype.type
-    grad_denom = float(n_rows) * float(n_classes)  # "mean" over N, and ÷C per row
+    grad_denom = denominator * float(n_classes)  # the reduction's, and ÷C per row
     params = (dtype(1.0), np.int64(1), dtype(n_classes), dtype(0.0), np.bool_(False),
               dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
@@ -114,11 +118,11 @@ def _ww_defaults(scores):
 
 
 @serial_jit
-def _cs_defaults(scores):
+def _cs_defaults(scores, denominator):
     """``(weights, params, empty)`` of ``crammer_singer(scores, labels)``."""
     n_rows, n_classes = scores.shape
     dtype = scores.dtype.type
-    grad_denom = float(n_rows)
+    grad_denom = denominator
     params = (dtype(1.0), np.int64(1), np.int64(0), np.bool_(False), dtype(1.0 / grad_denom),
               grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
@@ -127,11 +131,11 @@ def _cs_defaults(scores):
 
 
 @serial_jit
-def _ova_defaults(scores):
+def _ova_defaults(scores, denominator):
     """``(weights, params, empty)`` of ``one_vs_all(scores, labels)``."""
     n_rows = scores.shape[0]
     dtype = scores.dtype.type
-    grad_denom = float(n_rows)
+    grad_denom = denominator
     params = (dtype(1.0), np.int64(1), dtype(1.0), dtype(0.0), dtype(1.0 / grad_denom),
               grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
@@ -139,21 +143,22 @@ def _ova_defaults(scores):
 
 
 @serial_jit
-def binary_small(scores, labels, grad, mode, margin, gamma, scale, kink):
+def binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, kink):
     """A binary loss of ``_cpu.binary`` (``mode``) with its function's defaults, ±1 labels."""
     bad = -1 if mode == EMBEDDING else _first_not_pm1(labels)
-    weights, params, no_rows = _binary_defaults(scores, mode, margin, gamma, scale, kink)
+    constants = (mode, margin, gamma, scale, kink)
+    weights, params, no_rows = _binary_defaults(scores, denominator, *constants)
     first = np.int64(0)  # the one chunk
     total = _binary_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
 
 
 @serial_jit
-def _binary_defaults(scores, mode, margin, gamma, scale, kink):
+def _binary_defaults(scores, denominator, mode, margin, gamma, scale, kink):
     """``(weights, params, empty)`` of a binary loss: no weights, the mean."""
     n = scores.shape[0]
     dtype = scores.dtype.type
-    grad_denom = float(n)
+    grad_denom = denominator
     pos, neg = np.int64(1), np.int64(-1)
     params = (dtype(margin), mode, dtype(kink), dtype(gamma), dtype(scale), pos, neg,
               dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n)  # fmt: skip
@@ -162,11 +167,11 @@ def _binary_defaults(scores, mode, margin, gamma, scale, kink):
 
 
 @serial_jit
-def categorical_hinge_small(scores, targets, grad):
+def categorical_hinge_small(scores, targets, grad, denominator):
     """Keras' categorical hinge with the defaults (``margin=1``, kink "half", ties "split")."""
     n_rows = scores.shape[0]
     dtype = scores.dtype.type
-    grad_denom = float(n_rows)
+    grad_denom = denominator
     params = (dtype(1.0), dtype(0.5), np.bool_(True), dtype(1.0 / grad_denom), grad_denom, n_rows)
     empty = np.empty(0, scores.dtype)
     first = np.int64(0)  # the one chunk
@@ -174,7 +179,7 @@ def categorical_hinge_small(scores, targets, grad):
 
 
 @serial_jit
-def multilabel_margin_small(scores, targets, grad):
+def multilabel_margin_small(scores, targets, grad, denominator):
     """PyTorch's multilabel margin with the defaults (``margin=1``, kink "zero", NaN propagates)."""
     n_rows, n_classes = scores.shape
     flat = targets.reshape(targets.size)
@@ -182,7 +187,7 @@ def multilabel_margin_small(scores, targets, grad):
         if flat[k] < -1 or flat[k] >= n_classes:
             return 0.0, k
     dtype = scores.dtype.type
-    grad_denom = float(n_rows) * float(max(1, n_classes))  # "mean" over N, and ÷C per row
+    grad_denom = denominator * float(max(1, n_classes))  # the reduction's, and ÷C per row
     params = (dtype(1.0), dtype(0.0), np.bool_(False), dtype(1.0 / grad_denom), grad_denom, n_rows)
     empty = np.empty(0, scores.dtype)
     first = np.int64(0)  # the one chunk
