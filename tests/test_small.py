@@ -25,6 +25,9 @@ SHAPES = [(1, 1), (1, 5), (3, 2), (15, 10), (16, 10), (17, 10), (256, 10), (5, 3
 #: Binary: below/at/above a block of 512 elements, and the largest one-chunk batch.
 BINARY_SHAPES = [(1,), (5,), (511,), (512,), (513,), (16384,)]
 TARGETS = [fh.categorical_hinge, fh.multilabel_margin]  # (N, C) targets
+if numba.config.DISABLE_JIT:  # the kernels run as Python (CI's coverage run): small batches
+    SHAPES = [shape for shape in SHAPES if np.prod(shape) <= 2560]
+    BINARY_SHAPES = [shape for shape in BINARY_SHAPES if np.prod(shape) <= 2560]
 CASES = [(f, shape) for f in LOSSES + TARGETS for shape in SHAPES] + [
     (f, shape) for f in BINARY for shape in BINARY_SHAPES
 ]

@@ -77,7 +77,7 @@ def _first_not_pm1(labels):
 
 @serial_jit
 def weston_watkins_small(scores, labels, grad, denominator):
-    """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``, mean)."""
+    """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``)."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _ww_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
@@ -87,7 +87,7 @@ def weston_watkins_small(scores, labels, grad, denominator):
 
 @serial_jit
 def crammer_singer_small(scores, labels, grad, denominator):
-    """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first", mean)."""
+    """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first")."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _cs_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
@@ -97,7 +97,7 @@ def crammer_singer_small(scores, labels, grad, denominator):
 
 @serial_jit
 def one_vs_all_small(scores, labels, grad, denominator):
-    """One-vs-all with the defaults (``margin=1, p=1, normalize=False``, mean)."""
+    """One-vs-all with the defaults (``margin=1, p=1, normalize=False``)."""
     bad = _first_bad(labels, scores.shape[1])
     weights, params, no_rows = _ova_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
@@ -155,7 +155,7 @@ def binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, 
 
 @serial_jit
 def _binary_defaults(scores, denominator, mode, margin, gamma, scale, kink):
-    """``(weights, params, empty)`` of a binary loss: no weights, the mean."""
+    """``(weights, params, empty)`` of a binary loss: no sample weights, no ignored rows."""
     n = scores.shape[0]
     dtype = scores.dtype.type
     grad_denom = denominator
