@@ -302,3 +302,10 @@ def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
         small_weights, small_params, _ = helper.overloads[argtypes].signature.return_type
         assert small_params == numba.typeof(params), func
         assert small_weights == numba.typeof(weights), func
+
+
+def test_the_entries_no_ignore_is_the_validations():
+    from fasthinge import _validation
+    from fasthinge._cpu import small
+
+    assert small.NO_IGNORE == _validation.NO_IGNORE

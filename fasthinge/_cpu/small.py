@@ -50,7 +50,9 @@ from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
 
-#: ``ignore_index=None`` (= ``_validation.NO_IGNORE``): no label equals it.
+#: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
+#: (a test keeps them equal): Numba's cache is keyed on ``_cpu``'s sources only, so a
+#: kernel takes no constant from outside ``_cpu``.
 NO_IGNORE = np.iinfo(np.int64).min
 
 # Constants passed on are wrapped (``np.int64(1)``, ``np.bool_(False)``): a bare ``1``
