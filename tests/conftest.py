@@ -1,3 +1,6 @@
+import os
+import uuid
+
 import numpy as np
 import pytest
 
@@ -32,9 +35,22 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.nodeid.endswith(SIMULATOR_SUITE))  # stable: others keep order
 
 
+def pytest_configure(config):
+    """One id per test session, the same in every pytest-xdist worker."""
+    workerinput = getattr(config, "workerinput", None)
+    config.simulator_run_id = workerinput["testrunuid"] if workerinput else uuid.uuid4().hex
+
+
 def pytest_collection_finish(session):
-    """Start the GPU simulator suite early, in a subprocess beside the session."""
+    """Start the GPU simulator suite early, in a subprocess beside the session.
+
+    Under pytest-xdist every worker collects: the first one starts it, and
+    ``test_simulator_suite`` waits for its result on whichever worker runs it.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+        return
     for item in session.items:
         if item.nodeid.endswith(SIMULATOR_SUITE):
-            item.module.start_simulator_suite()
+            run_dir = item.module.simulator_run_dir(session.config.simulator_run_id)
+            item.module.start_simulator_suite(run_dir)
             break

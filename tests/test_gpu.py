@@ -8,9 +8,11 @@ coverage step).
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numba
@@ -107,39 +109,61 @@ def test_cuda_import_lives_in_one_module():
 
 
 SIMULATOR_IN_THIS_PROCESS = bool(numba.config.ENABLE_CUDASIM)
-_SUITE: dict = {}
+#: Runs the suite, then writes its exit status to ``rc`` (atomically: a test on another
+#: pytest-xdist worker waits for that file, not for the process).
+_RUN_AND_RECORD = """
+import os, subprocess, sys
+run_dir = sys.argv[1]
+with open(os.path.join(run_dir, "log"), "w") as log:
+    rc = subprocess.call(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
+with open(os.path.join(run_dir, "rc.tmp"), "w") as f:
+    f.write(str(rc))
+os.replace(os.path.join(run_dir, "rc.tmp"), os.path.join(run_dir, "rc"))
+"""
 
 
-def start_simulator_suite() -> None:
-    """Start ``tests/gpu_sim`` in a subprocess (once); ``conftest`` calls this at collection.
+def simulator_run_dir(run_id: str) -> Path:
+    """Where the suite of test session ``run_id`` writes its log and exit status."""
+    return Path(tempfile.gettempdir()) / f"fasthinge-gpu-sim-{run_id}"
 
-    The simulator runs every CUDA thread as Python: the suite takes minutes of one
+
+def start_simulator_suite(run_dir: Path) -> None:
+    """Start ``tests/gpu_sim`` in a subprocess writing into ``run_dir`` (once per directory).
+
+    ``conftest`` calls this at collection (in one pytest-xdist worker only). The
+    simulator runs every CUDA thread as Python: the suite takes minutes of one
     core, so it runs beside the rest of the session and ``test_simulator_suite``
     collects its result. The CPU path it compares with runs JIT-free too (tiny
     shapes): no CPU kernel to compile; the coverage run checks that JIT-free
     results equal the compiled ones.
     """
-    if _SUITE or SIMULATOR_IN_THIS_PROCESS:
+    if SIMULATOR_IN_THIS_PROCESS:
+        return
+    try:
+        run_dir.mkdir()
+    except FileExistsError:  # started already
         return
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1",
                FASTHINGE_CUDA_THREADS="32", FASTHINGE_CUDA_MAX_BLOCKS="2")  # fmt: skip
-    log = tempfile.TemporaryFile("w+")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu_sim"]
-    _SUITE["log"] = log
-    _SUITE["process"] = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env
-    )
+    pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                      "-o", "addopts=", "tests/gpu_sim"]  # fmt: skip
+    command = [sys.executable, "-c", _RUN_AND_RECORD, str(run_dir), *pytest_command]
+    subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
 @pytest.mark.skipif(
     SIMULATOR_IN_THIS_PROCESS,
     reason="the simulator is on in this process: tests/gpu_sim runs here, not in a subprocess",
 )
-def test_simulator_suite():
-    start_simulator_suite()  # when run on its own
-    returncode = _SUITE["process"].wait(timeout=1800)
-    with _SUITE["log"] as log:
-        log.seek(0)
-        output = log.read()
+def test_simulator_suite(request):
+    run_dir = simulator_run_dir(request.config.simulator_run_id)
+    start_simulator_suite(run_dir)  # when run on its own
+    deadline = time.monotonic() + 1800
+    while not (run_dir / "rc").exists():
+        assert time.monotonic() < deadline, "the simulator suite did not finish in 30 minutes"
+        time.sleep(0.2)
+    returncode = int((run_dir / "rc").read_text())
+    output = (run_dir / "log").read_text()
+    shutil.rmtree(run_dir, ignore_errors=True)
     assert returncode == 0, output[-8000:]
     assert re.search(r"\d+ passed", output) and "skipped" not in output, output[-2000:]
