@@ -53,4 +53,12 @@ def pytest_collection_finish(session):
         if item.nodeid.endswith(SIMULATOR_SUITE):
             run_dir = item.module.simulator_run_dir(session.config.simulator_run_id)
             item.module.start_simulator_suite(run_dir)
+            session.config.simulator_module = item.module
             break
+
+
+def pytest_sessionfinish(session):
+    """Reap the simulator suite's process (it has finished unless the session was cut short)."""
+    module = getattr(session.config, "simulator_module", None)
+    if module is not None:
+        module.stop_simulator_suite()

@@ -109,6 +109,8 @@ def test_cuda_import_lives_in_one_module():
 
 
 SIMULATOR_IN_THIS_PROCESS = bool(numba.config.ENABLE_CUDASIM)
+#: The suite's processes this process started (reaped by ``stop_simulator_suite``).
+STARTED: list = []
 #: Runs the suite, then writes its exit status to ``rc`` (atomically: a test on another
 #: pytest-xdist worker waits for that file, not for the process).
 _RUN_AND_RECORD = """
@@ -143,12 +145,22 @@ def start_simulator_suite(run_dir: Path) -> None:
         run_dir.mkdir()
     except FileExistsError:  # started already
         return
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1",
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env.update(NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1",
                FASTHINGE_CUDA_THREADS="32", FASTHINGE_CUDA_MAX_BLOCKS="2")  # fmt: skip
     pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                      "-o", "addopts=", "tests/gpu_sim"]  # fmt: skip
+                      "-p", "no:benchmark", "-o", "addopts=", "tests/gpu_sim"]  # fmt: skip
     command = [sys.executable, "-c", _RUN_AND_RECORD, str(run_dir), *pytest_command]
-    subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    STARTED.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
+
+
+def stop_simulator_suite() -> None:
+    """At the end of the session: reap the suite's process (killed if it still runs)."""
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 @pytest.mark.skipif(
