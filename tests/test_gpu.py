@@ -133,11 +133,11 @@ def start_simulator_suite(run_dir: Path) -> None:
     """Start ``tests/gpu_sim`` in a subprocess writing into ``run_dir`` (once per directory).
 
     ``conftest`` calls this at collection (in one pytest-xdist worker only). The
-    simulator runs every CUDA thread as Python: the suite takes minutes of one
-    core, so it runs beside the rest of the session and ``test_simulator_suite``
-    collects its result. The CPU path it compares with runs JIT-free too (tiny
-    shapes): no CPU kernel to compile; the coverage run checks that JIT-free
-    results equal the compiled ones.
+    simulator runs every CUDA thread as Python: the suite takes about half a
+    minute of one core (``tests/gpu_sim/conftest.py``), so it runs beside the
+    rest of the session and ``test_simulator_suite`` collects its result. The
+    CPU path it compares with runs JIT-free too (tiny shapes): no CPU kernel to
+    compile; the coverage run checks that JIT-free results equal the compiled ones.
     """
     if SIMULATOR_IN_THIS_PROCESS:
         return
