@@ -16,6 +16,7 @@ os.environ.setdefault("FASTHINGE_CUDA_MAX_BLOCKS", "2")
 import numba
 import numpy as np
 import pytest
+from fast_simulator import simulator_without_busy_loop  # noqa: F401 (autouse fixture)
 
 import fasthinge as fh
 

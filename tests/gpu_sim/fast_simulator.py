@@ -1,5 +1,8 @@
 """Numba's CUDA simulator without its busy loop, for this suite (when it is on).
 
+``test_sim_gpu`` imports the autouse fixture ``simulator_without_busy_loop``
+(not a ``conftest.py``: the tests import helpers from ``tests/conftest.py`` by name).
+
 The simulator runs each CUDA thread as a Python thread; its block manager
 (``BlockManager.run``) polls them in a loop that never sleeps, so at Python's
 GIL switch interval (5 ms) it holds the GIL for most of each slice while the
