@@ -5,6 +5,9 @@ so each row of a many-row call is compared bit for bit with that row alone:
 ties, kinks, NaN, infinities, ignored rows, weights, every option.
 """
 
+import functools
+
+import numba
 import numpy as np
 import pytest
 
@@ -140,6 +143,38 @@ def test_structured_hinge_bands_match_rows(dtype, n_classes, option):
         return fh.structured_hinge(s, y, cost, **kw)
 
     _check_bands_match_rows(structured, scores, labels, kw)
+
+
+def _topk_hinge(scores, labels, k, **kw):
+    return fh.topk_hinge(scores, labels, k, **kw)
+
+
+#: Fewer under NUMBA_DISABLE_JIT (CI's coverage run), where the bands run as Python.
+TOPK_CLASSES = [2, 10, 65] if numba.config.DISABLE_JIT else [2, 3, 10, 17, 64, 65]
+TOPK_OPTIONS = [
+    {},
+    {"variant": "beta"},
+    {"ties": "split"},
+    {"variant": "beta", "ties": "split", "kink": "half"},
+    {"kink": "full", "margin": 0.5},
+    "weights",
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", TOPK_CLASSES)
+@pytest.mark.parametrize("option", range(len(TOPK_OPTIONS)))
+def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
+    """Bands of 16 rows (up to 64 classes) against the row code, k = 1, 2, C/2 and C − 1;
+    65 classes takes the row code on both sides."""
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
+    scores[60, :] = scores[60, labels[60]]  # every wrong score ties with s_y: h = m
+    kw = TOPK_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": sample_weight, "class_weight": class_weight}
+    for k in sorted({1, min(2, n_classes - 1), n_classes // 2, n_classes - 1}):
+        _check_bands_match_rows(functools.partial(_topk_hinge, k=k), scores, labels, kw)
 
 
 @pytest.mark.parametrize("width", [8, 16])

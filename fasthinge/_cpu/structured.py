@@ -182,6 +182,134 @@ def _topk_row(kind, scores, i, y, margin, k, kink_frac, split_ties, g0, w_y, g, 
     return loss * w_y
 
 
+#: Top-k takes bands of rows up to this many classes; above, the row code's
+#: branches are predictable and its passes cheaper than C·k compare-exchanges.
+TOPK_BAND_MAX_CLASSES = 64
+#: Rows of a top-k band: SIMD lanes (the lane loops below vectorise).
+TOPK_BAND_ROWS = 16
+
+
+@row_jit
+def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, acc):
+    """Top-k α/β for rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses).
+
+    Rows are lanes: a band is copied transposed into ``tile`` (C, 16), and every
+    step of ``_topk_row`` runs lane-wise, branch-free, with the row code's
+    operations in its order: each lane's k largest wrong scores sink through
+    ``top`` (k compare-exchanges a column), the counts above and at ``tau``, the
+    top-k sum in column order, and the gradient (ties "first": the first
+    ``slots`` tied columns). A band with an ignored label, a NaN score or an
+    ``inf − inf`` loss is left to the row code (the caller's loop): the rows
+    before it are done, and the returned row is that band's first.
+    """
+    margin, kind, k, _, kink_frac, split_ties, g_const, grad_denom, ignore, _ = params
+    class_weight, sample_weight, _, _, _ = weights
+    n_classes = scores.shape[1]
+    width = TOPK_BAND_ROWS
+    dtype = scores.dtype.type
+    zero = margin - margin
+    one = dtype(1.0)
+    neg_inf = dtype(-np.inf)
+    inv_k = one / dtype(k)
+    alpha = kind == TOPK_ALPHA
+    has_sw = sample_weight.shape[0] > 0
+    want_grad = grad.shape[0] > 0
+    tile = np.empty((n_classes, width), scores.dtype)
+    gtile = np.empty((n_classes, width), scores.dtype)
+    top = np.empty((k, width), scores.dtype)
+    sink = np.empty(width, scores.dtype)
+    lanes = np.empty((7, width), scores.dtype)  # tau, base, total, loss, scale, g_scale, g_y
+    counts = np.empty((4, width), np.int64)  # label, above, tied, tied_left
+    i = start
+    while i + width <= stop:
+        special = False
+        for r in range(width):
+            y = labels[i + r]
+            counts[0, r] = y
+            special |= y == ignore
+            for j in range(n_classes):
+                s = scores[i + r, j]
+                tile[j, r] = s
+                special |= s != s
+        if special:
+            return i, acc
+        for p in range(k):
+            for r in range(width):
+                top[p, r] = neg_inf
+        for j in range(n_classes):  # the k largest wrong scores of each lane, with ties
+            for r in range(width):
+                sink[r] = tile[j, r] if j != counts[0, r] else neg_inf
+            for p in range(k):
+                for r in range(width):
+                    t, v = top[p, r], sink[r]
+                    top[p, r] = t if t >= v else v
+                    sink[r] = v if t >= v else t
+        for r in range(width):
+            lanes[0, r] = top[k - 1, r]
+            counts[1, r] = 0
+            counts[2, r] = 0
+            lanes[1, r] = margin - tile[counts[0, r], r]
+            lanes[2, r] = zero
+        for j in range(n_classes):
+            for r in range(width):
+                s, tau, wrong = tile[j, r], lanes[0, r], j != counts[0, r]
+                counts[1, r] += wrong & (s > tau)
+                counts[2, r] += wrong & (s == tau)
+                h = lanes[1, r] + s
+                term = h if alpha or not h <= 0 else zero
+                lanes[2, r] += term if wrong and s > tau else zero  # + 0.0: no change
+        for r in range(width):
+            h_tau = lanes[1, r] + lanes[0, r]
+            tied_term = h_tau if alpha or not h_tau <= 0 else zero
+            total = lanes[2, r] + tied_term * dtype(k - counts[1, r])
+            loss = total * inv_k
+            special |= loss != loss
+            scale = one
+            if alpha:
+                scale = one if loss > 0 else (kink_frac if loss == 0 else zero)
+                loss = loss if loss > 0 else zero
+            lanes[3, r] = loss
+            lanes[4, r] = scale
+            y = counts[0, r]
+            g0 = dtype(sample_weight[i + r] / grad_denom) if has_sw else g_const
+            lanes[5, r] = g0 * class_weight[y] * inv_k
+            lanes[6, r] = zero
+            counts[3, r] = k - counts[1, r]  # tied columns still to take (ties "first")
+        if special:
+            return i, acc
+        for j in range(n_classes if want_grad else 0):
+            for r in range(width):
+                s, tau, y = tile[j, r], lanes[0, r], counts[0, r]
+                slots, n_tied = k - counts[1, r], counts[2, r]
+                tied = s == tau
+                first = counts[3, r] > 0
+                counts[3, r] -= (j != y) & tied & first
+                share = dtype(slots) / dtype(n_tied) if split_ties else one
+                member = one if s > tau else (share if tied and (split_ties or first) else zero)
+                member = zero if j == y else member
+                h = lanes[1, r] + s
+                beta_scale = one if h > 0 else (kink_frac if h == 0 else zero)
+                sc = lanes[4, r] if alpha else beta_scale
+                coef = lanes[5, r] * member * sc
+                coef = coef if member != zero else zero
+                gtile[j, r] = coef
+                lanes[6, r] -= coef  # - 0.0 off T: no change
+        for r in range(width):
+            row = i + r
+            y = counts[0, r]
+            if want_grad:
+                gtile[y, r] = lanes[6, r]
+                for j in range(n_classes):
+                    grad[row, j] = gtile[j, r]
+            loss = lanes[3, r] * class_weight[y]
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
+
+
 @row_jit
 def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Margin rescaling, ties "first": rows ``start..`` in bands of W; returns (next row, loss sum).
@@ -244,23 +372,13 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
 
 
 @row_jit
-def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
-    """Rows of chunk ``c``; returns the float64 sum of their losses.
-
-    Margin rescaling with ties "first" and no compact output takes runs of W
-    rows in ``_margin_bands`` (SIMD across rows, the same results).
-    """
-    margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, rows = params
+def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_out, acc):
+    """The row code for rows ``start..stop``; returns ``acc`` plus their losses, in row order."""
+    margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, cost, indices, values = weights
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     top = np.empty(max(k, 1), scores.dtype)
     vals = np.empty(scores.shape[1], scores.dtype)
-    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
-    start = c * rows
-    stop = min(scores.shape[0], (c + 1) * rows)
-    bands = kind == MARGIN_RESCALING and not split_ties and indices.shape[0] == 0
-    if bands and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
-        start, acc = _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     for i in range(start, stop):
         y = labels[i]
         gi = i if grad.shape[0] else 0
@@ -287,6 +405,35 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
             loss_out[i] = loss
         acc += loss
     return acc
+
+
+@row_jit
+def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
+    """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
+
+    Margin rescaling with ties "first" and no compact output takes runs of W
+    rows in ``_margin_bands``, top-k up to ``TOPK_BAND_MAX_CLASSES`` classes
+    without compact output bands of 16 in ``_topk_bands`` (SIMD across rows,
+    the same results); a top-k band those leave (an ignored label, NaN,
+    ``inf − inf``) takes the row code.
+    """
+    kind, split_ties, rows = params[1], params[5], params[9]
+    indices = weights[3]
+    args = (scores, labels, weights, params, grad, loss_out)
+    acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    bands = kind == MARGIN_RESCALING and not split_ties and indices.shape[0] == 0
+    if bands and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
+        start, acc = _margin_bands(start, stop, *args)
+    topk = kind == TOPK_ALPHA or kind == TOPK_BETA
+    if topk and indices.shape[0] == 0 and scores.shape[1] <= TOPK_BAND_MAX_CLASSES:
+        while start < stop:
+            start, acc = _topk_bands(start, stop, *args, acc)
+            end = min(start + TOPK_BAND_ROWS, stop)  # a band left to the row code, or the tail
+            acc = _structured_rows(start, end, *args, acc)
+            start = end
+    return _structured_rows(start, stop, *args, acc)
 
 
 @serial_jit
