@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
+from fasthinge._execution import BAND_ROWS, rows_per_chunk
 
 IGNORE = -100
 
@@ -49,9 +50,21 @@ def _check_bands_match_rows(fn, scores, labels, kw, ignore=True):
     out = np.full_like(grad, 7.0)
     total, _ = fn(scores, labels, reduction="sum", out=out, **kw)
     np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
+    assert np.array_equal(total, _kernel_sum(loss_rows, scores.shape[1]), equal_nan=True)
+
+
+def _kernel_sum(losses, n_classes):
+    """The kernels' sum of row losses: float64, in row order within each fixed chunk, the
+    chunk sums added pairwise (``np.add.reduce``), rounded once to the losses' dtype."""
+    rows = rows_per_chunk(n_classes, min_rows=BAND_ROWS)
+    partials = []
+    for start in range(0, len(losses), rows):
+        acc = 0.0
+        for loss in losses[start : start + rows]:
+            acc += float(loss)
+        partials.append(acc)
     with np.errstate(invalid="ignore"):  # inf - inf with negative weights
-        expected = np.sum(loss_rows, dtype=np.float64).astype(scores.dtype)
-    assert np.array_equal(total, expected, equal_nan=True)
+        return losses.dtype.type(np.add.reduce(np.array(partials)))
 
 
 OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "weights"]
@@ -175,6 +188,31 @@ def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
         kw = {"sample_weight": sample_weight, "class_weight": class_weight}
     for k in sorted({1, min(2, n_classes - 1), n_classes // 2, n_classes - 1}):
         _check_bands_match_rows(functools.partial(_topk_hinge, k=k), scores, labels, kw)
+
+
+MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [128, 129])
+MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"nan": "drop"},
+                      "weights"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", MULTILABEL_CLASSES)
+@pytest.mark.parametrize("option", range(len(MULTILABEL_OPTIONS)))
+def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
+    """Bands of 16 rows (up to 128 classes) against the row code: rows with no target,
+    every class a target, repeated targets, entries after the first −1, NaN and ±inf."""
+    rng = np.random.default_rng(n_classes * 10 + option)
+    scores, labels, (sample_weight, _) = _cases(rng, 203, n_classes, dtype)
+    targets = rng.integers(-1, n_classes, size=(203, n_classes))
+    targets[:, 0] = labels % n_classes  # at least one target, mostly
+    targets[3, 0] = -1  # no target
+    targets[9] = rng.permutation(n_classes)  # every class a target
+    targets[11, : min(3, n_classes)] = n_classes - 1  # a repeated target
+    scores[40:56, :] = scores[40, 0]  # a whole band of ties: z == margin
+    kw = MULTILABEL_OPTIONS[option]
+    if kw == "weights":
+        kw = {"sample_weight": sample_weight}
+    _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
 
 
 @pytest.mark.parametrize("width", [8, 16])

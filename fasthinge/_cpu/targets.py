@@ -186,15 +186,109 @@ def _multilabel_row(scores, targets, i, margin, kink_frac, drop_nan, g0, g, gi, 
     return scores.dtype.type(total) / scores.dtype.type(n_classes)
 
 
+#: Rows of a multilabel band (SIMD lanes), and the most classes it takes: the band's
+#: transposed scores, gradient and target mask are (C, 16) scratch arrays.
+MULTILABEL_BAND_ROWS = 16
+MULTILABEL_BAND_MAX_CLASSES = 128
+
+
+@row_jit
+def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc):
+    """Rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses, in row order).
+
+    Rows are lanes: the band is copied transposed into ``tile`` (C, 16), its
+    target mask into ``is_target``, and ``_multilabel_row`` runs lane-wise
+    and branch-free, target after target (a lane past its last target adds
+    nothing), column after column, with the row code's operations in its
+    order: a target column, or a lane without that target, adds ``+0.0`` to
+    the float64 sum and the gradient (no change: neither starts from −0.0).
+    """
+    margin, kink_frac, drop_nan, g_const, grad_denom, _ = params
+    (sample_weight,) = weights
+    n_classes = scores.shape[1]
+    width = MULTILABEL_BAND_ROWS
+    dtype = scores.dtype.type
+    zero = margin - margin
+    has_sw = sample_weight.shape[0] > 0
+    keep_nan = not drop_nan
+    tile = np.empty((n_classes, width), scores.dtype)
+    gtile = np.empty((n_classes, width), scores.dtype)
+    is_target = np.empty((n_classes, width), np.bool_)
+    lanes = np.empty((3, width), scores.dtype)  # g0, base, g_target
+    totals = np.empty(width, np.float64)
+    n_targets = np.empty(width, np.int64)
+    target = np.empty(width, np.int64)
+    i = start
+    while i + width <= stop:
+        most = 0
+        for r in range(width):
+            row = i + r
+            lanes[0, r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
+            totals[r] = 0.0
+            n = 0
+            while n < n_classes and targets[row, n] >= 0:
+                n += 1
+            n_targets[r] = n
+            most = max(most, n)
+            for j in range(n_classes):
+                tile[j, r] = scores[row, j]
+                gtile[j, r] = zero
+                is_target[j, r] = False
+            for t in range(n):
+                is_target[targets[row, t], r] = True
+        for t in range(most):
+            for r in range(width):
+                target[r] = targets[i + r, t] if t < n_targets[r] else 0
+                lanes[1, r] = margin - tile[target[r], r]
+                lanes[2, r] = gtile[target[r], r]
+            for d in range(n_classes):
+                for r in range(width):
+                    on = (t < n_targets[r]) & (not is_target[d, r])
+                    z = lanes[1, r] + tile[d, r]
+                    g0 = lanes[0, r]
+                    coef = g0 if z > 0 else (g0 * kink_frac if z == 0 else zero)
+                    nan_kept = (z != z) & keep_nan
+                    coef = z if nan_kept else coef
+                    coef = coef if on else zero
+                    totals[r] += z if on & ((z > 0) | nan_kept) else 0.0
+                    lanes[2, r] -= coef
+                    gtile[d, r] += coef
+            for r in range(width):
+                if t < n_targets[r]:
+                    gtile[target[r], r] = lanes[2, r]
+        for r in range(width):
+            row = i + r
+            if grad.shape[0]:
+                for j in range(n_classes):
+                    grad[row, j] = gtile[j, r]
+            loss = dtype(totals[r]) / dtype(n_classes)
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
+
+
 @row_jit
 def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
-    """Rows of chunk ``c``; returns the float64 sum of their losses."""
+    """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
+
+    Up to ``MULTILABEL_BAND_MAX_CLASSES`` classes, runs of 16 rows take
+    ``_multilabel_bands`` (SIMD across rows, the same results); the rest of the
+    chunk the row code.
+    """
     margin, kink_frac, drop_nan, g_const, grad_denom, rows = params
     (sample_weight,) = weights
     gbuf = grad if grad.shape[0] else np.empty((1, scores.shape[1]), scores.dtype)
     is_target = np.empty(scores.shape[1], np.bool_)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
-    for i in range(c * rows, min(scores.shape[0], (c + 1) * rows)):
+    start = c * rows
+    stop = min(scores.shape[0], (c + 1) * rows)
+    if scores.shape[1] <= MULTILABEL_BAND_MAX_CLASSES:
+        args = (scores, targets, weights, params, grad, loss_out)
+        start, acc = _multilabel_bands(start, stop, *args, acc)
+    for i in range(start, stop):
         gi = i if grad.shape[0] else 0
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         loss = _multilabel_row(scores, targets, i, margin, kink_frac, drop_nan, g0, gbuf, gi,
