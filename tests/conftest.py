@@ -57,8 +57,8 @@ def pytest_collection_finish(session):
             break
 
 
-def pytest_sessionfinish(session):
-    """Reap the simulator suite's process (it has finished unless the session was cut short)."""
+def pytest_sessionfinish(session, exitstatus):
+    """Reap the simulator suite: wait for it, or kill it when the session was cut short."""
     module = getattr(session.config, "simulator_module", None)
     if module is not None:
-        module.stop_simulator_suite()
+        module.stop_simulator_suite(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)

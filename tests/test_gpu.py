@@ -9,6 +9,7 @@ coverage step).
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,7 @@ def test_cuda_import_lives_in_one_module():
 
 
 SIMULATOR_IN_THIS_PROCESS = bool(numba.config.ENABLE_CUDASIM)
-#: The suite's processes this process started (reaped by ``stop_simulator_suite``).
+#: (process, directory) of each suite this process started (see ``stop_simulator_suite``).
 STARTED: list = []
 #: Runs the suite, then writes its exit status to ``rc`` (atomically: a test on another
 #: pytest-xdist worker waits for that file, not for the process).
@@ -134,7 +135,7 @@ def start_simulator_suite(run_dir: Path) -> None:
 
     ``conftest`` calls this at collection (in one pytest-xdist worker only). The
     simulator runs every CUDA thread as Python: the suite takes about half a
-    minute of one core (``tests/gpu_sim/conftest.py``), so it runs beside the
+    minute of one core (``tests/gpu_sim/fast_simulator.py``), so it runs beside the
     rest of the session and ``test_simulator_suite`` collects its result. The
     CPU path it compares with runs JIT-free too (tiny shapes): no CPU kernel to
     compile; the coverage run checks that JIT-free results equal the compiled ones.
@@ -151,16 +152,31 @@ def start_simulator_suite(run_dir: Path) -> None:
     pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                       "-p", "no:benchmark", "-o", "addopts=", "tests/gpu_sim"]  # fmt: skip
     command = [sys.executable, "-c", _RUN_AND_RECORD, str(run_dir), *pytest_command]
-    STARTED.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    STARTED.append((process, run_dir))
 
 
-def stop_simulator_suite() -> None:
-    """At the end of the session: reap the suite's process (killed if it still runs)."""
+def stop_simulator_suite(interrupted: bool) -> None:
+    """At the end of this process's session: reap the suite's processes.
+
+    Normally wait for them: under pytest-xdist, ``test_simulator_suite`` may be
+    waiting for the result on another worker. A session cut short (Ctrl-C) kills
+    the wrapper and its pytest, and removes their directory; pytest-xdist workers
+    do not see the interrupt (their session ends normally), so there the worker
+    waits for the suite (about half a minute) and the directory stays in the
+    temporary directory.
+    """
     while STARTED:
-        process = STARTED.pop()
-        if process.poll() is None:
-            process.kill()
+        process, run_dir = STARTED.pop()
+        if interrupted and process.poll() is None:
+            if hasattr(os, "killpg"):
+                os.killpg(process.pid, signal.SIGKILL)
+            else:  # pragma: no cover (Windows)
+                process.kill()
         process.wait()
+        if interrupted:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.mark.skipif(
