@@ -97,6 +97,34 @@ def test_topk_hinge(rng, dtype, variant):
         assert_close(grad, rg, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_classes", [31, 200, 1001])
+def test_topk_hinge_wide_rows(rng, dtype, n_classes):
+    """Rows wider than the bands: the row code tests blocks of 16 columns at once.
+
+    Coarse scores (ties across blocks, k-th value shared by many columns), a
+    partial last block, a NaN and ±inf in a column whose block would be
+    skipped, and k on both sides of the compare-exchange/insertion switch.
+    """
+    S = grid_scores(rng, (12, n_classes), dtype)
+    y = rng.integers(0, n_classes, 12)
+    y[:3] = [0, n_classes - 1, 16]  # the label first, last, and first of a block
+    S[3] = 0.0
+    S[3, n_classes // 2 + 1] = np.nan  # a NaN where the running k-th largest is 0
+    S[4, n_classes - 1] = np.nan  # in the partial last block
+    S[5, 20] = np.inf
+    S[6, ::3] = -np.inf
+    y[6] = 1  # not a −inf label: with s_y = −inf the reference's inf − inf outside the top k is NaN
+    S[7] = -np.inf
+    for k, variant in itertools.product([1, 5, 8, 9, 30], ["alpha", "beta"]):
+        rows_fn = ref_topk.topk_alpha_rows if variant == "alpha" else ref_topk.topk_beta_rows
+        loss, grad = fh.topk_hinge(S, y, k, variant=variant, reduction="none")
+        with np.errstate(invalid="ignore"):
+            rl, rg = rows_fn(S, y, k)
+        assert_close(loss, rl, dtype)
+        assert_close(grad, rg, dtype)
+
+
 def test_topk_k1_is_crammer_singer(rng):
     S = rng.standard_normal((50, 8))
     y = rng.integers(0, 8, 50)
