@@ -79,7 +79,10 @@ def _lowest_bit_python(mask):
 
 
 def _block_test(unordered: bool, operator: str):
-    """An intrinsic ``(flat, start, threshold) -> int64``: bit b set if ``flat[start + b]`` passes."""
+    """An intrinsic ``(flat, start, threshold) -> int64``: bit b set if ``flat[start + b]`` passes.
+
+    ``operator`` is an LLVM ``fcmp`` predicate, unordered (true for NaN) or not.
+    """
 
     def block_test(typingctx, flat, start, threshold):  # pragma: no cover (compile-time code)
         if not isinstance(flat, types.Array) or flat.ndim != 1 or flat.dtype != threshold:
@@ -103,7 +106,8 @@ def _block_test(unordered: bool, operator: str):
     return intrinsic(block_test)
 
 
-#: Bit b set where ``flat[start + b]`` is ``> threshold`` or NaN (``not v <= threshold``), b < BLOCK.
+#: Bit b (b < BLOCK) set where ``flat[start + b]`` is ``> threshold`` or NaN
+#: (``not v <= threshold``).
 above_or_nan = _block_test(True, ">")
 #: Bit b set where ``flat[start + b] >= threshold`` (NaN is not), b < BLOCK.
 at_least = _block_test(False, ">=")

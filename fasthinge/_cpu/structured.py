@@ -147,9 +147,9 @@ def _kth_largest_wrong(scores, flat, i, y, k, top):
 
 @row_jit
 def _at_least(scores, flat, i, y, tau, columns):
-    """The columns ``j ≠ y`` of row ``i`` with ``s_j ≥ tau``, in column order, into ``columns``; their count.
+    """The columns ``j ≠ y`` of row ``i`` with ``s_j ≥ tau`` into ``columns``; their count.
 
-    Blocks of ``BLOCK`` columns are tested at once (as in ``_kth_largest_wrong``).
+    In column order. Blocks of ``BLOCK`` columns are tested at once (as in ``_kth_largest_wrong``).
     """
     n_classes = scores.shape[1]
     offset = i * n_classes
