@@ -104,6 +104,7 @@ def test_cli_tiny_run_has_a_row_per_function_pass_and_dtype(capsys):
         assert function in small
     assert "import fasthinge, fresh process:" in out
     assert "first result, fresh process" in out
+    assert re.search(r"Numba's own floor, fresh process: [0-9.]+ m?s ", out)
     assert "machine :" in out and "numba" in out
     assert "PEER PROBLEMS" not in out
 
