@@ -164,11 +164,12 @@ def as_multilabel_targets(targets: Any, shape: tuple) -> np.ndarray:
     if array.shape != shape:
         raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=np.int64)
-    bad = (array < -1) | (array >= shape[1])
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"targets must be in [-1, {shape[1]}), got targets{list(where)} = "
-                         f"{array[where]}")  # fmt: skip
+    # one pass, no temporaries: class indices in [0, C), with -1 as the "ignored" value
+    first = _first_bad_label("class", array.reshape(-1), (shape[1], -1, True))
+    if first >= 0:
+        where = [int(i) for i in np.unravel_index(first, shape)]
+        raise ValueError(f"targets must be in [-1, {shape[1]}), got targets{where} = "
+                         f"{array[tuple(where)]}")  # fmt: skip
     return array
 
 

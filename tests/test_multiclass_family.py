@@ -191,8 +191,12 @@ def test_validation_of_family_arguments():
         fh.structured_hinge(S, [0, 1], 1 - np.eye(3), rescaling="both")
     with pytest.raises(ValueError, match=r"targets must have shape \(2, 3\)"):
         fh.categorical_hinge(S, np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"targets must be in \[-1, 3\)"):
+    with pytest.raises(ValueError, match=r"targets must be in \[-1, 3\), got targets\[0, 1\] = 3"):
         fh.multilabel_margin(S, np.array([[0, 3, -1], [0, -1, 0]]))
+    bad = np.zeros((300, 3), np.int64)  # the first bad entry in row order is reported
+    bad[[7, 250], [2, 0]] = [-2, 5]
+    with pytest.raises(ValueError, match=r"got targets\[7, 2\] = -2"):
+        fh.multilabel_margin(np.zeros((300, 3)), bad, n_threads=2)
     with pytest.raises(TypeError, match="targets must be integers"):
         fh.multilabel_margin(S, np.zeros((2, 3)))
 

@@ -20,6 +20,16 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._simd import maximum
 from ._tiles import LANES, categorical_band, tile_rows
+from ._transposed import (
+    ACTIVE,
+    BAND,
+    BASE,
+    G0,
+    G_TARGET,
+    multilabel_pass,
+    transpose_in,
+    transpose_out,
+)
 
 
 @row_jit
@@ -199,71 +209,60 @@ MULTILABEL_BAND_MAX_CLASSES = 1024
 def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc):
     """Rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses, in row order).
 
-    Rows are lanes: the band is copied transposed into ``tile`` (C, 16), its
-    target mask into ``is_target``, and ``_multilabel_row`` runs lane-wise
-    and branch-free, target after target (a lane past its last target adds
-    nothing), column after column, with the row code's operations in its
-    order: a target column, or a lane without that target, adds ``+0.0`` to
-    the float64 sum and the gradient (no change: neither starts from −0.0).
+    Rows are lanes (``_transposed``): the band is copied transposed into
+    ``tile`` (C, 16) and its target mask into ``is_target``; then, target
+    after target (a lane past its last target adds nothing), ``multilabel_pass``
+    runs ``_multilabel_row``'s operations lane-wise and branch-free, column
+    after column, in its order: a target column, or a lane without that target,
+    adds ``+0.0`` to the float64 sum and the gradient (no change: neither
+    starts from −0.0). The gradient tile goes back transposed.
     """
     margin, kink_frac, drop_nan, g_const, grad_denom, _ = params
     (sample_weight,) = weights
     n_classes = scores.shape[1]
     width = MULTILABEL_BAND_ROWS
     dtype = scores.dtype.type
-    zero = margin - margin
     has_sw = sample_weight.shape[0] > 0
     keep_nan = not drop_nan
-    tile = np.empty((n_classes, width), scores.dtype)
-    gtile = np.empty((n_classes, width), scores.dtype)
-    is_target = np.empty((n_classes, width), np.bool_)
-    lanes = np.empty((3, width), scores.dtype)  # g0, base, g_target
+    padded = (n_classes + BAND - 1) // BAND * BAND  # whole blocks of 16 in scratch
+    tile = np.empty((padded, width), scores.dtype)
+    gtile = np.empty((padded, width), scores.dtype)
+    is_target = np.empty((padded, width), np.bool_)
+    lanes = np.empty((4, width), scores.dtype)  # G0, BASE, G_TARGET, ACTIVE
     totals = np.empty(width, np.float64)
     n_targets = np.empty(width, np.int64)
     target = np.empty(width, np.int64)
+    flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
     i = start
     while i + width <= stop:
+        transpose_in(flat, i * n_classes, n_classes, tile)
+        gtile[:] = 0
+        is_target[:] = False
         most = 0
         for r in range(width):
             row = i + r
-            lanes[0, r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
+            lanes[G0, r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
             totals[r] = 0.0
             n = 0
             while n < n_classes and targets[row, n] >= 0:
+                is_target[targets[row, n], r] = True
                 n += 1
             n_targets[r] = n
             most = max(most, n)
-            for j in range(n_classes):
-                tile[j, r] = scores[row, j]
-                gtile[j, r] = zero
-                is_target[j, r] = False
-            for t in range(n):
-                is_target[targets[row, t], r] = True
         for t in range(most):
             for r in range(width):
                 target[r] = targets[i + r, t] if t < n_targets[r] else 0
-                lanes[1, r] = margin - tile[target[r], r]
-                lanes[2, r] = gtile[target[r], r]
-            for d in range(n_classes):
-                for r in range(width):
-                    on = (t < n_targets[r]) & (not is_target[d, r])
-                    z = lanes[1, r] + tile[d, r]
-                    g0 = lanes[0, r]
-                    coef = g0 if z > 0 else (g0 * kink_frac if z == 0 else zero)
-                    nan_kept = (z != z) & keep_nan
-                    coef = z if nan_kept else coef
-                    coef = coef if on else zero
-                    totals[r] += z if on & ((z > 0) | nan_kept) else 0.0
-                    lanes[2, r] -= coef
-                    gtile[d, r] += coef
+                lanes[BASE, r] = margin - tile[target[r], r]
+                lanes[G_TARGET, r] = gtile[target[r], r]
+                lanes[ACTIVE, r] = 1 if t < n_targets[r] else 0
+            multilabel_pass(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)
             for r in range(width):
                 if t < n_targets[r]:
-                    gtile[target[r], r] = lanes[2, r]
+                    gtile[target[r], r] = lanes[G_TARGET, r]
+        if grad.shape[0]:
+            transpose_out(gtile, gflat, i * n_classes, n_classes)
         for r in range(width):
             row = i + r
-            if grad.shape[0]:
-                for j in range(n_classes):
-                    grad[row, j] = gtile[j, r]
             loss = dtype(totals[r]) / dtype(n_classes)
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
