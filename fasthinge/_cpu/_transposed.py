@@ -10,7 +10,7 @@ tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``.
 - ``transpose_in(flat, row_offset, stride, tile)``: rows ``flat[row_offset +
   r·stride :][:stride]`` (r < 16) into ``tile[:stride, r]``, 16 × 16 blocks
   transposed in registers (``_tiles._transpose``); the last block's missing
-  columns read as 0.
+  columns read as 0. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
 - ``multilabel_pass(tile, is_target, gtile, lanes, totals, kink_frac, keep_nan)``:
@@ -92,11 +92,15 @@ def _transpose_in_python(flat, row_offset, stride, tile):
         start = row_offset + r * stride
         tile[:stride, r] = flat[start : start + stride]
         tile[stride:, r] = 0
+    return bool(np.isnan(tile).any())
 
 
 @intrinsic
 def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cover
-    """Rows ``row_offset + r·stride`` (r < 16, ``stride`` long) of ``flat`` into ``tile``."""
+    """Rows ``row_offset + r·stride`` (r < 16, ``stride`` long) of ``flat`` into ``tile``.
+
+    Returns whether any of them holds a NaN.
+    """
     if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
         return None
 
@@ -107,17 +111,23 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
         dst_data = context.make_array(signature.args[3])(context, builder, dst).data
         b = builder
         starts = [b.add(offset, b.mul(length, lir.Constant(_I64, r))) for r in range(BAND)]
+        nan = cgutils.alloca_once_value(b, lir.Constant(lir.VectorType(lir.IntType(1), BAND), None))
 
         def body(j0, mask):
             rows = [vectors.load(src_data, b.add(start, j0), mask) for start in starts]
+            seen = b.load(nan)
+            for row in rows:  # masked-off entries load as 0
+                seen = b.or_(seen, b.fcmp_unordered("uno", row, row))
+            b.store(seen, nan)
             for jj, column in enumerate(_transpose(b, rows)):
                 index = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
                 vectors.store(column, dst_data, index)
 
         _blocks(b, length, body)
-        return context.get_dummy_value()
+        bits = b.bitcast(b.load(nan), lir.IntType(BAND))
+        return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(BAND), 0))
 
-    return types.none(flat, row_offset, stride, tile), codegen
+    return types.boolean(flat, row_offset, stride, tile), codegen
 
 
 def _transpose_out_python(tile, flat, row_offset, stride):
@@ -240,8 +250,231 @@ def _multilabel_pass(typingctx, tile, is_target, gtile, lanes, totals, n_classes
     return signature, codegen
 
 
+#: Rows of the top-k lane arrays: ``lanes`` (scores' dtype) and ``counts`` (int64).
+TAU, TK_BASE, TOTAL, LOSS, SCALE, G_SCALE, G_Y = range(7)
+LABEL, ABOVE, TIED, TIED_LEFT = range(4)
+
+
+class _Lanes:  # pragma: no cover (compile-time code)
+    """IR of a top-k lane walk: the (C, 16) tile, the lane arrays, column by column."""
+
+    def __init__(self, context, builder, signature, args):
+        self.b = builder
+        self.vectors = _Vectors(context, builder, signature.args[0].dtype)
+        self.data = [
+            context.make_array(kind)(context, builder, value).data
+            if isinstance(kind, types.Array)
+            else None
+            for kind, value in zip(signature.args, args, strict=True)
+        ]
+        self.zero = lir.Constant(self.vector, None)
+        self.wide = lir.VectorType(_I64, BAND)
+
+    @property
+    def vector(self):
+        return self.vectors.vector
+
+    def row(self, data, row):
+        return self.vectors.load(data, lir.Constant(_I64, row * BAND))
+
+    def set_row(self, value, data, row):
+        self.vectors.store(value, data, lir.Constant(_I64, row * BAND))
+
+    def counts(self, data, row):
+        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND)])
+        return self.b.load(self.b.bitcast(pointer, self.wide.as_pointer()), align=8)
+
+    def set_counts(self, value, data, row):
+        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND)])
+        self.b.store(value, self.b.bitcast(pointer, self.wide.as_pointer()), align=8)
+
+    def column(self, tile, j):
+        return self.vectors.load(tile, self.b.mul(j, lir.Constant(_I64, BAND)))
+
+    def splat(self, value):
+        return _splat(self.b, value, BAND)
+
+    def flag(self, value):
+        """A boolean argument, in every lane (i1)."""
+        return self.splat(self.b.icmp_unsigned("!=", value, lir.Constant(value.type, 0)))
+
+    def count(self, mask):
+        return self.b.zext(mask, self.wide)
+
+
+def _topk_sink_python(tile, counts, top, n_classes):
+    """``topk_sink`` as plain Python."""
+    for p in range(top.shape[0]):
+        top[p, :] = -np.inf
+    for j in range(n_classes):
+        for r in range(BAND):
+            v = tile[j, r] if j != counts[LABEL, r] else tile.dtype.type(-np.inf)
+            for p in range(top.shape[0]):
+                t = top[p, r]
+                top[p, r] = t if t >= v else v
+                v = v if t >= v else t
+
+
+@intrinsic
+def _topk_sink(typingctx, tile, counts, top, n_classes):  # pragma: no cover
+    """Each lane's k largest wrong scores (``top``, (k, 16), descending; ties kept in order).
+
+    Column after column, the column (−inf at the lane's label) sinks through
+    ``top`` by k compare-exchanges (``t >= v`` keeps ``t``).
+    """
+    if not isinstance(tile, types.Array) or top.dtype != tile.dtype:
+        return None
+
+    def codegen(context, builder, signature, args):
+        w, b = _Lanes(context, builder, signature, args), builder
+        tile_d, counts_d, top_d = w.data[:3]
+        k = context.make_array(signature.args[2])(context, builder, args[2]).shape
+        k = b.extract_value(k, 0)
+        neg_inf = lir.Constant(w.vector, [lir.Constant(w.vector.element, float("-inf"))] * BAND)
+        with cgutils.for_range(b, k) as level:
+            w.vectors.store(neg_inf, top_d, b.mul(level.index, lir.Constant(_I64, BAND)))
+        label = w.counts(counts_d, LABEL)
+        with cgutils.for_range(b, args[3]) as loop:
+            j = loop.index
+            sink = cgutils.alloca_once_value(
+                b, b.select(b.icmp_signed("==", label, w.splat(j)), neg_inf, w.column(tile_d, j))
+            )
+            with cgutils.for_range(b, k) as level:
+                at = b.mul(level.index, lir.Constant(_I64, BAND))
+                t, v = w.vectors.load(top_d, at), b.load(sink)
+                keep = b.fcmp_ordered(">=", t, v)
+                w.vectors.store(b.select(keep, t, v), top_d, at)
+                b.store(b.select(keep, v, t), sink)
+        return context.get_dummy_value()
+
+    return types.none(tile, counts, top, n_classes), codegen
+
+
+def _topk_sums_python(tile, counts, lanes, n_classes, alpha):
+    """``topk_sums`` as plain Python."""
+    zero = tile.dtype.type(0.0)
+    for j in range(n_classes):
+        for r in range(BAND):
+            s, tau, wrong = tile[j, r], lanes[TAU, r], j != counts[LABEL, r]
+            counts[ABOVE, r] += wrong & (s > tau)
+            counts[TIED, r] += wrong & (s == tau)
+            h = lanes[TK_BASE, r] + s
+            term = h if alpha or not h <= 0 else zero
+            lanes[TOTAL, r] += term if wrong and s > tau else zero  # + 0.0: no change
+
+
+@intrinsic
+def _topk_sums(typingctx, tile, counts, lanes, n_classes, alpha):  # pragma: no cover
+    """Each lane's counts above and at ``tau`` and the top-k sum of the columns above, in order."""
+    if not isinstance(tile, types.Array) or lanes.dtype != tile.dtype:
+        return None
+
+    def codegen(context, builder, signature, args):
+        w, b = _Lanes(context, builder, signature, args), builder
+        tile_d, counts_d, lanes_d = w.data[:3]
+        label, tau, base = w.counts(counts_d, LABEL), w.row(lanes_d, TAU), w.row(lanes_d, TK_BASE)
+        keep_all = w.flag(args[4])
+        above = cgutils.alloca_once_value(b, w.counts(counts_d, ABOVE))
+        tied = cgutils.alloca_once_value(b, w.counts(counts_d, TIED))
+        total = cgutils.alloca_once_value(b, w.row(lanes_d, TOTAL))
+        with cgutils.for_range(b, args[3]) as loop:
+            s = w.column(tile_d, loop.index)
+            wrong = b.icmp_signed("!=", label, w.splat(loop.index))
+            is_above = b.and_(wrong, b.fcmp_ordered(">", s, tau))
+            b.store(b.add(b.load(above), w.count(is_above)), above)
+            is_tied = b.and_(wrong, b.fcmp_ordered("==", s, tau))
+            b.store(b.add(b.load(tied), w.count(is_tied)), tied)
+            h = b.fadd(base, s)
+            term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h, w.zero)), h, w.zero)
+            b.store(b.fadd(b.load(total), b.select(is_above, term, w.zero)), total)
+        w.set_counts(b.load(above), counts_d, ABOVE)
+        w.set_counts(b.load(tied), counts_d, TIED)
+        w.set_row(b.load(total), lanes_d, TOTAL)
+        return context.get_dummy_value()
+
+    return types.none(tile, counts, lanes, n_classes, alpha), codegen
+
+
+def _topk_gradient_python(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties,
+                          kink_frac):  # fmt: skip
+    """``topk_gradient`` as plain Python."""
+    one, zero = tile.dtype.type(1.0), tile.dtype.type(0.0)
+    for j in range(n_classes):
+        for r in range(BAND):
+            s, tau, y = tile[j, r], lanes[TAU, r], counts[LABEL, r]
+            slots, n_tied = k - counts[ABOVE, r], counts[TIED, r]
+            tied = s == tau
+            first = counts[TIED_LEFT, r] > 0
+            counts[TIED_LEFT, r] -= (j != y) & tied & first
+            share = tile.dtype.type(slots) / tile.dtype.type(n_tied) if split_ties else one
+            member = one if s > tau else (share if tied and (split_ties or first) else zero)
+            member = zero if j == y else member
+            h = lanes[TK_BASE, r] + s
+            beta_scale = one if h > 0 else (kink_frac if h == 0 else zero)
+            sc = lanes[SCALE, r] if alpha else beta_scale
+            coef = lanes[G_SCALE, r] * member * sc
+            coef = coef if member != zero else zero
+            gtile[j, r] = coef
+            lanes[G_Y, r] -= coef  # - 0.0 off T: no change
+
+
+@intrinsic
+def _topk_gradient(typingctx, tile, counts, lanes, gtile, n_classes, k, alpha, split_ties,
+                   kink_frac):  # fmt: skip  # pragma: no cover
+    """Each lane's gradient columns into ``gtile`` and ``g_y`` (ties "first": a countdown)."""
+    if not isinstance(tile, types.Array) or kink_frac != tile.dtype:
+        return None
+
+    def codegen(context, builder, signature, args):
+        w, b = _Lanes(context, builder, signature, args), builder
+        tile_d, counts_d, lanes_d, gtile_d = w.data[:4]
+        k, alpha, split, kink = args[5:]
+        one = lir.Constant(w.vector, [lir.Constant(w.vector.element, 1.0)] * BAND)
+        label, tau = w.counts(counts_d, LABEL), w.row(lanes_d, TAU)
+        base, scale = w.row(lanes_d, TK_BASE), w.row(lanes_d, SCALE)
+        g_scale = w.row(lanes_d, G_SCALE)
+        above, n_tied = w.counts(counts_d, ABOVE), w.counts(counts_d, TIED)
+        alpha, split = w.flag(alpha), w.flag(split)
+        slots = b.sub(w.splat(k), above)
+        share = b.fdiv(b.sitofp(slots, w.vector), b.sitofp(n_tied, w.vector))
+        share = b.select(split, share, one)
+        kink = w.splat(kink)
+        tied_left = cgutils.alloca_once_value(b, w.counts(counts_d, TIED_LEFT))
+        g_y = cgutils.alloca_once_value(b, w.row(lanes_d, G_Y))
+        zeros = lir.Constant(w.wide, None)
+        with cgutils.for_range(b, args[4]) as loop:
+            j = loop.index
+            s = w.column(tile_d, j)
+            is_label = b.icmp_signed("==", label, w.splat(j))
+            tied = b.fcmp_ordered("==", s, tau)
+            left = b.load(tied_left)
+            first = b.icmp_signed(">", left, zeros)
+            taken = b.and_(b.and_(b.not_(is_label), tied), first)
+            b.store(b.sub(left, w.count(taken)), tied_left)
+            member = b.select(b.and_(tied, b.or_(split, first)), share, w.zero)
+            member = b.select(b.fcmp_ordered(">", s, tau), one, member)
+            member = b.select(is_label, w.zero, member)
+            h = b.fadd(base, s)
+            beta = b.select(b.fcmp_ordered("==", h, w.zero), kink, w.zero)
+            beta = b.select(b.fcmp_ordered(">", h, w.zero), one, beta)
+            coef = b.fmul(b.fmul(g_scale, member), b.select(alpha, scale, beta))
+            coef = b.select(b.fcmp_unordered("!=", member, w.zero), coef, w.zero)
+            w.vectors.store(coef, gtile_d, b.mul(j, lir.Constant(_I64, BAND)))
+            b.store(b.fsub(b.load(g_y), coef), g_y)
+        w.set_counts(b.load(tied_left), counts_d, TIED_LEFT)
+        w.set_row(b.load(g_y), lanes_d, G_Y)
+        return context.get_dummy_value()
+
+    signature = types.none(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
+    return signature, codegen
+
+
 transpose_in, transpose_out, multilabel_pass = _transpose_in, _transpose_out, _multilabel_pass
+topk_sink, topk_sums, topk_gradient = _topk_sink, _topk_sums, _topk_gradient
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
+    topk_sink = _topk_sink_python
+    topk_sums = _topk_sums_python
+    topk_gradient = _topk_gradient_python
     transpose_in = _transpose_in_python
     transpose_out = _transpose_out_python
     multilabel_pass = _multilabel_pass_python

@@ -23,6 +23,7 @@ from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import BLOCK, above_or_nan, at_least, lowest_bit, maximum
 from ._tiles import LANES, structured_rows, tile_rows
+from ._transposed import BAND, topk_gradient, topk_sink, topk_sums, transpose_in, transpose_out
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 KINK_ZERO, KINK_HALF = 0, 2
@@ -243,11 +244,11 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
 
 
 #: Top-k takes bands of rows up to this many classes; above, the row code's
-#: branches are predictable and its passes cheaper than C·k compare-exchanges
-#: (one thread, k = 5, ns a row, bands vs rows: C = 100 765–792 vs 914–1220,
-#: C = 200 1334–2030 vs 1361–1777, C = 1000 7934–8242 vs 4508–5916).
-TOPK_BAND_MAX_CLASSES = 128
-#: Rows of a top-k band: SIMD lanes (the lane loops below vectorise).
+#: block tests skip most columns, where a band pays C·k compare-exchanges (one
+#: thread, float32, ns a row, bands vs rows: C = 200, k = 5: 396–475 vs 661–698;
+#: C = 400, k = 5: 762–1053 vs 807–872; C = 1000, k = 5: 1839–2062 vs 1170–1288).
+TOPK_BAND_MAX_CLASSES = 256
+#: Rows of a top-k band: SIMD lanes (``_transposed.BAND``).
 TOPK_BAND_ROWS = 16
 
 
@@ -255,14 +256,15 @@ TOPK_BAND_ROWS = 16
 def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, acc):
     """Top-k α/β for rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses).
 
-    Rows are lanes: a band is copied transposed into ``tile`` (C, 16), and every
-    step of ``_topk_row`` runs lane-wise, branch-free, with the row code's
-    operations in its order: each lane's k largest wrong scores sink through
-    ``top`` (k compare-exchanges a column), the counts above and at ``tau``, the
-    top-k sum in column order, and the gradient (ties "first": the first
-    ``slots`` tied columns). A band with an ignored label, a NaN score or an
-    ``inf − inf`` loss is left to the row code (the caller's loop): the rows
-    before it are done, and the returned row is that band's first.
+    Rows are lanes (``_transposed``): a band is transposed into ``tile``
+    (C, 16), and every step of ``_topk_row`` runs lane-wise, branch-free, with
+    the row code's operations in its order: each lane's k largest wrong scores
+    sink through ``top`` (``topk_sink``: k compare-exchanges a column), the
+    counts above and at ``tau`` and the top-k sum in column order
+    (``topk_sums``), and the gradient (``topk_gradient``; ties "first": the
+    first ``slots`` tied columns). A band with an ignored label, a NaN score
+    or an ``inf − inf`` loss is left to the row code (the caller's loop): the
+    rows before it are done, and the returned row is that band's first.
     """
     margin, kind, k, _, kink_frac, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, _, _, _ = weights
@@ -271,55 +273,34 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
     dtype = scores.dtype.type
     zero = margin - margin
     one = dtype(1.0)
-    neg_inf = dtype(-np.inf)
     inv_k = one / dtype(k)
     alpha = kind == TOPK_ALPHA
     has_sw = sample_weight.shape[0] > 0
     want_grad = grad.shape[0] > 0
-    tile = np.empty((n_classes, width), scores.dtype)
-    gtile = np.empty((n_classes, width), scores.dtype)
+    padded = (n_classes + BAND - 1) // BAND * BAND  # whole blocks of 16 in scratch
+    tile = np.empty((padded, width), scores.dtype)
+    gtile = np.empty((padded, width), scores.dtype)
+    flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
     top = np.empty((k, width), scores.dtype)
-    sink = np.empty(width, scores.dtype)
     lanes = np.empty((7, width), scores.dtype)  # tau, base, total, loss, scale, g_scale, g_y
     counts = np.empty((4, width), np.int64)  # label, above, tied, tied_left
     i = start
     while i + width <= stop:
-        special = False
+        special = transpose_in(flat, i * n_classes, n_classes, tile)  # a NaN read
         for r in range(width):
             y = labels[i + r]
             counts[0, r] = y
             special |= y == ignore
-            for j in range(n_classes):
-                s = scores[i + r, j]
-                tile[j, r] = s
-                special |= s != s
         if special:
             return i, acc
-        for p in range(k):
-            for r in range(width):
-                top[p, r] = neg_inf
-        for j in range(n_classes):  # the k largest wrong scores of each lane, with ties
-            for r in range(width):
-                sink[r] = tile[j, r] if j != counts[0, r] else neg_inf
-            for p in range(k):
-                for r in range(width):
-                    t, v = top[p, r], sink[r]
-                    top[p, r] = t if t >= v else v
-                    sink[r] = v if t >= v else t
+        topk_sink(tile, counts, top, n_classes)  # each lane's k largest wrong scores
         for r in range(width):
             lanes[0, r] = top[k - 1, r]
             counts[1, r] = 0
             counts[2, r] = 0
             lanes[1, r] = margin - tile[counts[0, r], r]
             lanes[2, r] = zero
-        for j in range(n_classes):
-            for r in range(width):
-                s, tau, wrong = tile[j, r], lanes[0, r], j != counts[0, r]
-                counts[1, r] += wrong & (s > tau)
-                counts[2, r] += wrong & (s == tau)
-                h = lanes[1, r] + s
-                term = h if alpha or not h <= 0 else zero
-                lanes[2, r] += term if wrong and s > tau else zero  # + 0.0: no change
+        topk_sums(tile, counts, lanes, n_classes, alpha)
         for r in range(width):
             h_tau = lanes[1, r] + lanes[0, r]
             tied_term = h_tau if alpha or not h_tau <= 0 else zero
@@ -339,35 +320,19 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
             counts[3, r] = k - counts[1, r]  # tied columns still to take (ties "first")
         if special:
             return i, acc
-        for j in range(n_classes if want_grad else 0):
-            for r in range(width):
-                s, tau, y = tile[j, r], lanes[0, r], counts[0, r]
-                slots, n_tied = k - counts[1, r], counts[2, r]
-                tied = s == tau
-                first = counts[3, r] > 0
-                counts[3, r] -= (j != y) & tied & first
-                share = dtype(slots) / dtype(n_tied) if split_ties else one
-                member = one if s > tau else (share if tied and (split_ties or first) else zero)
-                member = zero if j == y else member
-                h = lanes[1, r] + s
-                beta_scale = one if h > 0 else (kink_frac if h == 0 else zero)
-                sc = lanes[4, r] if alpha else beta_scale
-                coef = lanes[5, r] * member * sc
-                coef = coef if member != zero else zero
-                gtile[j, r] = coef
-                lanes[6, r] -= coef  # - 0.0 off T: no change
+        if want_grad:
+            topk_gradient(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
         for r in range(width):
             row = i + r
             y = counts[0, r]
-            if want_grad:
-                gtile[y, r] = lanes[6, r]
-                for j in range(n_classes):
-                    grad[row, j] = gtile[j, r]
+            gtile[y, r] = lanes[6, r]
             loss = lanes[3, r] * class_weight[y]
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
             acc += loss
+        if want_grad:
+            transpose_out(gtile, gflat, i * n_classes, n_classes)
         i += width
     return i, acc
 
