@@ -12,7 +12,7 @@ from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
-from ._small import small_calls
+from ._small import small_calls, topk_k
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
 #: One-vs-all per-class sums use at most this many row chunks (memory: chunks × C).
@@ -198,6 +198,7 @@ def structured_hinge(
     )  # fmt: skip
 
 
+@small_calls("topk_hinge", extra=topk_k, positional=3)
 @array_api
 @shared_doc
 def topk_hinge(

@@ -6,7 +6,8 @@ kernel that needs 2–4 µs at (256, 10). The ``small_calls`` decorator sends
 such a call straight to the loss's compiled entry (``_cpu.small``), which
 checks the labels and runs the one chunk, when all of this holds:
 
-- ``(scores, labels)`` by position, and no keyword but ``out`` and ``reduction``
+- ``(scores, labels)`` by position (``topk_hinge``: ``(scores, labels, k)``, ``k``
+  a plain int in ``[1, C − 1]``), and no keyword but ``out`` and ``reduction``
   (``"mean"``, ``"sum"`` or ``"sum_over_batch_size"``);
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
@@ -58,19 +59,32 @@ KEYWORDS = frozenset(("out", "reduction"))
 REDUCTIONS = {"mean": True, "sum_over_batch_size": True, "sum": False}
 
 
+def topk_k(scores: np.ndarray, k: Any) -> tuple | None:
+    """``(k,)`` for ``topk_hinge_small`` if ``k`` is a plain int in ``[1, C − 1]``, or ``None``."""
+    return (k,) if type(k) is int and 0 < k < scores.shape[-1] else None
+
+
 def small_path(
-    name: str, constants: tuple = (), ndim: int = 2, targets: str = "labels"
+    name: str,
+    constants: tuple = (),
+    ndim: int = 2,
+    targets: str = "labels",
+    extra: Callable[..., tuple | None] | None = None,
 ) -> Callable[..., tuple | None]:
-    """``run(scores, labels, out=None, reduction="mean")``: ``(loss, grad)``, or ``None``.
+    """``run(scores, labels, *more, out=None, reduction="mean")``: ``(loss, grad)``, or ``None``.
 
     ``None`` when the call is not small (see the module's docstring) or a
     label is invalid. ``ndim`` is the scores', ``targets`` (a ``TARGETS`` key)
     what the second argument is, and ``constants`` follow the arrays in the
-    entry's arguments (the binary losses' mode and parameters).
+    entry's arguments (the binary losses' mode and parameters). ``extra``, for
+    a function with more positional arguments (top-k's ``k``), maps
+    ``(scores, *more)`` to the entry's arguments before ``constants``, or to
+    ``None`` for a value the general path must check.
     """
     labels_dtype, full_shape = TARGETS[targets]
 
-    def run(scores: Any, labels: Any, out: Any = None, reduction: Any = "mean") -> tuple | None:
+    def run(scores: Any, labels: Any, *more: Any, out: Any = None,
+            reduction: Any = "mean") -> tuple | None:  # fmt: skip
         if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
             return None
         per_row = REDUCTIONS.get(reduction) if type(reduction) is str else None
@@ -88,6 +102,9 @@ def small_path(
             or ex.BATCH_DENOMINATOR.get() is not None
         ):
             return None
+        arguments = extra(scores, *more) if extra is not None else ()
+        if arguments is None:
+            return None
         if out is None:
             grad = np.empty(scores.shape, dtype)
         elif _usable_out(out, scores, labels):
@@ -95,7 +112,7 @@ def small_path(
         else:
             return None
         denominator = float(scores.shape[0]) if per_row else 1.0
-        total, first_bad = entry(name)(scores, labels, grad, denominator, *constants)
+        total, first_bad = entry(name)(scores, labels, grad, denominator, *arguments, *constants)
         if first_bad >= 0:
             return None
         return dtype.type(total / denominator), grad
@@ -116,19 +133,26 @@ def _usable_out(out: Any, scores: np.ndarray, labels: np.ndarray) -> bool:
 
 
 def small_calls(
-    name: str, *constants: float, ndim: int = 2, targets: str = "labels"
+    name: str,
+    *constants: float,
+    ndim: int = 2,
+    targets: str = "labels",
+    extra: Callable[..., tuple | None] | None = None,
+    positional: int = 2,
 ) -> Callable[[F], F]:
     """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
 
     ``constants`` are passed to the entry after the arrays; ``ndim`` is the
-    scores' and ``targets`` (a ``TARGETS`` key) what the second argument is.
+    scores' and ``targets`` (a ``TARGETS`` key) what the second argument is;
+    a function with ``positional`` > 2 positional arguments maps the others
+    with ``extra`` (see ``small_path``).
     """
-    run_small = small_path(name, constants, ndim, targets)
+    run_small = small_path(name, constants, ndim, targets, extra)
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if len(args) == 2 and (not kwargs or kwargs.keys() <= KEYWORDS):
+            if len(args) == positional and (not kwargs or kwargs.keys() <= KEYWORDS):
                 result = run_small(*args, **kwargs)
                 if result is not None:
                     return result

@@ -16,7 +16,13 @@ from fasthinge import _execution as ex
 from fasthinge import _small
 from tests.conftest import grid_scores
 
-LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
+
+def topk_hinge(scores, labels, **kwargs):
+    """``fh.topk_hinge`` with ``k = min(3, C − 1)`` by position (its small path's form)."""
+    return fh.topk_hinge(scores, labels, max(1, min(3, np.shape(scores)[-1] - 1)), **kwargs)
+
+
+LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all, topk_hinge]
 BINARY = [fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber, fh.hinge_embedding]
 #: One-chunk shapes: a single row and class, rows below/at/above a band of 16,
 #: long rows, and the largest one-chunk batches.
@@ -28,9 +34,12 @@ TARGETS = [fh.categorical_hinge, fh.multilabel_margin]  # (N, C) targets
 if numba.config.DISABLE_JIT:  # the kernels run as Python (CI's coverage run): small batches
     SHAPES = [shape for shape in SHAPES if np.prod(shape) <= 2560]
     BINARY_SHAPES = [shape for shape in BINARY_SHAPES if np.prod(shape) <= 2560]
-CASES = [(f, shape) for f in LOSSES + TARGETS for shape in SHAPES] + [
-    (f, shape) for f in BINARY for shape in BINARY_SHAPES
-]
+CASES = [
+    (f, shape)
+    for f in LOSSES + TARGETS
+    for shape in SHAPES
+    if f is not topk_hinge or shape[1] > 1  # top-k needs two classes
+] + [(f, shape) for f in BINARY for shape in BINARY_SHAPES]
 
 
 def _inputs(func, shape, dtype, rng):
@@ -224,6 +233,23 @@ def test_general_path_errors_are_unchanged(func, rng):
         func(s, np.zeros(9, np.int64))
 
 
+def test_topk_k_other_than_a_plain_valid_int_takes_the_general_path(rng, entry_calls):
+    s = rng.standard_normal((64, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    expected = fh.topk_hinge(s, y, 3, n_threads=1)
+    _assert_same(fh.topk_hinge(s, y, np.int64(3)), expected)
+    _assert_same(fh.topk_hinge(s, y, k=3), expected)
+    for k in (3.0, True):
+        with pytest.raises(TypeError, match="k must be an integer"):
+            fh.topk_hinge(s, y, k)
+    for k in (0, 10, -1):
+        with pytest.raises(ValueError, match=r"k must be in \[1, 9\]"):
+            fh.topk_hinge(s, y, k)
+    assert entry_calls == []
+    _assert_same(fh.topk_hinge(s, y, 3), expected)
+    assert entry_calls == ["topk_hinge"]
+
+
 @pytest.mark.parametrize("bad", [-1, 4, 2**40, np.iinfo(np.int64).min])
 @pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
 def test_out_of_range_labels_raise_and_write_nothing(func, bad, rng, entry_calls):
@@ -289,13 +315,15 @@ def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
     from fasthinge._cpu import small
 
     scores, labels = rng.standard_normal((8, 3)).astype(dtype), rng.integers(0, 3, 8)
+    binary = (1, 1.0, 1.0, 1.0, 0.0)
     cases = [(fh.weston_watkins, small._ww_defaults, ()),
              (fh.crammer_singer, small._cs_defaults, ()),
              (fh.one_vs_all, small._ova_defaults, ()),
-             (fh.binary_hinge, small._binary_defaults, (1, 1.0, 1.0, 1.0, 0.0))]  # fmt: skip
+             (topk_hinge, small._topk_defaults, (2,)),
+             (fh.binary_hinge, small._binary_defaults, binary)]  # fmt: skip
     for func, helper, constants in cases:
-        s = scores[:, 0].copy() if constants else scores
-        y = np.where(labels % 2, 1, -1) if constants else labels
+        s = scores[:, 0].copy() if constants is binary else scores
+        y = np.where(labels % 2, 1, -1) if constants is binary else labels
         weights, params = _general_params(func, s, y, monkeypatch)
         argtypes = (numba.typeof(s), numba.float64, *map(numba.typeof, constants))
         helper.compile(argtypes)  # or loads it from the cache

@@ -9,6 +9,7 @@ The entries::
 
     weston_watkins_small(scores, labels, grad, denominator) -> (total, first_bad)
     crammer_singer_small, one_vs_all_small: the same
+    topk_hinge_small(scores, labels, grad, denominator, k): the same, 1 ≤ k < C
     categorical_hinge_small(scores, targets, grad, denominator) -> (total, -1)
     multilabel_margin_small(scores, targets, grad, denominator) -> (total, first_bad)
     binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, kink)
@@ -48,6 +49,7 @@ from .labels import _binary_chunk as _binary_labels
 from .labels import _class_chunk
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
+from .structured import TOPK_ALPHA, _structured_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
 
 #: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
@@ -105,6 +107,31 @@ def one_vs_all_small(scores, labels, grad, denominator):
     first = np.int64(0)  # the one chunk
     total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
     return total, bad
+
+
+@serial_jit
+def topk_hinge_small(scores, labels, grad, denominator, k):
+    """Top-k α with the defaults (``margin=1``, kink "zero", ties "first"), ``1 ≤ k < C``."""
+    bad = _first_bad(labels, scores.shape[1])
+    weights, params, no_rows = _topk_defaults(scores, denominator, k)
+    first = np.int64(0)  # the one chunk
+    args = (scores, labels, weights, params, grad, no_rows)
+    total = _structured_chunk(first, *args) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def _topk_defaults(scores, denominator, k):
+    """``(weights, params, empty)`` of ``topk_hinge(scores, labels, k)``."""
+    n_rows, n_classes = scores.shape
+    dtype = scores.dtype.type
+    grad_denom = denominator
+    params = (dtype(1.0), np.int64(TOPK_ALPHA), k, np.int64(0), dtype(0.0), np.bool_(False),
+              dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
+    empty = np.empty(0, scores.dtype)
+    no_compact = (np.empty((0, 0), np.int64), np.empty((0, 0), scores.dtype))
+    no_cost = np.empty((0, 0), scores.dtype)
+    return (np.ones(n_classes, scores.dtype), empty, no_cost, *no_compact), params, empty
 
 
 @serial_jit
