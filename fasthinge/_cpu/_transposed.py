@@ -350,34 +350,71 @@ def _topk_sink(typingctx, tile, counts, top, n_classes):  # pragma: no cover
     return types.none(tile, counts, top, n_classes), codegen
 
 
-def _topk_sums_python(tile, counts, lanes, n_classes, alpha):
+def _topk_sums_python(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac):
     """``topk_sums`` as plain Python."""
-    zero = tile.dtype.type(0.0)
-    for j in range(n_classes):
-        for r in range(BAND):
+    dtype = tile.dtype.type
+    zero, one, k = dtype(0.0), dtype(1.0), top.shape[0]
+    special = False
+    for r in range(BAND):
+        lanes[TAU, r] = top[k - 1, r]
+        lanes[TK_BASE, r] = margin - tile[counts[LABEL, r], r]
+        counts[ABOVE, r] = counts[TIED, r] = 0
+        total = zero
+        for j in range(n_classes):
             s, tau, wrong = tile[j, r], lanes[TAU, r], j != counts[LABEL, r]
             counts[ABOVE, r] += wrong & (s > tau)
             counts[TIED, r] += wrong & (s == tau)
             h = lanes[TK_BASE, r] + s
             term = h if alpha or not h <= 0 else zero
-            lanes[TOTAL, r] += term if wrong and s > tau else zero  # + 0.0: no change
+            total += term if wrong and s > tau else zero  # + 0.0: no change
+        h_tau = lanes[TK_BASE, r] + lanes[TAU, r]
+        tied_term = h_tau if alpha or not h_tau <= 0 else zero
+        loss = (total + tied_term * dtype(k - counts[ABOVE, r])) * (one / dtype(k))
+        special |= loss != loss
+        scale = one
+        if alpha:
+            scale = one if loss > 0 else (kink_frac if loss == 0 else zero)
+            loss = loss if loss > 0 else zero
+        lanes[LOSS, r], lanes[SCALE, r], lanes[G_Y, r] = loss, scale, zero
+        counts[TIED_LEFT, r] = k - counts[ABOVE, r]  # tied columns still to take
+    return special
 
 
 @intrinsic
-def _topk_sums(typingctx, tile, counts, lanes, n_classes, alpha):  # pragma: no cover
-    """Each lane's counts above and at ``tau`` and the top-k sum of the columns above, in order."""
+def _topk_sums(typingctx, tile, counts, lanes, top, n_classes, alpha, margin,
+               kink_frac):  # fmt: skip  # pragma: no cover
+    """Each lane's loss, and whether one is NaN (``inf − inf``: the band is redone).
+
+    ``tau`` (the last of ``top``), the counts above and at ``tau``, the top-k
+    sum of the columns above (in order) plus the tied share, α's hinge and its
+    kink scale; ``g_y`` starts at 0 and the ties countdown at the free slots.
+    """
     if not isinstance(tile, types.Array) or lanes.dtype != tile.dtype:
         return None
 
     def codegen(context, builder, signature, args):
         w, b = _Lanes(context, builder, signature, args), builder
-        tile_d, counts_d, lanes_d = w.data[:3]
-        label, tau, base = w.counts(counts_d, LABEL), w.row(lanes_d, TAU), w.row(lanes_d, TK_BASE)
-        keep_all = w.flag(args[4])
-        above = cgutils.alloca_once_value(b, w.counts(counts_d, ABOVE))
-        tied = cgutils.alloca_once_value(b, w.counts(counts_d, TIED))
-        total = cgutils.alloca_once_value(b, w.row(lanes_d, TOTAL))
-        with cgutils.for_range(b, args[3]) as loop:
+        tile_d, counts_d, lanes_d, top_d = w.data[:4]
+        n_cols, alpha, margin, kink = args[4:]
+        k = context.make_array(signature.args[3])(context, builder, args[3]).shape
+        k = b.extract_value(k, 0)
+        one = lir.Constant(w.vector, [lir.Constant(w.vector.element, 1.0)] * BAND)
+        label = w.counts(counts_d, LABEL)
+        last = b.mul(b.sub(k, lir.Constant(_I64, 1)), lir.Constant(_I64, BAND))
+        tau = w.vectors.load(top_d, last)
+        s_y = lir.Constant(w.vector, None)
+        for r in range(BAND):  # tile[y_r, r]: one scalar load a lane
+            lane = lir.Constant(_I32, r)
+            at = b.add(b.mul(b.extract_element(label, lane), lir.Constant(_I64, BAND)),
+                       lir.Constant(_I64, r))  # fmt: skip
+            s_y = b.insert_element(s_y, b.load(b.gep(tile_d, [at])), lane)
+        base = b.fsub(w.splat(margin), s_y)
+        keep_all = w.flag(alpha)
+        zeros = lir.Constant(w.wide, None)
+        above = cgutils.alloca_once_value(b, zeros)
+        tied = cgutils.alloca_once_value(b, zeros)
+        total = cgutils.alloca_once_value(b, w.zero)
+        with cgutils.for_range(b, n_cols) as loop:
             s = w.column(tile_d, loop.index)
             wrong = b.icmp_signed("!=", label, w.splat(loop.index))
             is_above = b.and_(wrong, b.fcmp_ordered(">", s, tau))
@@ -387,12 +424,31 @@ def _topk_sums(typingctx, tile, counts, lanes, n_classes, alpha):  # pragma: no 
             h = b.fadd(base, s)
             term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h, w.zero)), h, w.zero)
             b.store(b.fadd(b.load(total), b.select(is_above, term, w.zero)), total)
-        w.set_counts(b.load(above), counts_d, ABOVE)
+        above = b.load(above)
+        h_tau = b.fadd(base, tau)
+        tied_term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h_tau, w.zero)), h_tau, w.zero)
+        slots = b.sub(w.splat(k), above)
+        loss = b.fadd(b.load(total), b.fmul(tied_term, b.sitofp(slots, w.vector)))
+        inv_k = b.fdiv(one, b.sitofp(w.splat(k), w.vector))
+        loss = b.fmul(loss, inv_k)
+        special = b.fcmp_unordered("uno", loss, loss)
+        positive = b.fcmp_ordered(">", loss, w.zero)
+        kinked = b.select(b.fcmp_ordered("==", loss, w.zero), w.splat(kink), w.zero)
+        scale = b.select(keep_all, b.select(positive, one, kinked), one)
+        loss = b.select(b.and_(keep_all, b.not_(positive)), w.zero, loss)
+        w.set_row(tau, lanes_d, TAU)
+        w.set_row(base, lanes_d, TK_BASE)
+        w.set_row(loss, lanes_d, LOSS)
+        w.set_row(scale, lanes_d, SCALE)
+        w.set_row(w.zero, lanes_d, G_Y)
+        w.set_counts(above, counts_d, ABOVE)
         w.set_counts(b.load(tied), counts_d, TIED)
-        w.set_row(b.load(total), lanes_d, TOTAL)
-        return context.get_dummy_value()
+        w.set_counts(slots, counts_d, TIED_LEFT)
+        bits = b.bitcast(special, lir.IntType(BAND))
+        return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(BAND), 0))
 
-    return types.none(tile, counts, lanes, n_classes, alpha), codegen
+    signature = types.boolean(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac)
+    return signature, codegen
 
 
 def _topk_gradient_python(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties,

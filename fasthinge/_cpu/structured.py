@@ -23,7 +23,18 @@ from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import BLOCK, above_or_nan, at_least, lowest_bit, maximum
 from ._tiles import LANES, structured_rows, tile_rows
-from ._transposed import BAND, topk_gradient, topk_sink, topk_sums, transpose_in, transpose_out
+from ._transposed import (
+    BAND,
+    G_SCALE,
+    G_Y,
+    LABEL,
+    LOSS,
+    topk_gradient,
+    topk_sink,
+    topk_sums,
+    transpose_in,
+    transpose_out,
+)
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 KINK_ZERO, KINK_HALF = 0, 2
@@ -271,9 +282,7 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
     n_classes = scores.shape[1]
     width = TOPK_BAND_ROWS
     dtype = scores.dtype.type
-    zero = margin - margin
-    one = dtype(1.0)
-    inv_k = one / dtype(k)
+    inv_k = dtype(1.0) / dtype(k)
     alpha = kind == TOPK_ALPHA
     has_sw = sample_weight.shape[0] > 0
     want_grad = grad.shape[0] > 0
@@ -289,44 +298,23 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
         special = transpose_in(flat, i * n_classes, n_classes, tile)  # a NaN read
         for r in range(width):
             y = labels[i + r]
-            counts[0, r] = y
             special |= y == ignore
+            y = 0 if y == ignore else y  # (the band is left to the row code)
+            counts[LABEL, r] = y
+            g0 = dtype(sample_weight[i + r] / grad_denom) if has_sw else g_const
+            lanes[G_SCALE, r] = g0 * class_weight[y] * inv_k
         if special:
             return i, acc
         topk_sink(tile, counts, top, n_classes)  # each lane's k largest wrong scores
-        for r in range(width):
-            lanes[0, r] = top[k - 1, r]
-            counts[1, r] = 0
-            counts[2, r] = 0
-            lanes[1, r] = margin - tile[counts[0, r], r]
-            lanes[2, r] = zero
-        topk_sums(tile, counts, lanes, n_classes, alpha)
-        for r in range(width):
-            h_tau = lanes[1, r] + lanes[0, r]
-            tied_term = h_tau if alpha or not h_tau <= 0 else zero
-            total = lanes[2, r] + tied_term * dtype(k - counts[1, r])
-            loss = total * inv_k
-            special |= loss != loss
-            scale = one
-            if alpha:
-                scale = one if loss > 0 else (kink_frac if loss == 0 else zero)
-                loss = loss if loss > 0 else zero
-            lanes[3, r] = loss
-            lanes[4, r] = scale
-            y = counts[0, r]
-            g0 = dtype(sample_weight[i + r] / grad_denom) if has_sw else g_const
-            lanes[5, r] = g0 * class_weight[y] * inv_k
-            lanes[6, r] = zero
-            counts[3, r] = k - counts[1, r]  # tied columns still to take (ties "first")
-        if special:
-            return i, acc
+        if topk_sums(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac):
+            return i, acc  # an inf − inf loss
         if want_grad:
             topk_gradient(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
         for r in range(width):
             row = i + r
-            y = counts[0, r]
-            gtile[y, r] = lanes[6, r]
-            loss = lanes[3, r] * class_weight[y]
+            y = counts[LABEL, r]
+            gtile[y, r] = lanes[G_Y, r]
+            loss = lanes[LOSS, r] * class_weight[y]
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
