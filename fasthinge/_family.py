@@ -198,7 +198,7 @@ def structured_hinge(
     )  # fmt: skip
 
 
-@small_calls("topk_hinge", extra=topk_k, positional=3)
+@small_calls("topk_hinge", extra=topk_k, extra_names=("k",))
 @array_api
 @shared_doc
 def topk_hinge(

@@ -6,8 +6,8 @@ kernel that needs 2–4 µs at (256, 10). The ``small_calls`` decorator sends
 such a call straight to the loss's compiled entry (``_cpu.small``), which
 checks the labels and runs the one chunk, when all of this holds:
 
-- ``(scores, labels)`` by position (``topk_hinge``: ``(scores, labels, k)``, ``k``
-  a plain int in ``[1, C − 1]``), and no keyword but ``out`` and ``reduction``
+- ``(scores, labels)`` by position (``topk_hinge``: and ``k``, by position or
+  name, a plain int in ``[1, C − 1]``), and no other keyword but ``out`` and ``reduction``
   (``"mean"``, ``"sum"`` or ``"sum_over_batch_size"``);
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
@@ -138,22 +138,29 @@ def small_calls(
     ndim: int = 2,
     targets: str = "labels",
     extra: Callable[..., tuple | None] | None = None,
-    positional: int = 2,
+    extra_names: tuple = (),
 ) -> Callable[[F], F]:
     """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
 
     ``constants`` are passed to the entry after the arrays; ``ndim`` is the
     scores' and ``targets`` (a ``TARGETS`` key) what the second argument is;
-    a function with ``positional`` > 2 positional arguments maps the others
-    with ``extra`` (see ``small_path``).
+    a function with more arguments after the two (``extra_names``: top-k's
+    ``k``, by position or by name) maps them with ``extra`` (see ``small_path``).
     """
     run_small = small_path(name, constants, ndim, targets, extra)
+    positional = 2 + len(extra_names)
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if len(args) == positional and (not kwargs or kwargs.keys() <= KEYWORDS):
-                result = run_small(*args, **kwargs)
+            small_args, small_kwargs = args, kwargs
+            if extra_names and 2 <= len(args) < positional:
+                named = extra_names[len(args) - 2 :]
+                if all(n in kwargs for n in named):
+                    small_args = args + tuple(kwargs[n] for n in named)
+                    small_kwargs = {k: v for k, v in kwargs.items() if k not in named}
+            if len(small_args) == positional and small_kwargs.keys() <= KEYWORDS:
+                result = run_small(*small_args, **small_kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)

@@ -238,16 +238,24 @@ def test_topk_k_other_than_a_plain_valid_int_takes_the_general_path(rng, entry_c
     y = rng.integers(0, 10, 64)
     expected = fh.topk_hinge(s, y, 3, n_threads=1)
     _assert_same(fh.topk_hinge(s, y, np.int64(3)), expected)
-    _assert_same(fh.topk_hinge(s, y, k=3), expected)
     for k in (3.0, True):
         with pytest.raises(TypeError, match="k must be an integer"):
             fh.topk_hinge(s, y, k)
+        with pytest.raises(TypeError, match="k must be an integer"):
+            fh.topk_hinge(s, y, k=k)
     for k in (0, 10, -1):
         with pytest.raises(ValueError, match=r"k must be in \[1, 9\]"):
             fh.topk_hinge(s, y, k)
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'k'"):
+        fh.topk_hinge(s, y)
     assert entry_calls == []
     _assert_same(fh.topk_hinge(s, y, 3), expected)
-    assert entry_calls == ["topk_hinge"]
+    _assert_same(fh.topk_hinge(s, y, k=3), expected)  # by name too
+    _assert_same(
+        fh.topk_hinge(s, y, k=3, reduction="sum"),
+        fh.topk_hinge(s, y, 3, reduction="sum", n_threads=1),
+    )
+    assert entry_calls == ["topk_hinge"] * 3
 
 
 @pytest.mark.parametrize("bad", [-1, 4, 2**40, np.iinfo(np.int64).min])
