@@ -526,6 +526,101 @@ def _topk_gradient(typingctx, tile, counts, lanes, gtile, n_classes, k, alpha, s
 
 
 transpose_in, transpose_out, multilabel_pass = _transpose_in, _transpose_out, _multilabel_pass
+#: ``modes`` of ``categorical_grad_rows``: a row left alone, zeroed, or active.
+ROW_DONE, ROW_ZERO, ROW_ACTIVE = 0, 1, 2
+
+
+@intrinsic
+def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, sums, scales,
+                          modes, grad, split_ties):  # fmt: skip  # pragma: no cover
+    """Keras' categorical hinge: the gradient rows of a band, row-major (``_categorical_grad``).
+
+    Row ``r`` (``r < modes.shape[0]``) from ``row_offset + r·C``: ``ROW_ZERO``
+    zeroes it, ``ROW_ACTIVE`` puts ``scales[r]`` on the max ``sums[1, r]`` of
+    ``(1 − t)·s`` (split among ties, or on the first) minus ``scales[r]·t``
+    everywhere, in 16-column vectors (masked at the end); ``ROW_DONE`` is left
+    alone. The plain-Python twin is ``targets._categorical_grad_rows_python``.
+    """
+    if not isinstance(flat, types.Array) or scales.dtype != flat.dtype:
+        return None
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        vectors = _Vectors(context, builder, signature.args[0].dtype)
+        arrays = [context.make_array(kind)(context, builder, value)
+                  for kind, value in zip(signature.args, args, strict=True)
+                  if isinstance(kind, types.Array)]  # fmt: skip
+        src, targets, sums, scales, modes, grad = arrays
+        offset, n_cols, split = args[2], args[3], args[8]
+        element = vectors.vector.element
+        one = lir.Constant(vectors.vector, [lir.Constant(element, 1.0)] * BAND)
+        zero = lir.Constant(vectors.vector, None)
+        mask_int = lir.IntType(BAND)
+        split = b.icmp_unsigned("!=", split, lir.Constant(split.type, 0))
+        n_rows = b.extract_value(modes.shape, 0)
+        cttz = cgutils.get_or_insert_function(
+            b.module, lir.FunctionType(mask_int, [mask_int, lir.IntType(1)]), f"llvm.cttz.i{BAND}"
+        )
+        ctpop = cgutils.get_or_insert_function(
+            b.module, lir.FunctionType(mask_int, [mask_int]), f"llvm.ctpop.i{BAND}"
+        )
+        with cgutils.for_range(b, n_rows) as rows:
+            r = rows.index
+            mode = b.load(b.gep(modes.data, [r]))
+            start = b.add(offset, b.mul(r, n_cols))
+            is_zero = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ZERO))
+            is_active = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ACTIVE))
+            with b.if_then(is_zero):
+
+                def zeros(j0, mask):
+                    vectors.store(zero, grad.data, b.add(start, j0), mask)
+
+                _blocks(b, n_cols, zeros)
+            with b.if_then(is_active):
+                neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, BAND), r)]))
+                neg = _splat(b, neg, BAND)
+                scale = b.load(b.gep(scales.data, [r]))
+                first = cgutils.alloca_once_value(b, n_cols)
+                ties = cgutils.alloca_once_value(b, lir.Constant(_I64, 0))
+
+                def hits(j0, mask):
+                    s = vectors.load(src.data, b.add(start, j0), mask)
+                    t = vectors.load(targets.data, b.add(start, j0), mask)
+                    v = b.fmul(b.fsub(one, t), s)
+                    return t, b.and_(b.fcmp_ordered("==", v, neg), mask)
+
+                def count(j0, mask):
+                    bits = b.bitcast(hits(j0, mask)[1], mask_int)
+                    found = b.icmp_unsigned("!=", bits, lir.Constant(mask_int, 0))
+                    lowest = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 1)])
+                    at = b.add(j0, b.zext(lowest, _I64))
+                    seen = b.load(first)
+                    earlier = b.and_(found, b.icmp_signed("<", at, seen))
+                    b.store(b.select(earlier, at, seen), first)
+                    b.store(b.add(b.load(ties), b.zext(b.call(ctpop, [bits]), _I64)), ties)
+
+                _blocks(b, n_cols, count)
+                n_ties = b.load(ties)
+                several = b.and_(split, b.icmp_signed(">", n_ties, lir.Constant(_I64, 1)))
+                share = b.select(several, b.fdiv(scale, b.sitofp(n_ties, element)), scale)
+                share, scale_v = _splat(b, share, BAND), _splat(b, scale, BAND)
+                first_v = _splat(b, b.load(first), BAND)
+
+                def write(j0, mask):
+                    t, hit = hits(j0, mask)
+                    columns = b.add(_int_vector(list(range(BAND)), 64), _splat(b, j0, BAND))
+                    wins = b.select(split, hit, b.icmp_signed("==", columns, first_v))
+                    g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
+                    vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
+
+                _blocks(b, n_cols, write)
+        return context.get_dummy_value()
+
+    sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
+                     split_ties)  # fmt: skip
+    return sig, codegen
+
+
 topk_sink, topk_sums, topk_gradient = _topk_sink, _topk_sums, _topk_gradient
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     topk_sink = _topk_sink_python

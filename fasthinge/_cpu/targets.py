@@ -26,6 +26,10 @@ from ._transposed import (
     BASE,
     G0,
     G_TARGET,
+    ROW_ACTIVE,
+    ROW_DONE,
+    ROW_ZERO,
+    categorical_grad_rows,
     multilabel_pass,
     transpose_in,
     transpose_out,
@@ -80,15 +84,34 @@ def _categorical_grad(scores, targets, i, neg, scale, split_ties, g, gi):
         g[gi, c] = (share * (one - t) if wins else zero) - scale * t
 
 
+def _categorical_grad_rows_python(flat, flat_targets, row_offset, n_classes, sums, scales,
+                                  modes, grad, split_ties):  # fmt: skip
+    """``_transposed.categorical_grad_rows`` as plain Python (``_categorical_grad``'s loops)."""
+    scores = flat.reshape(-1, n_classes)
+    targets = flat_targets.reshape(-1, n_classes)
+    g = grad.reshape(-1, n_classes)
+    for r in range(modes.shape[0]):
+        row = row_offset // n_classes + r
+        if modes[r] == ROW_ZERO:
+            g[row, :] = 0
+        elif modes[r] == ROW_ACTIVE:
+            _categorical_grad(scores, targets, row, sums[1, r], scales[r], split_ties, g, row)
+
+
+if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
+    categorical_grad_rows = _categorical_grad_rows_python
+
+
 @row_jit
 def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss_out):
     """Rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Row ``r`` of a band is SIMD lane ``r`` (``_tiles.categorical_band``):
     ``Σ t·s`` in index order and the max of ``(1 − t)·s``, as the row code
-    computes them; an active row's gradient is then ``_categorical_grad``'s,
-    as in the row code. A row with a NaN ``(1 − t)·s`` or a NaN ``z`` is
-    redone by ``_categorical_row``.
+    computes them; the active rows' gradients are then ``_categorical_grad``'s
+    (``_transposed.categorical_grad_rows``: row-major vectors, the same
+    operations). A row with a NaN ``(1 − t)·s`` or a NaN ``z`` is redone by
+    ``_categorical_row``.
     """
     margin, kink_frac, split_ties, g_const, grad_denom, _ = params
     (sample_weight,) = weights
@@ -97,11 +120,14 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
     zero = margin - margin
     flat = scores.reshape(scores.size)
     flat_targets = targets.reshape(targets.size)
+    gflat = grad.reshape(grad.size)
     sums = np.empty((2, LANES), scores.dtype)
     nan = np.empty((1, LANES), np.int64)
     no_labels = np.full(LANES, -1, np.int64)
     gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
     width = tile_rows(scores)
+    scales = np.empty(width, scores.dtype)
+    modes = np.empty(width, np.int64)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
@@ -111,24 +137,24 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
             gi = row if grad.shape[0] else 0
             g0 = scores.dtype.type(sample_weight[row] / grad_denom) if has_sw else g_const
             z = sums[1, r] - sums[0, r] + margin
+            modes[r] = ROW_DONE
             if nan[0, r] or z != z:  # the row code, exactly
                 loss = _categorical_row(scores, targets, row, margin, kink_frac, split_ties, g0,
                                         gbuf, gi)  # fmt: skip
             elif z < 0:
                 loss = zero
-                if grad.shape[0]:
-                    grad[row, :] = zero
+                modes[r] = ROW_ZERO
             else:
                 loss = z if z > 0 else zero
-                if grad.shape[0]:
-                    scale = g0 if z > 0 else g0 * kink_frac
-                    _categorical_grad(
-                        scores, targets, row, sums[1, r], scale, split_ties, grad, row
-                    )
+                scales[r] = g0 if z > 0 else g0 * kink_frac
+                modes[r] = ROW_ACTIVE
             loss = loss * sample_weight[row] if has_sw else loss
             if loss_out.shape[0]:
                 loss_out[row] = loss
             acc += loss
+        if grad.shape[0]:
+            args = (i * n_classes, n_classes, sums, scales, modes, gflat, split_ties)
+            categorical_grad_rows(flat, flat_targets, *args)
         i += width
     return i, acc
 
