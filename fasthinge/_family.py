@@ -12,7 +12,7 @@ from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
 from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
-from ._small import small_calls, topk_k
+from ._small import small_calls, structured_cost, topk_k
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
 #: One-vs-all per-class sums use at most this many row chunks (memory: chunks × C).
@@ -127,6 +127,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     return (result, (indices, values)) if compact else result
 
 
+@small_calls("structured_hinge", extra=structured_cost, extra_names=("cost",))
 @array_api
 @shared_doc
 def structured_hinge(

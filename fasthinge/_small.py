@@ -7,7 +7,9 @@ such a call straight to the loss's compiled entry (``_cpu.small``), which
 checks the labels and runs the one chunk, when all of this holds:
 
 - ``(scores, labels)`` by position (``topk_hinge``: and ``k``, by position or
-  name, a plain int in ``[1, C − 1]``), and no other keyword but ``out`` and ``reduction``
+  name, a plain int in ``[1, C − 1]``; ``structured_hinge``: and ``cost``, a (C, C)
+  array of the scores' dtype, C-contiguous, aligned and writeable, its values checked
+  in the entry), and no other keyword but ``out`` and ``reduction``
   (``"mean"``, ``"sum"`` or ``"sum_over_batch_size"``);
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
@@ -57,6 +59,22 @@ KEYWORDS = frozenset(("out", "reduction"))
 #: The reductions a small call may ask for, and whether their denominator is N
 #: (else 1): with no sample weights and no ignored rows both of N's are N.
 REDUCTIONS = {"mean": True, "sum_over_batch_size": True, "sum": False}
+
+
+def structured_cost(scores: np.ndarray, cost: Any) -> tuple | None:
+    """``(cost,)`` for ``structured_hinge_small``, or ``None``.
+
+    The cost must be a (C, C) array of the scores' dtype, C-contiguous, aligned
+    and writeable; the entry checks its values.
+    """
+    n_classes = scores.shape[-1]
+    usable = (
+        type(cost) is np.ndarray
+        and cost.dtype is scores.dtype
+        and cost.shape == (n_classes, n_classes)
+        and cost.flags.carray
+    )
+    return (cost,) if usable else None
 
 
 def topk_k(scores: np.ndarray, k: Any) -> tuple | None:

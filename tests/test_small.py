@@ -22,7 +22,15 @@ def topk_hinge(scores, labels, **kwargs):
     return fh.topk_hinge(scores, labels, max(1, min(3, np.shape(scores)[-1] - 1)), **kwargs)
 
 
-LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all, topk_hinge]
+def structured_hinge(scores, labels, **kwargs):
+    """``fh.structured_hinge`` with a (C, C) cost of the scores' dtype by position."""
+    n_classes = np.shape(scores)[-1]
+    cost = np.add.outer(np.arange(n_classes), np.arange(n_classes)) % 3 + 0.5
+    cost = (cost * (1 - np.eye(n_classes))).astype(np.asarray(scores).dtype)
+    return fh.structured_hinge(scores, labels, cost, **kwargs)
+
+
+LOSSES = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all, topk_hinge, structured_hinge]
 BINARY = [fh.binary_hinge, fh.perceptron, fh.smooth_hinge, fh.modified_huber, fh.hinge_embedding]
 #: One-chunk shapes: a single row and class, rows below/at/above a band of 16,
 #: long rows, and the largest one-chunk batches.
@@ -258,6 +266,30 @@ def test_topk_k_other_than_a_plain_valid_int_takes_the_general_path(rng, entry_c
     assert entry_calls == ["topk_hinge"] * 3
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_structured_cost_checks_and_forms(dtype, rng, entry_calls):
+    s = rng.standard_normal((40, 4)).astype(dtype)
+    y = rng.integers(0, 4, 40)
+    cost = (1 - np.eye(4, dtype=dtype)) * 2
+    out = np.full_like(s, 3.0)
+    bad_costs = [
+        ("must be finite and >= 0", -cost),
+        ("must be finite and >= 0", np.where(cost > 0, np.inf, 0).astype(dtype)),
+        ("must be finite and >= 0", np.where(cost > 0, np.nan, 0).astype(dtype)),
+        ("must have a zero diagonal", cost + np.eye(4, dtype=dtype)),
+    ]
+    for message, bad in bad_costs:
+        with pytest.raises(ValueError, match=f"cost {message}"):
+            fh.structured_hinge(s, y, bad, out=out)
+    assert entry_calls == ["structured_hinge"] * 4  # the entry found it; the general path raised
+    assert (out == 3.0).all()
+    expected = fh.structured_hinge(s, y, cost, n_threads=1)
+    for other in (cost.astype(np.float16), cost.tolist(), np.asfortranarray(cost + cost.T)):
+        fh.structured_hinge(s, y, other)  # converted by the general path
+    _assert_same(fh.structured_hinge(s, y, cost=cost), expected)  # by name too
+    assert entry_calls == ["structured_hinge"] * 5
+
+
 @pytest.mark.parametrize("bad", [-1, 4, 2**40, np.iinfo(np.int64).min])
 @pytest.mark.parametrize("func", LOSSES, ids=lambda f: f.__name__)
 def test_out_of_range_labels_raise_and_write_nothing(func, bad, rng, entry_calls):
@@ -328,6 +360,7 @@ def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
              (fh.crammer_singer, small._cs_defaults, ()),
              (fh.one_vs_all, small._ova_defaults, ()),
              (topk_hinge, small._topk_defaults, (2,)),
+             (structured_hinge, small._max_type_defaults, (0, 0, np.zeros((3, 3), dtype))),
              (fh.binary_hinge, small._binary_defaults, binary)]  # fmt: skip
     for func, helper, constants in cases:
         s = scores[:, 0].copy() if constants is binary else scores

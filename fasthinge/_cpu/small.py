@@ -10,6 +10,7 @@ The entries::
     weston_watkins_small(scores, labels, grad, denominator) -> (total, first_bad)
     crammer_singer_small, one_vs_all_small: the same
     topk_hinge_small(scores, labels, grad, denominator, k): the same, 1 ≤ k < C
+    structured_hinge_small(scores, labels, grad, denominator, cost): the same, cost (C, C)
     categorical_hinge_small(scores, targets, grad, denominator) -> (total, -1)
     multilabel_margin_small(scores, targets, grad, denominator) -> (total, first_bad)
     binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, kink)
@@ -49,7 +50,7 @@ from .labels import _binary_chunk as _binary_labels
 from .labels import _class_chunk
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
-from .structured import TOPK_ALPHA, _structured_chunk
+from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
 
 #: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
@@ -121,17 +122,49 @@ def topk_hinge_small(scores, labels, grad, denominator, k):
 
 
 @serial_jit
+def structured_hinge_small(scores, labels, grad, denominator, cost):
+    """Margin rescaling with the defaults (kink "zero", ties "first"); ``cost`` (C, C).
+
+    A cost that is not finite and ``>= 0`` with a zero diagonal counts as a bad
+    label (0): the general path raises its error.
+    """
+    bad = _first_bad(labels, scores.shape[1])
+    bad = bad if bad >= 0 or _valid_cost(cost) else np.int64(0)
+    weights, params, no_rows = _max_type_defaults(scores, denominator, MARGIN_RESCALING, 0, cost)
+    first = np.int64(0)  # the one chunk
+    args = (scores, labels, weights, params, grad, no_rows)
+    total = _structured_chunk(first, *args) if bad < 0 else 0.0
+    return total, bad
+
+
+@serial_jit
+def _valid_cost(cost):
+    """What ``_validation.as_cost_matrix`` checks: finite, ``>= 0``, a zero diagonal."""
+    ok = True
+    for i in range(cost.shape[0]):
+        ok &= cost[i, i] == 0
+        for j in range(cost.shape[1]):
+            ok &= (cost[i, j] >= 0) & (cost[i, j] < np.inf)
+    return ok
+
+
+@serial_jit
 def _topk_defaults(scores, denominator, k):
     """``(weights, params, empty)`` of ``topk_hinge(scores, labels, k)``."""
+    return _max_type_defaults(scores, denominator, TOPK_ALPHA, k, np.empty((0, 0), scores.dtype))
+
+
+@serial_jit
+def _max_type_defaults(scores, denominator, kind, k, cost):
+    """``(weights, params, empty)`` of a ``_cpu.structured`` loss with the defaults."""
     n_rows, n_classes = scores.shape
     dtype = scores.dtype.type
     grad_denom = denominator
-    params = (dtype(1.0), np.int64(TOPK_ALPHA), k, np.int64(0), dtype(0.0), np.bool_(False),
+    params = (dtype(1.0), np.int64(kind), np.int64(k), np.int64(0), dtype(0.0), np.bool_(False),
               dtype(1.0 / grad_denom), grad_denom, np.int64(NO_IGNORE), n_rows)  # fmt: skip
     empty = np.empty(0, scores.dtype)
     no_compact = (np.empty((0, 0), np.int64), np.empty((0, 0), scores.dtype))
-    no_cost = np.empty((0, 0), scores.dtype)
-    return (np.ones(n_classes, scores.dtype), empty, no_cost, *no_compact), params, empty
+    return (np.ones(n_classes, scores.dtype), empty, cost, *no_compact), params, empty
 
 
 @serial_jit
