@@ -13,9 +13,13 @@ tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``.
   columns read as 0. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
-- ``multilabel_pass(tile, is_target, gtile, lanes, totals, kink_frac, keep_nan)``:
+- ``multilabel_pass(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)``:
   one target of each lane against every column, ``_multilabel_row``'s
   operations lane-wise and branch-free.
+- ``topk_sink``, ``topk_sums``, ``topk_gradient``: top-k's k largest wrong scores,
+  its loss and its gradient, lane-wise (``structured._topk_bands``).
+- ``categorical_grad_rows``: Keras' categorical hinge gradient rows of a band,
+  row-major (its lanes are ``_tiles.categorical_band``'s).
 
 Scratch arrays have C rows rounded up to a multiple of ``BAND``, so every
 block is whole in scratch.
