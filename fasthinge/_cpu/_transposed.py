@@ -90,6 +90,21 @@ def _blocks(builder, stride, body):  # pragma: no cover (compile-time code)
         body(j0, b.icmp_signed("<", columns, _splat(b, stride, BAND)))
 
 
+def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma: no cover
+    """A transpose's ``_Vectors``, the flat array's and the tile's data, and the rows' starts.
+
+    ``row_offset`` and ``stride`` are the two arguments after the flat array.
+    """
+    flat, tile = (
+        context.make_array(signature.args[at])(context, builder, args[at]).data
+        for at in (flat_at, tile_at)
+    )
+    offset, length = args[flat_at + 1], args[flat_at + 2]
+    b = builder
+    starts = [b.add(offset, b.mul(length, lir.Constant(_I64, r))) for r in range(BAND)]
+    return _Vectors(context, builder, signature.args[flat_at].dtype), flat, tile, starts
+
+
 def _transpose_in_python(flat, row_offset, stride, tile):
     """``transpose_in`` as plain Python."""
     for r in range(BAND):
@@ -109,12 +124,8 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
         return None
 
     def codegen(context, builder, signature, args):
-        src, offset, length, dst = args
-        vectors = _Vectors(context, builder, signature.args[0].dtype)
-        src_data = context.make_array(signature.args[0])(context, builder, src).data
-        dst_data = context.make_array(signature.args[3])(context, builder, dst).data
-        b = builder
-        starts = [b.add(offset, b.mul(length, lir.Constant(_I64, r))) for r in range(BAND)]
+        vectors, src_data, dst_data, starts = _band_arrays(context, builder, signature, args, 0, 3)
+        b, length = builder, args[2]  # flat, row_offset, stride, tile
         nan = cgutils.alloca_once_value(b, lir.Constant(lir.VectorType(lir.IntType(1), BAND), None))
 
         def body(j0, mask):
@@ -148,12 +159,8 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
         return None
 
     def codegen(context, builder, signature, args):
-        src, dst, offset, length = args
-        vectors = _Vectors(context, builder, signature.args[0].dtype)
-        src_data = context.make_array(signature.args[0])(context, builder, src).data
-        dst_data = context.make_array(signature.args[1])(context, builder, dst).data
-        b = builder
-        starts = [b.add(offset, b.mul(length, lir.Constant(_I64, r))) for r in range(BAND)]
+        vectors, dst_data, src_data, starts = _band_arrays(context, builder, signature, args, 1, 0)
+        b, length = builder, args[3]  # tile, flat, row_offset, stride
 
         def body(j0, mask):
             columns = []
