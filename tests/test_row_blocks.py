@@ -180,8 +180,8 @@ TOPK_OPTIONS = [
 @pytest.mark.parametrize("n_classes", TOPK_CLASSES)
 @pytest.mark.parametrize("option", range(len(TOPK_OPTIONS)))
 def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
-    """Bands of 16 rows (up to 1024 classes) against the row code, k = 1, 2, C/2 and C − 1;
-    129 classes takes the row code on both sides."""
+    """Bands of 16 rows (up to 256 classes, 1024 for k > 8) against the row code,
+    k = 1, 2, C/2 and C − 1; at 257 classes k = 1 and 2 take the row code on both sides."""
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
     scores[60, :] = scores[60, labels[60]]  # every wrong score ties with s_y: h = m
@@ -190,6 +190,17 @@ def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
         kw = {"sample_weight": sample_weight, "class_weight": class_weight}
     for k in sorted({1, min(2, n_classes - 1), n_classes // 2, n_classes - 1}):
         _check_bands_match_rows(functools.partial(_topk_hinge, k=k), scores, labels, kw)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="wide bands: slow as Python")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1024, 1025])
+def test_topk_hinge_large_k_bands_up_to_1024_classes(dtype, n_classes):
+    """k > 8 takes bands up to 1024 classes (the row code above); k = 8 the row code."""
+    rng = np.random.default_rng(n_classes)
+    scores, labels, _ = _cases(rng, 48, n_classes, dtype)
+    for k in (8, 9, 40):
+        _check_bands_match_rows(functools.partial(_topk_hinge, k=k), scores, labels, {})
 
 
 MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [129, 1024, 1025])

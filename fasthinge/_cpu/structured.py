@@ -259,6 +259,10 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
 #: thread, float32, ns a row, bands vs rows: C = 200, k = 5: 396–475 vs 661–698;
 #: C = 400, k = 5: 762–1053 vs 807–872; C = 1000, k = 5: 1839–2062 vs 1170–1288).
 TOPK_BAND_MAX_CLASSES = 256
+#: Above ``TOPK_SINK_MAX_K`` the row code inserts, and bands win up to this many
+#: classes (one thread, float32, ns a row, bands vs rows: C = 1000, k = 9:
+#: 2298–2496 vs 2843–3305; k = 20: 3010 vs 4953–5129; C = 2000 about even).
+TOPK_BAND_MAX_CLASSES_LARGE_K = 1024
 #: Rows of a top-k band: SIMD lanes (``_transposed.BAND``).
 TOPK_BAND_ROWS = 16
 
@@ -430,6 +434,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
 
     Margin rescaling with ties "first" and no compact output takes runs of W
     rows in ``_margin_bands``, top-k up to ``TOPK_BAND_MAX_CLASSES`` classes
+    (``TOPK_BAND_MAX_CLASSES_LARGE_K`` for k > ``TOPK_SINK_MAX_K``)
     without compact output bands of 16 in ``_topk_bands`` (SIMD across rows,
     the same results); a top-k band those leave (an ignored label, NaN,
     ``inf − inf``) takes the row code.
@@ -444,7 +449,8 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     if bands and stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
         start, acc = _margin_bands(start, stop, *args)
     topk = kind == TOPK_ALPHA or kind == TOPK_BETA
-    if topk and indices.shape[0] == 0 and scores.shape[1] <= TOPK_BAND_MAX_CLASSES:
+    widest = TOPK_BAND_MAX_CLASSES_LARGE_K if params[2] > TOPK_SINK_MAX_K else TOPK_BAND_MAX_CLASSES
+    if topk and indices.shape[0] == 0 and scores.shape[1] <= widest:
         while start < stop:
             start, acc = _topk_bands(start, stop, *args, acc)
             end = min(start + TOPK_BAND_ROWS, stop)  # a band left to the row code, or the tail
