@@ -51,8 +51,10 @@ def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> 
             for func in (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all):
                 func(s, y)
                 func(s, y, return_grad=False)
-            fh.topk_hinge(s, y, 2)
-            fh.structured_hinge(s, y, 1 - np.eye(4))
+            cost = 1 - np.eye(4, dtype=dtype)  # the scores' dtype: the small path too
+            for func, third in ((fh.topk_hinge, 2), (fh.structured_hinge, cost)):
+                func(s, y, third)
+                func(s, y, third, return_grad=False)
             onehot = np.eye(4, dtype=dtype)[y]  # targets in the dtype: the small path too
             multilabel = np.where(onehot > 0, y[:, None], -1)
             for func, targets in (
