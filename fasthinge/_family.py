@@ -111,7 +111,9 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     """Validate and run one of the ``_cpu.structured`` losses."""
     if compact:
         keywords["return_grad"] = False
-    mc: Multiclass = validate(scores, labels, p=1, margin=margin, **keywords)
+    other_inputs = () if cost is None else (cost,)
+    mc: Multiclass = validate(scores, labels, p=1, margin=margin, other_inputs=other_inputs,
+                              **keywords)  # fmt: skip
     s = mc.call.scores
     n_classes = s.shape[1]
     if cost is None:

@@ -49,9 +49,14 @@ def validate(
     kink: str,
     ties: str,
     ignore_index: Any,
+    other_inputs: tuple = (),
     **shared: Any,
 ) -> Multiclass:
-    """Check every argument (before any kernel runs) and allocate the outputs."""
+    """Check every argument (before any kernel runs) and allocate the outputs.
+
+    ``other_inputs``: the loss's further input arrays (a cost matrix), which
+    ``out`` must not overlap either.
+    """
     s = v.as_scores(scores, 2)
     n_rows, n_classes = s.shape
     ignore = v.check_ignore_index(ignore_index)
@@ -64,7 +69,7 @@ def validate(
         w = ex.ones(n_classes, s.dtype)
     else:
         w = v.as_weight(class_weight, "class_weight", n_classes, s.dtype)
-    originals = (scores, labels, class_weight, shared.get("sample_weight"))
+    originals = (scores, labels, class_weight, shared.get("sample_weight"), *other_inputs)
     call = ex.prepare(s, y, ignore=ignore, originals=originals, **shared)
     return Multiclass(call, m, p, w, kink, split_ties)
 

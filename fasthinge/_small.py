@@ -125,7 +125,7 @@ def small_path(
             return None
         if out is None:
             grad = np.empty(scores.shape, dtype)
-        elif _usable_out(out, scores, labels):
+        elif _usable_out(out, scores, labels, *arguments):
             grad = out
         else:
             return None
@@ -138,15 +138,19 @@ def small_path(
     return run
 
 
-def _usable_out(out: Any, scores: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether ``out`` passes ``_validation.check_out`` (else the general path raises)."""
+def _usable_out(out: Any, scores: np.ndarray, *inputs: Any) -> bool:
+    """Whether ``out`` passes ``_validation.check_out`` (else the general path raises).
+
+    ``inputs``: the labels and the entry's further arguments (arrays, such as a
+    cost matrix, must not share memory with ``out``).
+    """
     return (
         type(out) is np.ndarray
         and out.dtype is scores.dtype
         and out.shape == scores.shape
         and out.flags.carray
         and not np.may_share_memory(out, scores)
-        and not np.may_share_memory(out, labels)
+        and not any(type(x) is np.ndarray and np.may_share_memory(out, x) for x in inputs)
     )
 
 

@@ -283,6 +283,12 @@ def test_structured_cost_checks_and_forms(dtype, rng, entry_calls):
             fh.structured_hinge(s, y, bad, out=out)
     assert entry_calls == ["structured_hinge"] * 4  # the entry found it; the general path raised
     assert (out == 3.0).all()
+    square = rng.standard_normal((4, 4)).astype(dtype)  # out = the cost: N = C
+    for kwargs in ({}, {"n_threads": 1}):  # the small path and the general one
+        shared = cost.copy()
+        with pytest.raises(ValueError, match="out must not share memory with an input"):
+            fh.structured_hinge(square, y[:4], shared, out=shared, **kwargs)
+        np.testing.assert_array_equal(shared, cost)  # inputs are never modified
     expected = fh.structured_hinge(s, y, cost, n_threads=1)
     for other in (cost.astype(np.float16), cost.tolist(), np.asfortranarray(cost + cost.T)):
         fh.structured_hinge(s, y, other)  # converted by the general path
