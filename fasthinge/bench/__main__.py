@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import peers as peer_table
-from .timing import copy_seconds, median_seconds, read_seconds
+from .timing import median_seconds, numba_threads, paired_seconds
 
 
 def _multiclass_inputs(shape: tuple, dtype: np.dtype, rng: np.random.Generator) -> tuple:
@@ -214,7 +214,7 @@ class Row:
     mode: str
     seconds: float
     nbytes: int
-    roof_seconds: float
+    roof_ratio: float  # median over rounds of time / the roofline's time in the same round
     roof_kind: str
     speedups: dict = field(default_factory=dict)  # library -> (ratio or None, problem or None)
 
@@ -237,6 +237,20 @@ def _timed(run: Callable[[], Any], timer: dict) -> tuple:
         box[0] = run()
 
     return median_seconds(call, **timer), box[0]
+
+
+def _paired(run: Callable[[], Any], roofline: Callable[[], Any], timer: dict) -> tuple:
+    """``(median seconds, median ratio to the roofline, what the last call returned)``.
+
+    ``run`` and ``roofline`` alternate, round by round (``timing.paired_seconds``).
+    """
+    box: list = [None]
+
+    def call() -> None:
+        box[0] = run()
+
+    seconds, _, ratio = paired_seconds(call, roofline, **timer)
+    return seconds, ratio, box[0]
 
 
 def _shape_text(shape: tuple) -> str:
@@ -332,17 +346,22 @@ class _Bench:
             getattr(fasthinge, function), **call_kwargs(function, scores, labels)
         )
         n, out = self.n_threads, roof["out"]
-        t_out, _ = _timed(lambda: func(scores, labels, out=out, n_threads=n), self.timer)
-        t_grad, ours_grad = _timed(lambda: func(scores, labels, n_threads=n), self.timer)
-        t_loss, ours_loss = _timed(
-            lambda: func(scores, labels, return_grad=False, n_threads=n), self.timer
-        )
+        with numba_threads(roof["threads"]):  # the roofline's; fasthinge takes n_threads=n
+            t_out, r_out, _ = _paired(lambda: func(scores, labels, out=out, n_threads=n),
+                                      roof["copy"], self.timer)  # fmt: skip
+            t_grad, r_grad, ours_grad = _paired(lambda: func(scores, labels, n_threads=n),
+                                                roof["copy"], self.timer)  # fmt: skip
+            t_loss, r_loss, ours_loss = _paired(
+                lambda: func(scores, labels, return_grad=False, n_threads=n),
+                roof["read"],
+                self.timer,
+            )
         shape, dtype = scores.shape, scores.dtype.name
         read, written = scores.nbytes + labels.nbytes, scores.nbytes
         rows = [
-            Row(function, shape, dtype, PASS_OUT, t_out, read + written, roof["copy"], "copy"),
-            Row(function, shape, dtype, PASS_GRAD, t_grad, read + written, roof["copy"], "copy"),
-            Row(function, shape, dtype, PASS_LOSS, t_loss, read, roof["read"], "read"),
+            Row(function, shape, dtype, PASS_OUT, t_out, read + written, r_out, "copy"),
+            Row(function, shape, dtype, PASS_GRAD, t_grad, read + written, r_grad, "copy"),
+            Row(function, shape, dtype, PASS_LOSS, t_loss, read, r_loss, "read"),
         ]
         passes = (
             (rows[1], peer_table.LOSS_GRAD, ours_grad),
@@ -361,19 +380,27 @@ class _Bench:
     def roofline(self, scores: np.ndarray, labels: np.ndarray) -> dict:
         """The copy and read rooflines of one input (same bytes, same threads).
 
-        Below ``PARALLEL_MIN_ELEMENTS`` fasthinge runs its serial driver, so the
-        roofline runs on one thread too.
+        ``"copy"`` copies the scores into a gradient-sized buffer and reads the
+        labels, ``"read"`` reads both: parallel Numba passes, on ``"threads"``
+        threads. Below ``PARALLEL_MIN_ELEMENTS`` fasthinge runs its serial
+        driver, so the roofline runs on one thread too.
         """
         from .._threading import PARALLEL_MIN_ELEMENTS
+        from ._copy import parallel_copy, parallel_read
 
         out = np.empty_like(scores)
+        flat_scores, flat_out = scores.reshape(-1), out.reshape(-1)
+
+        def copy() -> None:
+            parallel_copy(flat_scores, flat_out)
+            parallel_read(labels)
+
+        def read() -> None:
+            parallel_read(flat_scores)
+            parallel_read(labels)
+
         n = self.n_threads if scores.size >= PARALLEL_MIN_ELEMENTS else 1
-        labels_read = read_seconds(labels, n, **self.timer)
-        return {
-            "out": out,
-            "copy": copy_seconds(scores, out, n, **self.timer) + labels_read,
-            "read": read_seconds(scores, n, **self.timer) + labels_read,
-        }
+        return {"out": out, "copy": copy, "read": read, "threads": n}
 
     def small_call(self, function: str) -> None:
         """End-to-end time of one small float32 call (new gradient), and of its peers."""
@@ -576,7 +603,8 @@ def _header(args: argparse.Namespace, n_threads: int, functions: list, dtypes: l
             f"threads : {n_threads} (fasthinge n_threads, the Numba roofline, "
             "torch.set_num_threads; NumPy, scikit-learn and JAX use their defaults)",
             f"sizes   : {sizes}; dtype {', '.join(dtypes)}; labels int64",
-            f"timing  : median of {TIMERS[args.sizes]['ours']['repeat']} rounds "
+            f"timing  : median of {TIMERS[args.sizes]['ours']['repeat']} rounds, each after its "
+            "roofline's "
             f"(peers {TIMERS[args.sizes]['peer']['repeat']}), after a warm-up call",
         ]
     )
@@ -594,7 +622,7 @@ def _table(report: Report, libraries: list) -> str:
             r.mode,
             _time_text(r.seconds),
             f"{r.nbytes / r.seconds / 1e9:.1f}",
-            f"{r.seconds / r.roof_seconds:.2f} {r.roof_kind}",
+            f"{r.roof_ratio:.2f} {r.roof_kind}",
         ]
         for lib in libraries:
             if lib not in r.speedups:
@@ -636,6 +664,8 @@ time: median of one call. GB/s: (scores + labels read, gradient written) / time.
 x roofline: time / time of a parallel Numba pass over the same bytes with the same threads
   (copy: scores copied into a gradient-sized buffer + labels read; read: scores + labels read;
   one thread below fasthinge's serial-driver threshold); 1.00 = as fast as a memory copy.
+  Each round times the roofline and then the pass, back to back; the column is the median
+  of the rounds' ratios (a slow spell of a shared machine slows both).
 vs <peer>: peer time / fasthinge time (>1: fasthinge faster). 'grad' rows are compared with
   the peers' loss+gradient (a new gradient each call), 'loss' rows with their loss-only call;
   '-': no such peer; '!': the peer's result differs from fasthinge's (listed below)."""
