@@ -89,9 +89,10 @@ def small_path(
     targets: str = "labels",
     extra: Callable[..., tuple | None] | None = None,
 ) -> Callable[..., tuple | None]:
-    """``run(scores, labels, *more, out=None, reduction="mean")``: ``(loss, grad)``, or ``None``.
+    """``run(args, kwargs)``: ``(loss, grad)`` of ``f(*args, **kwargs)``, or ``None``.
 
-    ``None`` when the call is not small (see the module's docstring) or a
+    ``args`` is ``(scores, labels, *more)``, ``kwargs`` has no key but ``out``
+    and ``reduction``. ``None`` when the call is not small (see the module's docstring) or a
     label is invalid. ``ndim`` is the scores', ``targets`` (a ``TARGETS`` key)
     what the second argument is, and ``constants`` follow the arrays in the
     entry's arguments (the binary losses' mode and parameters). ``extra``, for
@@ -100,24 +101,34 @@ def small_path(
     ``None`` for a value the general path must check.
     """
     labels_dtype, full_shape = TARGETS[targets]
+    labels_ndim = ndim if full_shape else 1
+    max_size = ex.CHUNK_ELEMENTS
+    batch_denominator = ex.BATCH_DENOMINATOR.get
 
-    def run(scores: Any, labels: Any, *more: Any, out: Any = None,
-            reduction: Any = "mean") -> tuple | None:  # fmt: skip
-        if type(scores) is not np.ndarray or type(labels) is not np.ndarray:
-            return None
-        per_row = REDUCTIONS.get(reduction) if type(reduction) is str else None
-        if per_row is None:
+    def run(args: tuple, kwargs: dict) -> tuple | None:
+        scores, labels, *more = args
+        out = kwargs.get("out")
+        reduction = kwargs.get("reduction", "mean")
+        if (
+            type(scores) is not np.ndarray
+            or type(labels) is not np.ndarray
+            or type(reduction) is not str
+            or reduction not in REDUCTIONS
+        ):
             return None
         dtype = scores.dtype
+        n_rows = len(scores) if scores.ndim else 0  # 0-D scores: rejected below
         if (
             scores.ndim != ndim
             or (dtype is not _FLOAT32 and dtype is not _FLOAT64)
             or labels.dtype is not (labels_dtype or dtype)
-            or not 0 < scores.size <= ex.CHUNK_ELEMENTS
-            or labels.shape != (scores.shape if full_shape else scores.shape[:1])
+            or labels.ndim != labels_ndim
+            or len(labels) != n_rows
+            or (full_shape and labels.shape != scores.shape)
+            or not 0 < scores.size <= max_size
             or not scores.flags.carray
             or not labels.flags.carray
-            or ex.BATCH_DENOMINATOR.get() is not None
+            or batch_denominator() is not None
         ):
             return None
         arguments = extra(scores, *more) if extra is not None else ()
@@ -129,7 +140,7 @@ def small_path(
             grad = out
         else:
             return None
-        denominator = float(scores.shape[0]) if per_row else 1.0
+        denominator = float(n_rows) if REDUCTIONS[reduction] else 1.0
         total, first_bad = entry(name)(scores, labels, grad, denominator, *arguments, *constants)
         if first_bad >= 0:
             return None
@@ -182,7 +193,7 @@ def small_calls(
                     small_args = args + tuple(kwargs[n] for n in named)
                     small_kwargs = {k: v for k, v in kwargs.items() if k not in named}
             if len(small_args) == positional and small_kwargs.keys() <= KEYWORDS:
-                result = run_small(*small_args, **small_kwargs)
+                result = run_small(small_args, small_kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)
