@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
 HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5  # = _cpu.binary modes
 
 
+@functools.cache
 def _kernels() -> tuple:
     from ._cpu import binary  # imports Numba: only on the first call
 

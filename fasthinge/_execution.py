@@ -96,7 +96,7 @@ def prepare(
         grad = np.empty(scores.shape, dtype)
     else:
         grad = empty(dtype, scores.ndim)
-    loss_out = np.empty(n_rows if reduction == "none" else 0, dtype)
+    loss_out = np.empty(n_rows, dtype) if reduction == "none" else empty(dtype)
     mean_divisor = BATCH_DENOMINATOR.get()
     if mean_divisor is None:
         mean_divisor = denominator(labels, ignore, weights, reduction)

@@ -8,6 +8,7 @@ parallel drivers use the same fixed chunks, so the result does not change.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +44,7 @@ def launch(
 
 
 def _run_parallel(parallel: Callable[..., Any], args: tuple, n_threads: int | None) -> None:
-    import numba
-
+    numba = _numba()
     previous = numba.get_num_threads()
     if n_threads is None or n_threads == previous:
         parallel(*args)
@@ -58,8 +58,7 @@ def _run_parallel(parallel: Callable[..., Any], args: tuple, n_threads: int | No
 
 def _learn_layer() -> None:
     global _layer_is_thread_safe
-    import numba
-
+    numba = _numba()
     try:
         _layer_is_thread_safe = numba.threading_layer() != "workqueue"
     except ValueError:  # no parallel region has run yet
@@ -68,6 +67,12 @@ def _learn_layer() -> None:
 
 def max_threads() -> int:
     """The largest ``n_threads`` accepted (Numba's ``NUMBA_NUM_THREADS``)."""
+    return int(_numba().config.NUMBA_NUM_THREADS)
+
+
+@functools.cache
+def _numba() -> Any:
+    """The ``numba`` module, imported on the first call (not by ``import fasthinge``)."""
     import numba
 
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return numba

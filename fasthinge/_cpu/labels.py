@@ -8,6 +8,7 @@ One pass over the labels, in parallel, instead of NumPy's several temporaries.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 
@@ -52,6 +53,18 @@ def _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
             if t != pos and t != neg and (t != ignore or not has_ignore):
                 return i
     return labels.shape[0]
+
+
+@serial_jit
+def first_bad_class(labels, n_classes, ignore, has_ignore):
+    """Index of the first label outside ``[0, n_classes)`` and ≠ ignore, or −1: one serial pass.
+
+    For a short vector of labels (a small call), where a parallel launch or a
+    NumPy reduction would cost more than the pass.
+    """
+    n_rows = labels.shape[0]
+    first = _class_chunk(np.int64(0), labels, n_classes, ignore, has_ignore, n_rows)
+    return first if first < n_rows else -1
 
 
 @serial_jit

@@ -47,7 +47,7 @@ import numpy as np
 from ._jit import serial_jit
 from .binary import EMBEDDING, _binary_chunk
 from .labels import _binary_chunk as _binary_labels
-from .labels import _class_chunk
+from .labels import first_bad_class
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
 from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
@@ -64,14 +64,6 @@ NO_IGNORE = np.iinfo(np.int64).min
 
 
 @serial_jit
-def _first_bad(labels, n_classes):
-    """Index of the first label outside ``[0, n_classes)``, or −1."""
-    n_rows = labels.shape[0]
-    first = _class_chunk(np.int64(0), labels, n_classes, np.int64(0), np.bool_(False), n_rows)
-    return first if first < n_rows else -1
-
-
-@serial_jit
 def _first_not_pm1(labels):
     """Index of the first label that is neither +1 nor −1, or −1."""
     n = labels.shape[0]
@@ -83,7 +75,7 @@ def _first_not_pm1(labels):
 @serial_jit
 def weston_watkins_small(scores, labels, grad, denominator):
     """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``)."""
-    bad = _first_bad(labels, scores.shape[1])
+    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
     weights, params, no_rows = _ww_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _ww_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
@@ -93,7 +85,7 @@ def weston_watkins_small(scores, labels, grad, denominator):
 @serial_jit
 def crammer_singer_small(scores, labels, grad, denominator):
     """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first")."""
-    bad = _first_bad(labels, scores.shape[1])
+    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
     weights, params, no_rows = _cs_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _cs_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
@@ -103,7 +95,7 @@ def crammer_singer_small(scores, labels, grad, denominator):
 @serial_jit
 def one_vs_all_small(scores, labels, grad, denominator):
     """One-vs-all with the defaults (``margin=1, p=1, normalize=False``)."""
-    bad = _first_bad(labels, scores.shape[1])
+    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
     weights, params, no_rows = _ova_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
     total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
@@ -113,7 +105,7 @@ def one_vs_all_small(scores, labels, grad, denominator):
 @serial_jit
 def topk_hinge_small(scores, labels, grad, denominator, k):
     """Top-k α with the defaults (``margin=1``, kink "zero", ties "first"), ``1 ≤ k < C``."""
-    bad = _first_bad(labels, scores.shape[1])
+    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
     weights, params, no_rows = _topk_defaults(scores, denominator, k)
     first = np.int64(0)  # the one chunk
     args = (scores, labels, weights, params, grad, no_rows)
@@ -128,7 +120,7 @@ def structured_hinge_small(scores, labels, grad, denominator, cost):
     A cost that is not finite and ``>= 0`` with a zero diagonal counts as a bad
     label (0): the general path raises its error.
     """
-    bad = _first_bad(labels, scores.shape[1])
+    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
     bad = bad if bad >= 0 or _valid_cost(cost) else np.int64(0)
     weights, params, no_rows = _max_type_defaults(scores, denominator, MARGIN_RESCALING, 0, cost)
     first = np.int64(0)  # the one chunk
