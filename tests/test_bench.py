@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
-from fasthinge.bench import baselines, peers
+from fasthinge.bench import baselines, peers, scaling
 from fasthinge.bench.__main__ import (
     FUNCTIONS,
     KINDS,
@@ -215,3 +215,27 @@ def test_asv_suite_runs_on_the_quick_grid():
     ran, skipped = map(int, done.stdout.split()[-2:])
     assert skipped > 0  # jax, sklearn without a WW peer, serial cases with more threads
     assert ran > 20
+
+
+def test_scaling_run_times_every_series_at_every_size_and_draws_the_plot(tmp_path, capsys):
+    path = tmp_path / "scaling.png"
+    status = scaling.main(["--max-elements", "3000", "--repeat", "1", "--plot", str(path)])
+    out, _ = capsys.readouterr()
+    assert status == 0
+    assert scaling.sizes(3000) == [1000, 3000]
+    lines = out.splitlines()
+    assert lines[1].split() == ["elements", "1e3", "3e3"]
+    for label in scaling.SERIES:
+        times = next(line for line in lines if line.strip().startswith(label + "  "))
+        assert [float(t) > 0 for t in times.strip()[len(label) :].split()] == [True, True], times
+        fit = [line for line in lines if line.strip().startswith(label + "  a = ")]
+        assert len(fit) == 1 and "slope nan" in fit[0]  # no size reaches 10^5
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scaling_fits_recover_a_known_line():
+    n = np.array([1e3, 3e3, 1e5, 1e6, 1e8])
+    a, b, worst = scaling.fit_linear(n, 4e-6 + 0.5e-9 * n)
+    assert abs(a - 4e-6) < 1e-12 and abs(b - 0.5e-9) < 1e-18 and worst < 1e-9
+    assert abs(scaling.log_slope(n, 0.5e-9 * n**1.1) - 1.1) < 1e-9
+    assert scaling.sizes(10**8)[-2:] == [3 * 10**7, 10**8]
