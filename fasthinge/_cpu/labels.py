@@ -12,6 +12,11 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 
+#: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
+#: (a test keeps them equal): Numba's cache is keyed on ``_cpu``'s sources only, so a
+#: kernel takes no constant from outside ``_cpu``.
+NO_IGNORE = np.iinfo(np.int64).min
+
 
 @row_jit
 def _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk):

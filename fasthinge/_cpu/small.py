@@ -46,17 +46,12 @@ import numpy as np
 
 from ._jit import serial_jit
 from .binary import EMBEDDING, _binary_chunk
+from .labels import NO_IGNORE, first_bad_class
 from .labels import _binary_chunk as _binary_labels
-from .labels import first_bad_class
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
 from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
-
-#: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
-#: (a test keeps them equal): Numba's cache is keyed on ``_cpu``'s sources only, so a
-#: kernel takes no constant from outside ``_cpu``.
-NO_IGNORE = np.iinfo(np.int64).min
 
 # Constants passed on are wrapped (``np.int64(1)``, ``np.bool_(False)``): a bare ``1``
 # has Numba's type ``Literal[int](1)``, and the chunk function would be compiled
