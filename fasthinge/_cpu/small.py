@@ -231,10 +231,9 @@ def categorical_hinge_small(scores, targets, grad, denominator):
 def multilabel_margin_small(scores, targets, grad, denominator):
     """PyTorch's multilabel margin with the defaults (``margin=1``, kink "zero", NaN propagates)."""
     n_rows, n_classes = scores.shape
-    flat = targets.reshape(targets.size)
-    for k in range(flat.shape[0]):
-        if flat[k] < -1 or flat[k] >= n_classes:
-            return 0.0, k
+    bad = first_bad_class(targets.reshape(targets.size), n_classes, np.int64(-1), np.bool_(True))
+    if bad >= 0:
+        return 0.0, bad
     dtype = scores.dtype.type
     grad_denom = denominator * float(max(1, n_classes))  # the reduction's, and ÷C per row
     params = (dtype(1.0), dtype(0.0), np.bool_(False), dtype(1.0 / grad_denom), grad_denom, n_rows)
