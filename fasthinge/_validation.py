@@ -235,7 +235,12 @@ def check_ignore_index(ignore_index: Any) -> int:
         return NO_IGNORE
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an integer or None, got {_shown(ignore_index)}")
-    return int(ignore_index)
+    value = int(ignore_index)
+    if not NO_IGNORE < value <= np.iinfo(np.int64).max:  # the kernels compare int64 labels
+        raise ValueError(
+            f"ignore_index must be in [{NO_IGNORE + 1}, {np.iinfo(np.int64).max}], got {value}"
+        )
+    return value
 
 
 def as_weight(weight: Any, name: str, length: int, dtype: np.dtype) -> np.ndarray:

@@ -68,6 +68,13 @@ def test_ignore_index_allows_only_itself():
     _raises(ValueError, r"labels\[1\] = -100", fh.crammer_singer, S, y, ignore_index=-1)
     _raises(TypeError, "ignore_index must be an integer", fh.crammer_singer, S, Y, ignore_index=1.5)
     _raises(TypeError, "ignore_index must be an integer", fh.binary_hinge, F, T, ignore_index=True)
+    # beyond int64 (or its minimum, which stands for None) it could not be compared in a kernel
+    for big in (2**70, np.uint64(2**63 + 5), -(2**63)):
+        _raises(ValueError, rf"ignore_index must be in .*got {big}", fh.crammer_singer, S, Y,
+                ignore_index=big)  # fmt: skip
+        _raises(ValueError, rf"ignore_index must be in .*got {big}", fh.binary_hinge, F, T,
+                ignore_index=big)  # fmt: skip
+    assert np.isfinite(fh.crammer_singer(S, Y, ignore_index=2**63 - 1)[0])
 
 
 def test_binary_labels():
