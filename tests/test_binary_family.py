@@ -134,35 +134,49 @@ def test_sklearn_sgd_squared_hinge_and_modified_huber():
         np.testing.assert_allclose(grad, [mh.py_dloss(p, y) for p in f], rtol=1e-15)
 
 
+PLAIN_LOOP = (  # (function, keywords, margin m: its kink is where t·s = m)
+    (fh.binary_hinge, {}, 1.0),
+    (fh.binary_hinge, {"p": 2}, 1.0),
+    (fh.perceptron, {}, 0.0),
+    (fh.smooth_hinge, {}, 1.0),
+    (fh.smooth_hinge, {"gamma": 0.5}, 1.0),
+    (fh.modified_huber, {}, 1.0),
+)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [1, 7, 513, 16385, 33_001])
-def test_default_hinge_loop_equals_the_general_loop(dtype, n):
-    # binary_hinge / perceptron with their defaults take their own loop
-    # (_cpu.binary._plain_hinge_block); sample weights of ones, an ignore_index no label
-    # has, or kink "half" where no margin is exactly 0 take the general loop: the same
-    # losses, gradient and sum, bit for bit (kinks, NaN and ±inf included)
+def test_plain_loop_equals_the_general_loop(dtype, n):
+    # without sample weights, ignore_index or a hinge kink other than "zero" the margin
+    # losses take their own loop (_cpu.binary._plain_margin_block); sample weights of
+    # ones, an ignore_index no label has, or kink "half" where no margin is exactly 0
+    # take the general loop: the same losses, gradient and sum, bit for bit (kinks,
+    # the smooth pieces' joints, NaN and ±inf included)
     rng = np.random.default_rng(n)
     s = rng.standard_normal(n).astype(dtype)
     t = np.where(rng.random(n) > 0.5, 1, -1)
-    s[::97] = t[::97]  # u = 1 - t·s = 0: kinks
+    s[::97] = t[::97]  # t·s = 1: the hinge's kink
+    s[3::89] = -t[3::89]  # u = 2: modified Huber's joint
     s[5::211] = np.inf
-    for func, margin in ((fh.binary_hinge, 1.0), (fh.perceptron, 0.0)):
-        default = func(s, t, reduction="none")
+    for func, kwargs, margin in PLAIN_LOOP:
+        default = func(s, t, reduction="none", **kwargs)
         for general in (
-            func(s, t, reduction="none", sample_weight=np.ones(n)),
-            func(s, t, reduction="none", ignore_index=7),
+            func(s, t, reduction="none", sample_weight=np.ones(n), **kwargs),
+            func(s, t, reduction="none", ignore_index=7, **kwargs),
         ):
-            assert general[0].tobytes() == default[0].tobytes()
-            assert general[1].tobytes() == default[1].tobytes()
-        mean, sum_ = func(s, t)[0], func(s, t, reduction="sum", return_grad=False)
-        assert mean.tobytes() == func(s, t, ignore_index=7)[0].tobytes()
-        assert sum_.tobytes() == func(s, t, reduction="sum", sample_weight=np.ones(n))[0].tobytes()
-        smooth = t * s != margin
-        if smooth.all():
+            assert general[0].tobytes() == default[0].tobytes(), func
+            assert general[1].tobytes() == default[1].tobytes(), func
+        mean = func(s, t, **kwargs)[0]
+        assert mean.tobytes() == func(s, t, ignore_index=7, **kwargs)[0].tobytes(), func
+        sum_ = func(s, t, reduction="sum", return_grad=False, **kwargs)
+        weighted = func(s, t, reduction="sum", sample_weight=np.ones(n), **kwargs)[0]
+        assert sum_.tobytes() == weighted.tobytes(), func
+        if func is fh.binary_hinge and not kwargs and (t * s != margin).all():
             half = func(s, t, kink="half", reduction="none")
             assert half[1].tobytes() == default[1].tobytes()
     s[n // 2] = np.nan
-    nan_default = fh.binary_hinge(s, t, reduction="none")
-    nan_general = fh.binary_hinge(s, t, reduction="none", ignore_index=7)
-    assert nan_default[1].tobytes() == nan_general[1].tobytes()
-    assert np.isnan(nan_default[1][n // 2]) and np.isnan(nan_default[0][n // 2])
+    for func, kwargs, _ in PLAIN_LOOP:
+        nan_default = func(s, t, reduction="none", **kwargs)
+        nan_general = func(s, t, reduction="none", ignore_index=7, **kwargs)
+        assert nan_default[1].tobytes() == nan_general[1].tobytes(), func
+        assert np.isnan(nan_default[1][n // 2]) and np.isnan(nan_default[0][n // 2]), func
