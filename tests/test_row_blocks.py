@@ -73,9 +73,11 @@ OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "wei
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes", [1, 2, 3, 10, 16, 17, 33])
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 10, 16, 17, 33, 64, 100, 512, 513])
 @pytest.mark.parametrize("option", range(len(OPTIONS)))
 def test_crammer_singer_blocks_match_rows(dtype, n_classes, option):
+    # rows take vector sweeps instead of bands from LONG_ROW (512) classes on, and for
+    # the loss alone from LONG_ROW_LOSS (64)
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
     kw = OPTIONS[option]
