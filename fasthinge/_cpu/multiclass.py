@@ -155,6 +155,20 @@ LONG_ROW_LOSS = 64
 
 
 @row_jit
+def _cs_terms(z, p, g0, w_y, kink_mode, half, zero):
+    """``(loss, coef)`` of a row with ``z = m − (s_y − max_{j≠y} s_j)``: the row code's.
+
+    ``coef`` is the gradient's magnitude on the max's column (``+``) and on the
+    label (``−``); ``half`` is 0.5 for kink "half", else 1. Scalars only (inlined).
+    """
+    if z > 0:
+        return (z if p == 1 else z * z) * w_y, (g0 if p == 1 else (g0 + g0) * z) * w_y
+    if z == 0 and p == 1 and kink_mode != KINK_ZERO:
+        return zero, g0 * w_y * half
+    return zero, zero
+
+
+@row_jit
 def _first_at_least(flat, start, n, skip, value):
     """The first ``j`` in ``[0, n)``, ``j != skip``, with ``flat[start + j] >= value``, or −1.
 
@@ -313,13 +327,7 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
             g0 = scores.dtype.type(sample_weight[i] / grad_denom) if has_sw else g_const
             w_y = class_weight[y]
             z = margin - (scores[i, y] - best[0, r])
-            loss = zero
-            coef = zero
-            if z > 0:
-                coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
-                loss = (z if p == 1 else z * z) * w_y
-            elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
-                coef = g0 * w_y * half
+            loss, coef = _cs_terms(z, p, g0, w_y, kink_mode, half, zero)
             if index[1, r] or index[0, r] < 0 or z != z:  # NaN or no max > -inf: the row code
                 gi = i if grad.shape[0] else 0
                 scratch = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
@@ -404,12 +412,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
             best = wrong_max(flat, i * n_classes, n_classes, y, flat_grad)  # zeroes grad[i]
             z = margin - (scores[i, y] - best)
             redo = z != z
-            coef = zero
-            if z > 0:
-                coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
-                loss = (z if p == 1 else z * z) * w_y
-            elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
-                coef = g0 * w_y * half
+            loss, coef = _cs_terms(z, p, g0, w_y, kink_mode, half, zero)
             if grad.shape[0] and not redo:
                 if coef != 0:
                     grad[i, _first_at_least(flat, i * n_classes, n_classes, y, best)] = coef
