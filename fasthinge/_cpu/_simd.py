@@ -132,14 +132,15 @@ def lowest_bit(typingctx, mask):  # pragma: no cover (compile-time code)
     return types.int64(mask), codegen
 
 
-def _wrong_max_python(flat, start, n, skip, zeroed):
+def _wrong_max_python(flat, start, n, skip, zeroed, addend, addend_start):
     """``wrong_max`` as plain Python."""
     if zeroed.shape[0]:
         zeroed[start : start + n] = 0
     best = -math.inf
     for j in range(n):
+        value = flat[start + j] if addend is None else addend[addend_start + j] + flat[start + j]
         if j != skip:
-            best = _maximum_python(best, flat[start + j])
+            best = _maximum_python(best, value)
     return flat.dtype.type(best)
 
 
@@ -148,8 +149,11 @@ _WAYS = 4
 
 
 @intrinsic
-def wrong_max(typingctx, flat, start, n, skip, zeroed):  # pragma: no cover (compile-time code)
+def wrong_max(typingctx, flat, start, n, skip, zeroed, addend, addend_start):  # pragma: no cover
     """The max of ``flat[start + j]``, ``0 <= j < n``, ``j != skip``: −inf if none, NaN if any is.
+
+    With an ``addend`` array (not ``None``), the max of ``addend[addend_start + j] +
+    flat[start + j]`` (margin rescaling's ``Δ[y, j] + s_j``), each sum rounded once.
 
     ``zeroed``, unless empty, gets zeros at the same entries, as they are read
     (a gradient row: writing it beside the reads, not in a second pass, keeps
@@ -171,11 +175,16 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed):  # pragma: no cover (com
         return None
     if zeroed.dtype != flat.dtype or not zeroed.mutable:  # flat may be read-only
         return None
+    adding = not isinstance(addend, types.NoneType)
+    if adding and (not isinstance(addend, types.Array) or addend.dtype != flat.dtype):
+        return None
 
     def codegen(context, builder, signature, args):
         b = builder
-        array, first, count, skip, zeroed_array = args
+        array, first, count, skip, zeroed_array, addend_array, addend_first = args
         data = context.make_array(signature.args[0])(context, builder, array).data
+        if adding:
+            extra = context.make_array(signature.args[5])(context, builder, addend_array).data
         zeroed = context.make_array(signature.args[4])(context, builder, zeroed_array)
         has_zeroed = b.icmp_signed(">", zeroed.nitems, lir.Constant(_I64, 0))
         element = data.type.pointee
@@ -219,6 +228,14 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed):  # pragma: no cover (com
                 values = b.call(masked_load, [pointer, align, mask, low])
                 if zeroing:
                     b.call(masked_store, [zeros, target, align, mask])
+            if adding:  # addend + value (a masked-off lane: 0 + −inf)
+                where = b.gep(extra, [b.add(addend_first, j0)])
+                where = b.bitcast(where, vector.as_pointer())
+                if mask is None:
+                    more = b.load(where, align=width)
+                else:
+                    more = b.call(masked_load, [where, align, mask, zeros])
+                values = b.fadd(more, values)
             values = b.select(b.icmp_signed("==", b.add(iota, splat(j0)), skip_lanes), low, values)
             b.store(b.or_(b.load(nan), b.fcmp_unordered("uno", values, values)), nan)
             acc = b.load(best[k])
@@ -263,7 +280,28 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed):  # pragma: no cover (com
                                   lir.Constant(lir.IntType(BLOCK), 0))  # fmt: skip
         return b.select(any_nan, lir.Constant(element, math.nan), result)
 
-    return flat.dtype(flat, types.intp, types.intp, types.intp, zeroed), codegen
+    signature = flat.dtype(flat, types.intp, types.intp, types.intp, zeroed, addend, types.intp)
+    return signature, codegen
+
+
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def first_at_least(flat, start, n, skip, value):
+    """The first ``j`` in ``[0, n)``, ``j != skip``, with ``flat[start + j] >= value``, or −1.
+
+    Whole blocks of the row by a vector compare (``at_least``), then the rest.
+    """
+    j0 = 0
+    while j0 + BLOCK <= n:
+        bits = at_least(flat, start + j0, value)
+        if 0 <= skip - j0 < BLOCK:
+            bits &= ~(1 << (skip - j0))
+        if bits:
+            return j0 + lowest_bit(bits)
+        j0 += BLOCK
+    for j in range(j0, n):
+        if j != skip and flat[start + j] >= value:
+            return j
+    return -1
 
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled

@@ -30,7 +30,7 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
-from ._simd import BLOCK, at_least, lowest_bit, maximum, wrong_max
+from ._simd import first_at_least, maximum, wrong_max
 from ._tiles import LANES, TOTAL, cs_rows, tile_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
@@ -145,7 +145,7 @@ def _cs_row(s, y, margin, p, w_y, kink_mode, split_ties, g0, g):
 #: loop costs more than it saves on a short row: measured 3.5x at C = 10).
 SMALL_ROW = 16
 #: From this many classes on, Crammer–Singer rows (ties "first") are taken one by
-#: one with vector sweeps (``wrong_max``, ``_first_at_least``) instead of in bands;
+#: one with vector sweeps (``wrong_max``, ``first_at_least``) instead of in bands;
 #: for the loss alone from ``LONG_ROW_LOSS``. Measured (float32, ns an element,
 #: alternating builds): with the gradient, (10⁴, 10³) 0.31 → 0.25 on two threads,
 #: (200, 10³) 0.46 → 0.36 on one, but (4·10⁴, 256) 0.30 → 0.44 out of cache (16
@@ -166,26 +166,6 @@ def _cs_terms(z, p, g0, w_y, kink_mode, half, zero):
     if z == 0 and p == 1 and kink_mode != KINK_ZERO:
         return zero, g0 * w_y * half
     return zero, zero
-
-
-@row_jit
-def _first_at_least(flat, start, n, skip, value):
-    """The first ``j`` in ``[0, n)``, ``j != skip``, with ``flat[start + j] >= value``, or −1.
-
-    Whole blocks of the row by a vector compare (``at_least``), then the rest.
-    """
-    j0 = 0
-    while j0 + BLOCK <= n:
-        bits = at_least(flat, start + j0, value)
-        if 0 <= skip - j0 < BLOCK:
-            bits &= ~(1 << (skip - j0))
-        if bits:
-            return j0 + lowest_bit(bits)
-        j0 += BLOCK
-    for j in range(j0, n):
-        if j != skip and flat[start + j] >= value:
-            return j
-    return -1
 
 
 # Per-row code that runs on every row is written out inside the chunk functions:
@@ -352,7 +332,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     classes on (``LONG_ROW_LOSS`` for the loss alone), take vector sweeps
     along each row: its max (``wrong_max``, which zeroes the gradient row as it
     reads) and, for an active row, the max's first index
-    (``_first_at_least``). Other rows of at most
+    (``first_at_least``). Other rows of at most
     ``SMALL_ROW`` classes with ties "first" take one scalar pass below (max,
     its first index and the zeroed gradient row); a NaN wrong score, split
     ties and longer rows go to ``_cs_row`` (vectorised sweeps).
@@ -409,13 +389,13 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
                 gbuf[gi, j_best] = coef
                 gbuf[gi, y] = zero - coef
         elif long_rows:  # the band's results, a row at a time: a NaN row is redone below
-            best = wrong_max(flat, i * n_classes, n_classes, y, flat_grad)  # zeroes grad[i]
+            best = wrong_max(flat, i * n_classes, n_classes, y, flat_grad, None, 0)  # grad[i] = 0
             z = margin - (scores[i, y] - best)
             redo = z != z
             loss, coef = _cs_terms(z, p, g0, w_y, kink_mode, half, zero)
             if grad.shape[0] and not redo:
                 if coef != 0:
-                    grad[i, _first_at_least(flat, i * n_classes, n_classes, y, best)] = coef
+                    grad[i, first_at_least(flat, i * n_classes, n_classes, y, best)] = coef
                     grad[i, y] = zero - coef
         if redo:  # long rows, split ties, or a NaN wrong score
             loss = _cs_row(scores[i], y, margin, p, w_y, kink_mode, split_ties, g0, gbuf[gi])
