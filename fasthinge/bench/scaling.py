@@ -50,7 +50,13 @@ class Series:
 
 
 def sizes(max_elements: int) -> list:
-    """10³, 3·10³, 10⁴, … up to ``max_elements`` (included when it is one of them)."""
+    """10³, 3·10³, 10⁴, … up to ``max_elements`` (included when it is one of them).
+
+    Examples
+    --------
+    >>> sizes(10**5)
+    [1000, 3000, 10000, 30000, 100000]
+    """
     out, decade = [], 1000
     while decade <= max_elements:
         out += [n for n in (decade, 3 * decade) if n <= max_elements]
