@@ -71,10 +71,18 @@ def _inputs(func, shape, dtype, rng):
     return scores, labels
 
 
+class _Calls(list):
+    """Names of the compiled entries called; ``ran``: those that did not decline (−1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran = []
+
+
 @pytest.fixture
 def entry_calls(monkeypatch):
-    """Names of the compiled entries called during the test."""
-    calls = []
+    """Names of the compiled entries called during the test (``_Calls``)."""
+    calls = _Calls()
     entry = _small.entry
 
     def spy(name):
@@ -82,7 +90,10 @@ def entry_calls(monkeypatch):
 
         def counted(*args):
             calls.append(name)
-            return kernel(*args)
+            result = kernel(*args)
+            if result[1] == -1:
+                calls.ran.append(name)
+            return result
 
         return counted
 
@@ -140,6 +151,7 @@ def _not_small_cases(rng):
     read_only = s.copy()
     read_only.flags.writeable = False
     big = rng.standard_normal((ex.CHUNK_ELEMENTS // 10 + 1, 10)).astype(np.float32)
+    shared = np.zeros((64, 10), np.float32)  # labels 0 in its first bytes
     return [
         ("int32 labels", s, y.astype(np.int32), {}),
         ("uint8 labels", s, y.astype(np.uint8), {}),
@@ -158,6 +170,7 @@ def _not_small_cases(rng):
         ("out of another dtype", s, y, {"out": np.empty(s.shape)}),
         ("strided out", s, y, {"out": np.empty((64, 20), np.float32)[:, ::2]}),
         ("out that is the scores", s.copy(), y, "scores"),
+        ("out that holds the labels", s, shared.reshape(-1).view(np.int64)[:64], {"out": shared}),
         ("no rows", s[:0], y[:0], {}),
     ]
 
@@ -175,6 +188,7 @@ def _not_small_binary_cases(rng):
         ("more than one chunk", big, rng.choice([-1, 1], big.shape[0]), {}),
         ("another keyword", s, t, {"sample_weight": np.ones(64)}),
         ("out that is the scores", s.copy(), t, "scores"),
+        ("out that holds the labels", s, t, {"out": t.view(np.float32)[:64]}),
     ]
 
 
@@ -182,12 +196,15 @@ def _not_small_target_cases(rng):
     """The same for the (N, C) targets of the categorical and multilabel losses."""
     s = rng.standard_normal((64, 10)).astype(np.float32)
     t = rng.integers(-1, 10, (64, 10))
+    t_bytes = t.view(np.float32).reshape(-1)  # the targets' memory as float32
     return [
         ("targets of another dtype", s, t.astype(np.float64), {}),
         ("(N,) targets", s, t[:, 0], {}),
         ("strided targets", s, np.asfortranarray(t), {}),
         ("strided float32 targets", s, np.asfortranarray(t.astype(np.float32)), {}),
         ("another keyword", s, t, {"reduction": "none"}),
+        ("out that is the targets", s, t.astype(np.float32), "targets"),
+        ("out that holds the targets", s, t, {"out": t_bytes[:640].reshape(64, 10)}),
     ]
 
 
@@ -196,13 +213,13 @@ def test_other_calls_take_the_general_path(func, rng, entry_calls):
     cases = _not_small_binary_cases if func in BINARY else _not_small_cases
     cases = _not_small_target_cases if func in TARGETS else cases
     for why, scores, labels, kwargs in cases(rng):
-        if kwargs == "scores":
-            kwargs = {"out": scores}
+        if kwargs in ("scores", "targets"):
+            kwargs = {"out": scores if kwargs == "scores" else labels}
         try:
             func(scores, labels, **kwargs)
         except (TypeError, ValueError):
             pass  # the general path's checks raise as they always did
-        assert entry_calls == [], why
+        assert entry_calls.ran == [], why  # (an entry may decline: out sharing memory)
 
 
 @pytest.mark.parametrize("bad", [-2, 6, np.iinfo(np.int64).min])
@@ -293,7 +310,8 @@ def test_structured_cost_checks_and_forms(dtype, rng, entry_calls):
     for other in (cost.astype(np.float16), cost.tolist(), np.asfortranarray(cost + cost.T)):
         fh.structured_hinge(s, y, other)  # converted by the general path
     _assert_same(fh.structured_hinge(s, y, cost=cost), expected)  # by name too
-    assert entry_calls == ["structured_hinge"] * 5
+    assert entry_calls == ["structured_hinge"] * 6  # the out = cost call: the entry declined
+    assert entry_calls.ran == ["structured_hinge"]  # by name
 
 
 @pytest.mark.parametrize("bad", [-1, 4, 2**40, np.iinfo(np.int64).min])

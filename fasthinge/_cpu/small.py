@@ -26,11 +26,12 @@ The entries::
   numbers, rounded to the dtype here as the general path rounds them); labels ±1.
 - ``categorical_hinge_small`` takes (N, C) targets in the scores' dtype (any
   value), ``multilabel_margin_small`` (N, C) int64 targets, each in ``[−1, C)``.
-- ``first_bad``: the index of the first invalid label (outside ``[0, C)``, or
-  not ±1; a hinge embedding and the categorical hinge take any target; for
-  multilabel targets a flat index), or −1. When it is not −1 nothing else ran
-  (``grad`` is untouched, ``total`` is 0): the caller then goes the general
-  way, which raises the error.
+- ``first_bad``: ``OUT_SHARES_MEMORY`` (−2) when ``grad`` (the caller's ``out``)
+  shares memory with an input; else the index of the first invalid label
+  (outside ``[0, C)``, or not ±1; a hinge embedding and the categorical hinge
+  take any target; for multilabel targets a flat index), or −1. When it is
+  not −1 nothing else ran (``grad`` is untouched, ``total`` is 0): the caller
+  then goes the general way, which raises the error.
 - ``total``: the float64 sum of the row losses, the chunk sum the serial
   driver would have written into ``partials[0]``; the caller divides it by
   ``denominator`` and rounds once to the dtype.
@@ -53,9 +54,36 @@ from .one_vs_all import _ova_chunk
 from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
 
+#: ``first_bad`` of an entry whose ``grad`` shares memory with an input.
+OUT_SHARES_MEMORY = -2
+
 # Constants passed on are wrapped (``np.int64(1)``, ``np.bool_(False)``): a bare ``1``
 # has Numba's type ``Literal[int](1)``, and the chunk function would be compiled
 # again for it instead of reusing the general path's (int64, bool) specialisation.
+
+
+@serial_jit
+def _overlaps(a, b):
+    """Whether two C-contiguous arrays share bytes (``np.may_share_memory``'s bounds test).
+
+    Compiled into the entries: in Python the test costs ~0.3 µs an input.
+    """
+    a0, b0 = a.ctypes.data, b.ctypes.data
+    return a.size > 0 and b.size > 0 and a0 < b0 + b.nbytes and b0 < a0 + a.nbytes
+
+
+@serial_jit
+def _shares_memory(grad, scores, targets):
+    """Whether ``grad`` shares memory with the scores or the labels (targets)."""
+    return _overlaps(grad, scores) or _overlaps(grad, targets)
+
+
+@serial_jit
+def _bad_class(scores, labels, grad):
+    """``first_bad`` of an entry taking class labels in ``[0, C)``."""
+    if _shares_memory(grad, scores, labels):
+        return np.int64(OUT_SHARES_MEMORY)
+    return first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
 
 
 @serial_jit
@@ -70,41 +98,41 @@ def _first_not_pm1(labels):
 @serial_jit
 def weston_watkins_small(scores, labels, grad, denominator):
     """Weston–Watkins with the defaults (``margin=1, p=1, normalize=True``)."""
-    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
+    bad = _bad_class(scores, labels, grad)
     weights, params, no_rows = _ww_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
-    total = _ww_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    total = _ww_chunk(first, scores, labels, weights, params, grad, no_rows) if bad == -1 else 0.0
     return total, bad
 
 
 @serial_jit
 def crammer_singer_small(scores, labels, grad, denominator):
     """Crammer–Singer with the defaults (``margin=1, p=1``, ties "first")."""
-    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
+    bad = _bad_class(scores, labels, grad)
     weights, params, no_rows = _cs_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
-    total = _cs_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    total = _cs_chunk(first, scores, labels, weights, params, grad, no_rows) if bad == -1 else 0.0
     return total, bad
 
 
 @serial_jit
 def one_vs_all_small(scores, labels, grad, denominator):
     """One-vs-all with the defaults (``margin=1, p=1, normalize=False``)."""
-    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
+    bad = _bad_class(scores, labels, grad)
     weights, params, no_rows = _ova_defaults(scores, denominator)
     first = np.int64(0)  # the one chunk
-    total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    total = _ova_chunk(first, scores, labels, weights, params, grad, no_rows) if bad == -1 else 0.0
     return total, bad
 
 
 @serial_jit
 def topk_hinge_small(scores, labels, grad, denominator, k):
     """Top-k α with the defaults (``margin=1``, kink "zero", ties "first"), ``1 ≤ k < C``."""
-    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
+    bad = _bad_class(scores, labels, grad)
     weights, params, no_rows = _topk_defaults(scores, denominator, k)
     first = np.int64(0)  # the one chunk
     args = (scores, labels, weights, params, grad, no_rows)
-    total = _structured_chunk(first, *args) if bad < 0 else 0.0
+    total = _structured_chunk(first, *args) if bad == -1 else 0.0
     return total, bad
 
 
@@ -115,12 +143,13 @@ def structured_hinge_small(scores, labels, grad, denominator, cost):
     A cost that is not finite and ``>= 0`` with a zero diagonal counts as a bad
     label (0): the general path raises its error.
     """
-    bad = first_bad_class(labels, scores.shape[1], np.int64(NO_IGNORE), np.bool_(False))
-    bad = bad if bad >= 0 or _valid_cost(cost) else np.int64(0)
+    bad = _bad_class(scores, labels, grad)
+    bad = np.int64(OUT_SHARES_MEMORY) if bad == -1 and _overlaps(grad, cost) else bad
+    bad = bad if bad != -1 or _valid_cost(cost) else np.int64(0)
     weights, params, no_rows = _max_type_defaults(scores, denominator, MARGIN_RESCALING, 0, cost)
     first = np.int64(0)  # the one chunk
     args = (scores, labels, weights, params, grad, no_rows)
-    total = _structured_chunk(first, *args) if bad < 0 else 0.0
+    total = _structured_chunk(first, *args) if bad == -1 else 0.0
     return total, bad
 
 
@@ -194,11 +223,14 @@ def _ova_defaults(scores, denominator):
 @serial_jit
 def binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, kink):
     """A binary loss of ``_cpu.binary`` (``mode``) with its function's defaults, ±1 labels."""
-    bad = -1 if mode == EMBEDDING else _first_not_pm1(labels)
+    if _shares_memory(grad, scores, labels):
+        bad = np.int64(OUT_SHARES_MEMORY)
+    else:
+        bad = -1 if mode == EMBEDDING else _first_not_pm1(labels)
     constants = (mode, margin, gamma, scale, kink)
     weights, params, no_rows = _binary_defaults(scores, denominator, *constants)
     first = np.int64(0)  # the one chunk
-    total = _binary_chunk(first, scores, labels, weights, params, grad, no_rows) if bad < 0 else 0.0
+    total = _binary_chunk(first, scores, labels, weights, params, grad, no_rows) if bad == -1 else 0.0
     return total, bad
 
 
@@ -218,6 +250,8 @@ def _binary_defaults(scores, denominator, mode, margin, gamma, scale, kink):
 @serial_jit
 def categorical_hinge_small(scores, targets, grad, denominator):
     """Keras' categorical hinge with the defaults (``margin=1``, kink "half", ties "split")."""
+    if _shares_memory(grad, scores, targets):
+        return 0.0, np.int64(OUT_SHARES_MEMORY)
     n_rows = scores.shape[0]
     dtype = scores.dtype.type
     grad_denom = denominator
@@ -230,9 +264,11 @@ def categorical_hinge_small(scores, targets, grad, denominator):
 @serial_jit
 def multilabel_margin_small(scores, targets, grad, denominator):
     """PyTorch's multilabel margin with the defaults (``margin=1``, kink "zero", NaN propagates)."""
+    if _shares_memory(grad, scores, targets):
+        return 0.0, np.int64(OUT_SHARES_MEMORY)
     n_rows, n_classes = scores.shape
     bad = first_bad_class(targets.reshape(targets.size), n_classes, np.int64(-1), np.bool_(True))
-    if bad >= 0:
+    if bad != -1:
         return 0.0, bad
     dtype = scores.dtype.type
     grad_denom = denominator * float(max(1, n_classes))  # the reduction's, and ÷C per row
