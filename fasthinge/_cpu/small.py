@@ -230,7 +230,8 @@ def binary_small(scores, labels, grad, denominator, mode, margin, gamma, scale, 
     constants = (mode, margin, gamma, scale, kink)
     weights, params, no_rows = _binary_defaults(scores, denominator, *constants)
     first = np.int64(0)  # the one chunk
-    total = _binary_chunk(first, scores, labels, weights, params, grad, no_rows) if bad == -1 else 0.0
+    args = (scores, labels, weights, params, grad, no_rows)
+    total = _binary_chunk(first, *args) if bad == -1 else 0.0
     return total, bad
 
 
