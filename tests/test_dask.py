@@ -20,7 +20,7 @@ def client(tmp_path_factory):
     """Two worker processes, one thread each, each with its own Numba cache directory."""
     cache = tmp_path_factory.mktemp("numba-workers")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as client:  # fmt: skip
         client.register_plugin(fhd.numba_cache_plugin(cache))
         yield client
