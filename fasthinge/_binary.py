@@ -50,7 +50,8 @@ def _run(
     if mode == EMBEDDING:  # any real target is valid (see hinge_embedding)
         t = v.as_real_labels(labels, s.shape[0])
     else:
-        t = v.as_binary_labels(labels, s.shape[0], pos, neg, ignore)
+        n_threads = v.n_threads_of(shared.get("n_threads"))  # the label check's too
+        t = v.as_binary_labels(labels, s.shape[0], pos, neg, ignore, n_threads)
     m = v.check_margin(margin, dtype)
     g = v.check_positive(gamma, "gamma", dtype)
     v.check_choice(kink, "kink", v.KINKS)

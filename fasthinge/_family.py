@@ -417,7 +417,7 @@ def multilabel_margin(
     if type(scores) is not np.ndarray and on_device(scores):
         return on_gpu("multilabel_margin", locals())
     s = v.as_scores(scores, 2)
-    t = v.as_multilabel_targets(targets, s.shape)
+    t = v.as_multilabel_targets(targets, s.shape, v.n_threads_of(n_threads))
     m = v.check_margin(margin, s.dtype)
     v.check_choice(kink, "kink", v.KINKS)
     drop_nan = v.check_choice(nan, "nan", ("propagate", "drop")) == "drop"

@@ -60,7 +60,8 @@ def validate(
     s = v.as_scores(scores, 2)
     n_rows, n_classes = s.shape
     ignore = v.check_ignore_index(ignore_index)
-    y = v.as_class_labels(labels, n_rows, n_classes, ignore)
+    n_threads = v.n_threads_of(shared.get("n_threads"))  # the label check's too
+    y = v.as_class_labels(labels, n_rows, n_classes, ignore, n_threads)
     m = v.check_margin(margin, s.dtype)
     p = v.check_p(p)
     v.check_choice(kink, "kink", v.KINKS)

@@ -69,8 +69,13 @@ def as_scores(scores: Any, ndim: int, name: str = "scores") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np.ndarray:
-    """Integer class indices (N,), each in ``[0, n_classes)`` or equal to ``ignore``."""
+def as_class_labels(
+    labels: Any, n_rows: int, n_classes: int, ignore: int, n_threads: int | None = None
+) -> np.ndarray:
+    """Integer class indices (N,), each in ``[0, n_classes)`` or equal to ``ignore``.
+
+    ``n_threads`` (checked, ``check_n_threads``) runs the check as the call's kernel runs.
+    """
     array = as_array(labels, "labels")
     if array.dtype.kind not in "iu":
         raise TypeError(f"labels must be integers (class indices), got dtype {array.dtype}")
@@ -82,7 +87,8 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
     if n_rows <= SMALL_LABELS:  # one serial pass beats a parallel launch
         first = _label_kernels().first_bad_class(array, n_classes, ignore, ignore != NO_IGNORE)
     else:
-        first = _first_bad_label("class", array, (n_classes, ignore, ignore != NO_IGNORE))
+        args = (n_classes, ignore, ignore != NO_IGNORE)
+        first = _first_bad_label("class", array, args, n_threads)
     if first >= 0:
         raise ValueError(
             f"labels must be in [0, {n_classes}) (or ignore_index), "
@@ -91,12 +97,14 @@ def as_class_labels(labels: Any, n_rows: int, n_classes: int, ignore: int) -> np
     return array
 
 
-def as_binary_labels(labels: Any, n_rows: int, pos: int, neg: int, ignore: int) -> np.ndarray:
-    """Binary targets (N,), each equal to ``pos``, ``neg`` or ``ignore``."""
+def as_binary_labels(
+    labels: Any, n_rows: int, pos: int, neg: int, ignore: int, n_threads: int | None = None
+) -> np.ndarray:
+    """Binary targets (N,), each equal to ``pos``, ``neg`` or ``ignore`` (on ``n_threads``)."""
     array = as_real_labels(labels, n_rows)
     if ignore in (pos, neg):
         raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
-    first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE))
+    first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE), n_threads)
     if first >= 0:
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"
@@ -116,14 +124,14 @@ def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _first_bad_label(kind: str, labels: np.ndarray, args: tuple) -> int:
-    """Index of the first invalid label (one parallel pass, ``_cpu.labels``), or -1."""
+def _first_bad_label(kind: str, labels: np.ndarray, args: tuple, n_threads: int | None) -> int:
+    """Index of the first invalid label (one pass on ``n_threads``, ``_cpu.labels``), or -1."""
     kernels = _label_kernels()
     chunk = 1 << 16
     first_bad = np.empty(-(-labels.shape[0] // chunk), np.int64)
     serial = getattr(kernels, kind + "_labels_serial")
     parallel = getattr(kernels, kind + "_labels_parallel")
-    _threading.launch(serial, parallel, (labels, *args, chunk, first_bad), labels.size, None)
+    _threading.launch(serial, parallel, (labels, *args, chunk, first_bad), labels.size, n_threads)
     first = int(first_bad.min()) if first_bad.size else labels.shape[0]
     return first if first < labels.shape[0] else -1
 
@@ -165,8 +173,8 @@ def as_target_matrix(targets: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def as_multilabel_targets(targets: Any, shape: tuple) -> np.ndarray:
-    """Integer (N, C) class indices ended by −1, each in ``[−1, C)``, as int64."""
+def as_multilabel_targets(targets: Any, shape: tuple, n_threads: int | None = None) -> np.ndarray:
+    """(N, C) int64 class indices ended by −1, each in ``[−1, C)`` (checked on ``n_threads``)."""
     array = as_array(targets, "targets")
     if array.dtype.kind not in "iu":
         raise TypeError(f"targets must be integers (class indices), got dtype {array.dtype}")
@@ -174,7 +182,7 @@ def as_multilabel_targets(targets: Any, shape: tuple) -> np.ndarray:
         raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=np.int64)
     # one pass, no temporaries: class indices in [0, C), with -1 as the "ignored" value
-    first = _first_bad_label("class", array.reshape(-1), (shape[1], -1, True))
+    first = _first_bad_label("class", array.reshape(-1), (shape[1], -1, True), n_threads)
     if first >= 0:
         where = [int(i) for i in np.unravel_index(first, shape)]
         raise ValueError(f"targets must be in [-1, {shape[1]}), got targets{where} = "
@@ -268,6 +276,11 @@ def check_out(out: Any, shape: tuple, dtype: np.dtype, inputs: tuple) -> np.ndar
         if array is not None and np.may_share_memory(out, array):
             raise ValueError("out must not share memory with an input")
     return out
+
+
+def n_threads_of(n_threads: Any) -> int | None:
+    """``check_n_threads`` against this process's threads (the label checks run on them too)."""
+    return check_n_threads(n_threads, _threading.max_threads)
 
 
 def check_n_threads(n_threads: Any, max_threads: Callable[[], int]) -> int | None:

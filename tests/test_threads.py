@@ -147,3 +147,22 @@ def test_after_fork_the_serial_path_works(rng):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(_child_loss, ((s, y),)).get(timeout=120)
     assert got == expected
+
+
+def test_n_threads_1_opens_no_parallel_region(monkeypatch, rng):
+    """``n_threads=1``: the label checks run on one thread too, as the kernels do."""
+    regions = []
+    run_parallel = _threading._run_parallel
+
+    def recorded(parallel, args, n_threads):
+        regions.append(parallel)
+        return run_parallel(parallel, args, n_threads)
+
+    monkeypatch.setattr(_threading, "_run_parallel", recorded)
+    n = 4 * 2**14  # more labels than a short vector: the parallel-sized check
+    long_labels = (fh.weston_watkins, rng.standard_normal((n, 2)), rng.integers(0, 2, n), {})
+    for func, s, y, kw in [*_calls(), long_labels]:
+        func(s, y, n_threads=1, **kw)
+    assert regions == []
+    long_labels[0](*long_labels[1:3])  # n_threads=None: Numba's setting
+    assert len(regions) == 2  # the label check, the kernel
