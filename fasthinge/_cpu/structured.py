@@ -282,10 +282,12 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
     or an ``inf − inf`` loss is left to the row code (the caller's loop): the
     rows before it are done, and the returned row is that band's first.
     """
+    width = TOPK_BAND_ROWS
+    if stop - start < width:  # no band: no scratch to allocate
+        return start, acc
     margin, kind, k, _, kink_frac, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, _, _, _ = weights
     n_classes = scores.shape[1]
-    width = TOPK_BAND_ROWS
     dtype = scores.dtype.type
     inv_k = dtype(1.0) / dtype(k)
     alpha = kind == TOPK_ALPHA
@@ -518,9 +520,10 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
         while start < stop:
             start, acc = _topk_bands(start, stop, *args, acc)
             end = min(start + TOPK_BAND_ROWS, stop)  # a band left to the row code, or the tail
-            acc = _structured_rows(start, end, *args, acc)
+            if end > start:  # (the row code allocates its scratch rows)
+                acc = _structured_rows(start, end, *args, acc)
             start = end
-    return _structured_rows(start, stop, *args, acc)
+    return _structured_rows(start, stop, *args, acc) if start < stop else acc
 
 
 @serial_jit
