@@ -104,7 +104,8 @@ def as_binary_labels(
     array = as_real_labels(labels, n_rows)
     if ignore in (pos, neg):
         raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
-    first = _first_bad_label("binary", array, (pos, neg, ignore, ignore != NO_IGNORE), n_threads)
+    kind = "binary_int" if array.dtype.kind == "i" else "binary"  # (signed: t ^ pos is an int)
+    first = _first_bad_label(kind, array, (pos, neg, ignore, ignore != NO_IGNORE), n_threads)
     if first >= 0:
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"

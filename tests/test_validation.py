@@ -1,5 +1,7 @@
 """Every bad argument raises a clear ValueError/TypeError naming it, before any kernel runs."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,34 @@ def test_binary_labels():
     _raises(
         ValueError, "label_encoding must be one of", fh.binary_hinge, F, T, label_encoding="auto"
     )
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.float64])
+def test_binary_labels_checked_in_every_chunk(dtype):
+    """The check's chunked sweeps (a signed integer dtype has its own): the first bad label."""
+    n = 3 * 2**16 + 5  # four chunks of the check, the last one short
+    f = np.zeros(n, np.float32)
+    pos = 2 * 2**16 + 7
+    low = np.iinfo(dtype).min if np.dtype(dtype).kind == "i" else -1e300
+    bad_values = [0, 2, 3] if dtype == np.uint8 else [0, 2, -2, low, 100]
+    for encoding, (neg, good) in {"pm1": (-1, (-1, 1)), "01": (0, (0, 1))}.items():
+        if dtype == np.uint8 and neg < 0:
+            continue
+        t = np.resize(np.array(good, dtype), n)
+        fh.binary_hinge(f, t, label_encoding=encoding, return_grad=False)
+        t[pos] = 100
+        fh.binary_hinge(f, t, label_encoding=encoding, ignore_index=100, return_grad=False)
+        for bad in bad_values:
+            if bad in good:
+                continue
+            t[pos], t[pos + 3] = bad, bad
+            _raises(ValueError, rf"labels\[{pos}\] = {re.escape(str(t[pos]))}$", fh.binary_hinge,
+                    f, t, label_encoding=encoding)  # fmt: skip
+            t[pos + 3] = good[0]
+        t[-1] = bad_values[-1]
+        t[pos] = good[1]
+        _raises(ValueError, rf"labels\[{n - 1}\] = ", fh.binary_hinge, f, t,
+                label_encoding=encoding)  # fmt: skip
 
 
 @pytest.mark.parametrize("func,s,y", ALL)

@@ -44,19 +44,48 @@ def _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk):
 
 @row_jit
 def _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
-    """First ``i`` in chunk ``c`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``."""
+    """First ``i`` in chunk ``c`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``, or N."""
+    n = labels.shape[0]
     lo = c * chunk
-    hi = min(labels.shape[0], lo + chunk)
+    hi = min(n, lo + chunk)
     n_bad = 0
     part = labels[lo:hi]
     for k in range(part.shape[0]):
         t = part[k]
         n_bad += (t != pos) & (t != neg) & ((t != ignore) | (not has_ignore))
-    if n_bad:
-        for i in range(lo, hi):
-            t = labels[i]
-            if t != pos and t != neg and (t != ignore or not has_ignore):
-                return i
+    return _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore) if n_bad else n
+
+
+@row_jit
+def _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
+    """``_binary_chunk`` for signed integer labels, without a compare per label.
+
+    A label is valid when ``t ^ pos``, ``t ^ neg`` or ``t ^ ignore`` is 0, that
+    is when their unsigned minimum is: the sweep ORs the minima (integer ALU
+    operations; compares into mask registers all issue on one port of Intel
+    cores). 10⁷ int64 labels, two threads: 1.42–1.51× the time of a plain
+    parallel read with three compares a label, 1.22–1.28× with this sweep.
+    """
+    n = labels.shape[0]
+    lo = c * chunk
+    hi = min(n, lo + chunk)
+    other = ignore if has_ignore else pos
+    bits = np.uint64(0)
+    part = labels[lo:hi]
+    for k in range(part.shape[0]):
+        t = np.int64(part[k])
+        either = min(np.uint64(t ^ pos), np.uint64(t ^ neg))
+        bits |= min(either, np.uint64(t ^ other))
+    return _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore) if bits else n
+
+
+@row_jit
+def _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore):
+    """First ``i`` in ``lo..hi`` with ``labels[i]`` not ``pos``, ``neg`` or ``ignore``, or N."""
+    for i in range(lo, hi):
+        t = labels[i]
+        if t != pos and t != neg and (t != ignore or not has_ignore):
+            return i
     return labels.shape[0]
 
 
@@ -98,3 +127,17 @@ def binary_labels_parallel(labels, pos, neg, ignore, has_ignore, chunk, first_ba
     """Parallel check of binary labels."""
     for c in numba.prange(first_bad.shape[0]):
         first_bad[c] = _binary_chunk(c, labels, pos, neg, ignore, has_ignore, chunk)
+
+
+@serial_jit
+def binary_int_labels_serial(labels, pos, neg, ignore, has_ignore, chunk, first_bad):
+    """Serial check of binary labels of a signed integer dtype."""
+    for c in range(first_bad.shape[0]):
+        first_bad[c] = _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk)
+
+
+@parallel_jit
+def binary_int_labels_parallel(labels, pos, neg, ignore, has_ignore, chunk, first_bad):
+    """Parallel check of binary labels of a signed integer dtype."""
+    for c in numba.prange(first_bad.shape[0]):
+        first_bad[c] = _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk)

@@ -48,7 +48,7 @@ import numpy as np
 from ._jit import serial_jit
 from .binary import EMBEDDING, _binary_chunk
 from .labels import NO_IGNORE, first_bad_class
-from .labels import _binary_chunk as _binary_labels
+from .labels import _binary_int_chunk as _binary_labels
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
 from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
