@@ -102,6 +102,42 @@ def test_binary_labels():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("ignore", [None, -1, -100, 3])
+def test_class_labels_checked_in_every_chunk(dtype, ignore):
+    """The check's chunked sweeps (an unsigned max without ignore_index or with −1)."""
+    n, n_classes = 3 * 2**16 + 5, 7  # four chunks of the check, the last one short
+    s = np.zeros((n, n_classes), np.float32)
+    y = np.resize(np.arange(n_classes, dtype=dtype), n)
+    if ignore is not None:
+        y[[5, 2**16 + 1, n - 1]] = ignore
+    fh.crammer_singer(s, y, ignore_index=ignore, return_grad=False)
+    pos = 2 * 2**16 + 7
+    info = np.iinfo(dtype)
+    for bad in (-1, -2, -100, n_classes, 100, info.min, info.max):
+        if bad == ignore:
+            continue
+        y[pos], y[pos + 3] = bad, bad
+        _raises(ValueError, rf"labels\[{pos}\] = {bad}$", fh.crammer_singer, s, y,
+                ignore_index=ignore)  # fmt: skip
+        y[pos + 3] = 0
+        y[pos] = 1
+    y[-2] = n_classes
+    _raises(ValueError, rf"labels\[{n - 2}\] = {n_classes}$", fh.crammer_singer, s, y,
+            ignore_index=ignore)  # fmt: skip
+
+
+def test_multilabel_targets_checked_in_every_chunk():
+    n, n_classes = 2**16 // 4 + 3, 8  # (N, C) targets: three chunks of the check
+    s = np.zeros((n, n_classes), np.float32)
+    t = np.resize(np.arange(-1, n_classes - 1), (n, n_classes))
+    fh.multilabel_margin(s, t, return_grad=False)
+    for bad in (-2, n_classes, np.iinfo(np.int64).min, np.iinfo(np.int64).max):
+        t[n - 2, 5] = bad
+        _raises(ValueError, rf"got targets\[{n - 2}, 5\] = {bad}$", fh.multilabel_margin, s, t)
+        t[n - 2, 5] = 0
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.float64])
 def test_binary_labels_checked_in_every_chunk(dtype):
     """The check's chunked sweeps (a signed integer dtype has its own): the first bad label."""

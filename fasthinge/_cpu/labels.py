@@ -25,21 +25,39 @@ def _class_chunk(c, labels, n_classes, ignore, has_ignore, chunk):
     A branch-free (vectorised) sweep finds whether there is one; only then a
     second sweep finds where. The sweep indexes a slice from 0: with ``i`` from
     ``range(lo, hi)`` Numba's negative-index fix-up stays in the loop and LLVM
-    vectorises the loads as gathers.
+    vectorises the loads as gathers. Without an ignored value, or with −1
+    (multilabel targets), the sweep is an unsigned max (``_class_max``).
     """
     lo = c * chunk
     hi = min(labels.shape[0], lo + chunk)
-    n_bad = 0  # a count, not a bool: an integer sum vectorises without mask registers
     part = labels[lo:hi]
-    for k in range(part.shape[0]):  # k >= 0 is provable: no negative-index fix-up
-        y = part[k]
-        n_bad += ((y < 0) | (y >= n_classes)) & ((y != ignore) | (not has_ignore))
+    if not has_ignore or ignore == -1:
+        shift = np.int64(1 if has_ignore else 0)  # −1 → 0, [0, C) → [1, C]
+        n_bad = _class_max(part, shift) >= np.uint64(n_classes + shift)
+    else:
+        n_bad = 0  # a count, not a bool: an integer sum vectorises without mask registers
+        for k in range(part.shape[0]):  # k >= 0 is provable: no negative-index fix-up
+            y = part[k]
+            n_bad += ((y < 0) | (y >= n_classes)) & (y != ignore)
     if n_bad:
         for i in range(lo, hi):
             y = labels[i]
             if (y < 0 or y >= n_classes) and (y != ignore or not has_ignore):
                 return i
     return labels.shape[0]
+
+
+@row_jit
+def _class_max(part, shift):
+    """The largest ``labels + shift`` as unsigned (a negative label is larger than any class).
+
+    A max, not a compare a label: compares into mask registers all issue on
+    one port of Intel cores.
+    """
+    top = np.uint64(0)
+    for k in range(part.shape[0]):
+        top = max(top, np.uint64(np.int64(part[k]) + shift))
+    return top
 
 
 @row_jit
