@@ -162,6 +162,21 @@ def _usable_out(out: Any, scores: np.ndarray) -> bool:
     )
 
 
+def _by_position(args: tuple, kwargs: dict, names: tuple) -> tuple:
+    """``(args + the values of names, the other keywords)``; unchanged if a name is missing.
+
+    No generator or comprehension: a by-name ``k`` cost 1.6–2 µs more than by
+    position with them.
+    """
+    rest = kwargs.copy()
+    values = []
+    for name in names:
+        if name not in rest:
+            return args, kwargs
+        values.append(rest.pop(name))
+    return (*args, *values), rest
+
+
 def small_calls(
     name: str,
     *constants: float,
@@ -185,10 +200,7 @@ def small_calls(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             small_args, small_kwargs = args, kwargs
             if extra_names and 2 <= len(args) < positional:
-                named = extra_names[len(args) - 2 :]
-                if all(n in kwargs for n in named):
-                    small_args = args + tuple(kwargs[n] for n in named)
-                    small_kwargs = {k: v for k, v in kwargs.items() if k not in named}
+                small_args, small_kwargs = _by_position(args, kwargs, extra_names[len(args) - 2 :])
             keywords_ok = not small_kwargs or small_kwargs.keys() <= KEYWORDS
             if len(small_args) == positional and keywords_ok:
                 result = run_small(small_args, small_kwargs)
