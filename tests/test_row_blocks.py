@@ -53,6 +53,16 @@ def _check_bands_match_rows(fn, scores, labels, kw, ignore=True, min_rows=BAND_R
     np.testing.assert_array_equal(out, grad_rows)  # "sum" scales each row by 1, as "none" does
     expected = _kernel_sum(loss_rows, scores.shape[1], min_rows)
     assert np.array_equal(total, expected, equal_nan=True)
+    only_total = fn(scores, labels, reduction="sum", return_grad=False, **kw)
+    assert np.array_equal(only_total, expected, equal_nan=True)  # the loss-only paths' sums
+    # the cases' NaN and inf rows make those sums NaN: the sums again without them
+    finite = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
+    losses = fn(finite, labels, reduction="none", return_grad=False, **kw)
+    expected = _kernel_sum(losses, scores.shape[1], min_rows)
+    assert np.isfinite(expected)
+    for return_grad in (True, False):
+        total = fn(finite, labels, reduction="sum", return_grad=return_grad, **kw)
+        assert np.array_equal(total if return_grad is False else total[0], expected)
 
 
 def _kernel_sum(losses, n_classes, min_rows):
