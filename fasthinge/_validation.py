@@ -29,6 +29,8 @@ TIES = ("first", "split")
 NO_IGNORE = np.iinfo(np.int64).min
 #: Up to this many class labels one serial pass checks them; above, the parallel kernel.
 SMALL_LABELS = 1 << 14
+#: Labels a chunk of the parallel label checks (each chunk reports its first bad one).
+LABEL_CHUNK = 1 << 16
 
 
 def _shown(value: Any) -> str:
@@ -128,7 +130,7 @@ def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
 def _first_bad_label(kind: str, labels: np.ndarray, args: tuple, n_threads: int | None) -> int:
     """Index of the first invalid label (one pass on ``n_threads``, ``_cpu.labels``), or -1."""
     kernels = _label_kernels()
-    chunk = 1 << 16
+    chunk = LABEL_CHUNK
     first_bad = np.empty(-(-labels.shape[0] // chunk), np.int64)
     serial = getattr(kernels, kind + "_labels_serial")
     parallel = getattr(kernels, kind + "_labels_parallel")

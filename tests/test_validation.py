@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
+from fasthinge import _validation as v
 
 S = np.arange(12, dtype=np.float64).reshape(4, 3) / 7
 Y = np.array([0, 2, 1, 2])
@@ -102,17 +103,29 @@ def test_binary_labels():
     )
 
 
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Label checks in chunks of 64, on the parallel driver, for any number of labels."""
+    from fasthinge import _threading
+
+    monkeypatch.setattr(v, "LABEL_CHUNK", 64)
+    monkeypatch.setattr(v, "SMALL_LABELS", 0)
+    monkeypatch.setattr(_threading, "PARALLEL_MIN_ELEMENTS", 0)
+    return 64
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("ignore", [None, -1, -100, 3])
-def test_class_labels_checked_in_every_chunk(dtype, ignore):
+def test_class_labels_checked_in_every_chunk(dtype, ignore, small_chunks):
     """The check's chunked sweeps (an unsigned max without ignore_index or with −1)."""
-    n, n_classes = 3 * 2**16 + 5, 7  # four chunks of the check, the last one short
+    n, n_classes = 3 * small_chunks + 5, 7  # four chunks, the last one short
     s = np.zeros((n, n_classes), np.float32)
     y = np.resize(np.arange(n_classes, dtype=dtype), n)
     if ignore is not None:
-        y[[5, 2**16 + 1, n - 1]] = ignore
-    fh.crammer_singer(s, y, ignore_index=ignore, return_grad=False)
-    pos = 2 * 2**16 + 7
+        y[[5, small_chunks + 1, n - 1]] = ignore
+    no_ignore = v.NO_IGNORE if ignore is None else ignore
+    v.as_class_labels(y, n, n_classes, no_ignore)  # valid
+    pos = 2 * small_chunks + 7
     info = np.iinfo(dtype)
     for bad in (-1, -2, -100, n_classes, 100, info.min, info.max):
         if bad == ignore:
@@ -127,11 +140,11 @@ def test_class_labels_checked_in_every_chunk(dtype, ignore):
             ignore_index=ignore)  # fmt: skip
 
 
-def test_multilabel_targets_checked_in_every_chunk():
-    n, n_classes = 2**16 // 4 + 3, 8  # (N, C) targets: three chunks of the check
+def test_multilabel_targets_checked_in_every_chunk(small_chunks):
+    n, n_classes = 3 * small_chunks // 8 + 3, 8  # (N, C) targets: four chunks
     s = np.zeros((n, n_classes), np.float32)
     t = np.resize(np.arange(-1, n_classes - 1), (n, n_classes))
-    fh.multilabel_margin(s, t, return_grad=False)
+    v.as_multilabel_targets(t, t.shape)  # valid
     for bad in (-2, n_classes, np.iinfo(np.int64).min, np.iinfo(np.int64).max):
         t[n - 2, 5] = bad
         _raises(ValueError, rf"got targets\[{n - 2}, 5\] = {bad}$", fh.multilabel_margin, s, t)
@@ -139,20 +152,20 @@ def test_multilabel_targets_checked_in_every_chunk():
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.float64])
-def test_binary_labels_checked_in_every_chunk(dtype):
+def test_binary_labels_checked_in_every_chunk(dtype, small_chunks):
     """The check's chunked sweeps (a signed integer dtype has its own): the first bad label."""
-    n = 3 * 2**16 + 5  # four chunks of the check, the last one short
+    n = 3 * small_chunks + 5  # four chunks, the last one short
     f = np.zeros(n, np.float32)
-    pos = 2 * 2**16 + 7
+    pos = 2 * small_chunks + 7
     low = np.iinfo(dtype).min if np.dtype(dtype).kind == "i" else -1e300
     bad_values = [0, 2, 3] if dtype == np.uint8 else [0, 2, -2, low, 100]
     for encoding, (neg, good) in {"pm1": (-1, (-1, 1)), "01": (0, (0, 1))}.items():
         if dtype == np.uint8 and neg < 0:
             continue
         t = np.resize(np.array(good, dtype), n)
-        fh.binary_hinge(f, t, label_encoding=encoding, return_grad=False)
+        v.as_binary_labels(t, n, 1, neg, v.NO_IGNORE)  # valid
         t[pos] = 100
-        fh.binary_hinge(f, t, label_encoding=encoding, ignore_index=100, return_grad=False)
+        v.as_binary_labels(t, n, 1, neg, 100)
         for bad in bad_values:
             if bad in good:
                 continue
