@@ -104,6 +104,24 @@ def test_no_writable_directory_turns_caching_off_with_a_warning(monkeypatch):
     assert caching.CacheImpl._locator_classes[:4] == list(_cache.LOCATORS)  # inserted once
 
 
+def test_the_cache_stamp_holds_the_band_width(monkeypatch):
+    """A kernel cached with other bands (``FASTHINGE_VECTOR_BYTES``) is stale here."""
+    from fasthinge._cpu import _cache, _tiles
+
+    locator = _cache.InTreeLocator(_cache.install, _cache.__file__)
+    stamps = {}
+    try:
+        for width in ("16", "64"):
+            monkeypatch.setenv("FASTHINGE_VECTOR_BYTES", width)
+            _tiles.vector_bytes.cache_clear()
+            stamps[width] = locator.get_source_stamp()
+    finally:
+        monkeypatch.undo()
+        _tiles.vector_bytes.cache_clear()
+    assert stamps["16"][-1] == 16 and stamps["64"][-1] == 64
+    assert stamps["16"][:-1] == stamps["64"][:-1]  # the same sources
+
+
 @pytest.mark.parametrize("value", ["0"])
 def test_fasthinge_cache_0_turns_caching_off(tmp_path, value):
     root = _copy_package(tmp_path)

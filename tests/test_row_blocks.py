@@ -241,7 +241,7 @@ def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
     _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False, min_rows=1)
 
 
-@pytest.mark.parametrize("width", [8, 16])
+@pytest.mark.parametrize("width", [2, 4, 8, 16])
 def test_transpose_masks_transpose(width):
     """The shuffle stages of the band tiles, applied as LLVM's shufflevector does, transpose."""
     from fasthinge._cpu._tiles import _transpose_masks
@@ -256,3 +256,48 @@ def test_transpose_masks_transpose(width):
                 new[r], new[r + b] = both[low], both[high]
         rows = new
     np.testing.assert_array_equal(np.array(rows), matrix.T)
+
+
+@pytest.fixture
+def band_width(monkeypatch):
+    """``_tiles.vector_bytes`` re-read under the test's settings, and again after it."""
+    from fasthinge._cpu import _tiles
+
+    _tiles.vector_bytes.cache_clear()
+    yield _tiles
+    monkeypatch.undo()
+    _tiles.vector_bytes.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ("+avx512f,+avx2,+avx,+sse4.2", 64),
+        ("-avx512f,+avx2,+avx,+fma", 32),  # AMD EPYC under KVM: no AVX-512
+        ("-avx512f,-avx2,-avx,+sse4.2", 16),
+        ("", 16),  # NUMBA_CPU_NAME=generic, no features
+    ],
+)
+def test_bands_are_one_register_of_the_target_cpu(band_width, monkeypatch, features, expected):
+    monkeypatch.delenv("FASTHINGE_VECTOR_BYTES", raising=False)
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
+    assert band_width.vector_bytes() == expected
+    assert band_width.band_rows(np.float32) == expected // 4
+    assert band_width.band_rows(np.float64) == expected // 8
+
+
+@pytest.mark.parametrize("forced", ["16", "32", "64"])
+def test_fasthinge_vector_bytes_forces_the_band_width(band_width, monkeypatch, forced):
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx512f,+avx2,+avx")
+    monkeypatch.setenv("FASTHINGE_VECTOR_BYTES", forced)
+    assert band_width.vector_bytes() == int(forced)
+    assert band_width.band_rows(np.float32) == int(forced) // 4
+
+
+@pytest.mark.parametrize("bad", ["8", "128", "avx2", " 32"])
+def test_a_bad_fasthinge_vector_bytes_is_a_clear_error(band_width, monkeypatch, bad):
+    monkeypatch.setenv("FASTHINGE_VECTOR_BYTES", bad)
+    with pytest.raises(
+        ValueError, match=f"FASTHINGE_VECTOR_BYTES must be 16, 32 or 64, got {bad!r}"
+    ):
+        band_width.vector_bytes()

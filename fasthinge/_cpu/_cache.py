@@ -5,7 +5,9 @@ calls helpers from other modules (``_rows.py``, ``_simd.py``), so after an
 upgrade that changed only a helper, Numba would load the old machine code.
 fasthinge's locators stamp every cached kernel with a hash of *all* the
 kernel sources (``fasthinge/_cpu/*.py``) and of the file that defines it: any
-change anywhere recompiles.
+change anywhere recompiles. The stamp also holds the band width
+(``_tiles.vector_bytes``): Numba keys its cache on the CPU's features, but not
+on ``FASTHINGE_VECTOR_BYTES``.
 
 Where the cache goes, first that works:
 
@@ -34,6 +36,8 @@ from pathlib import Path
 
 from numba.core import caching, config
 
+from ._tiles import vector_bytes
+
 #: The package whose kernels these locators serve (``fasthinge/``).
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 KERNEL_DIR = Path(__file__).resolve().parent
@@ -56,7 +60,7 @@ class _KernelStamp:
     """Mixin: the source stamp covers all kernel sources; fasthinge's files only."""
 
     def get_source_stamp(self):
-        return (super().get_source_stamp(), kernel_fingerprint())
+        return (super().get_source_stamp(), kernel_fingerprint(), vector_bytes())
 
     @classmethod
     def from_function(cls, py_func, py_file):

@@ -19,18 +19,28 @@ targets walked together). The ``*_rows`` intrinsics also set up and finish
 each row (``_Rows``): they read the band's labels, gather ``s_y`` and the
 weights, and write ``g[y]``, the losses and the chunk's sum.
 
-W is 16 for float32 and 8 for float64 (512-bit vectors; LLVM splits them
-where the CPU has narrower ones). Lane state lives in ``(k, LANES)`` arrays
-(the first W columns are used); ``categorical_band`` takes the lanes' labels
-in a ``(LANES,)`` int64 array.
+W is one vector register of the scores' dtype on the CPU Numba compiles for
+(``vector_bytes``): 16 float32 or 8 float64 rows with AVX-512, 8 or 4 with
+AVX2, 4 or 2 without AVX. Bands wider than the registers cost up to 1.5x:
+on an AVX2 machine (AMD EPYC, two threads, float32, into ``out``) 512-bit
+bands took Weston–Watkins (10⁶, 10) 9.4 ms against 6.2 with 256-bit ones,
+Crammer–Singer and one-vs-all 0.65–0.67x at (10⁶, 10) too (a 16 × 16 tile
+is 32 AVX2 registers of a 16-register file). The bands give the row code's
+results bit for bit at any W (``tests/test_row_blocks.py``), so W changes no
+result. Lane state lives in ``(k, LANES)`` arrays (the first W columns are
+used); ``categorical_band`` takes the lanes' labels in a ``(LANES,)`` int64
+array.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+
 import llvmlite.ir as lir
 import numba
 import numpy as np
-from numba.core import cgutils, types
+from numba.core import cgutils, codegen, config, types
 from numba.extending import intrinsic
 
 #: Columns of the lane arrays: the widest band (float32).
@@ -45,9 +55,31 @@ _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
 
 
+@functools.cache
+def vector_bytes() -> int:
+    """Bytes of a SIMD register of the CPU Numba compiles for: 64, 32 or 16.
+
+    Read from Numba's own target features (``NUMBA_CPU_FEATURES`` when set, else
+    the host's, without AVX under ``NUMBA_ENABLE_AVX=0``), so the band width
+    follows the machine code a cached kernel was built for (Numba keys its cache
+    on those features). ``FASTHINGE_VECTOR_BYTES`` (16, 32 or 64) overrides it,
+    for tests of the other widths; the cache stamp includes it (``_cache.py``).
+    """
+    forced = os.environ.get("FASTHINGE_VECTOR_BYTES", "")
+    if forced:
+        if forced not in ("16", "32", "64"):
+            raise ValueError(f"FASTHINGE_VECTOR_BYTES must be 16, 32 or 64, got {forced!r}")
+        return int(forced)
+    features = config.CPU_FEATURES
+    if features is None:
+        features = codegen.get_host_cpu_features()
+    enabled = set(features.split(","))
+    return 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
+
+
 def band_rows(dtype: np.dtype) -> int:
     """W: the rows of a band (and columns of a tile) for scores of ``dtype``."""
-    return 16 if np.dtype(dtype).itemsize == 4 else 8
+    return min(LANES, vector_bytes() // np.dtype(dtype).itemsize)
 
 
 def _int_vector(values: list[int], bits: int = 32) -> lir.Constant:  # pragma: no cover
@@ -221,31 +253,44 @@ class _Band:  # pragma: no cover (compile-time code)
         else:
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
-    def columns(self, columns, labels, j0, width):
+    def columns(self, columns, labels, j0, width, skip):
         """Each column into the lane state (``self.slots``), in index order.
 
         ``columns`` holds the transposed tile of each source; ``step`` gets a
         column of the only source, or a tuple with one column of each.
 
-        A partial tile stops at ``width``: a branch per column (the same way in
-        every band, so predicted) rather than a select on the chains.
+        A partial tile stops at ``width``, an overlapping last tile starts at
+        column ``skip`` (its first columns were the previous tile's): a branch
+        per column (the same way in every band, so predicted) rather than a
+        select on the chains.
         """
         b = self.builder
         for jj, column in enumerate(zip(*columns, strict=True)):
             column = column[0] if len(column) == 1 else column
-            if width is None:
+            if width is None and skip is None:
                 self._step(column, labels, j0, jj)
-            else:
-                with b.if_then(b.icmp_signed("<", lir.Constant(_I64, jj), width), likely=True):
-                    self._step(column, labels, j0, jj)
+                continue
+            index = lir.Constant(_I64, jj)
+            taken = (
+                b.icmp_signed("<", index, width)
+                if skip is None
+                else b.icmp_signed(">=", index, skip)
+            )
+            with b.if_then(taken, likely=True):
+                self._step(column, labels, j0, jj)
 
     def _step(self, column, labels, j0, jj):
         state = [self.builder.load(slot) for slot in self.slots]
         for slot, value in zip(self.slots, self.step(state, column, labels, j0, jj), strict=True):
             self.builder.store(value, slot)
 
-    def tile(self, j0, width=None):
-        """Columns ``j0 ..`` (all W, or the first ``width`` under a mask)."""
+    def tile(self, j0, width=None, skip=None):
+        """Columns ``j0 ..``: all W, the first ``width`` under a mask, or those from ``skip``.
+
+        An overlapping tile (``skip``) loads and stores whole vectors: its
+        gradient stores write the previous tile's last columns again, with the
+        same values (a gradient row depends on its row only).
+        """
         b, w = self.builder, self.width
         mask = None
         if width is not None:
@@ -261,7 +306,8 @@ class _Band:  # pragma: no cover (compile-time code)
             for s in starts:
                 self._prefetch(src, s, write=False)
         labels = b.sub(self.labels, _splat(b, b.trunc(j0, _I32), w))  # the label's column from j0
-        self.columns([_transpose(b, source_rows) for source_rows in loaded], labels, j0, width)
+        transposed = [_transpose(b, source_rows) for source_rows in loaded]
+        self.columns(transposed, labels, j0, width, skip)
         if not self.writes_grad:
             return
         with b.if_then(self.has_grad):
@@ -280,7 +326,14 @@ class _Band:  # pragma: no cover (compile-time code)
             self.tile(b.mul(loop.index, w))
         rest = b.srem(self.stride, w)
         with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
-            self.tile(b.mul(full_tiles, w), rest)
+            # the last W columns again (masked loads and stores cost up to 2x a
+            # band: AMD EPYC, AVX2, Weston–Watkins float32 at C = 10 against 16),
+            # or under a mask when the rows are shorter than W
+            with b.if_else(b.icmp_signed(">", full_tiles, lir.Constant(_I64, 0))) as (over, mask):
+                with over:
+                    self.tile(b.sub(self.stride, w), skip=b.sub(w, rest))
+                with mask:
+                    self.tile(lir.Constant(_I64, 0), rest)
         result = self.finish()
         return self.context.get_dummy_value() if result is None else result
 
