@@ -83,18 +83,40 @@ def _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
     operations; compares into mask registers all issue on one port of Intel
     cores). 10⁷ int64 labels, two threads: 1.42–1.51× the time of a plain
     parallel read with three compares a label, 1.22–1.28× with this sweep.
+    Without ``ignore_index`` the label encodings take ``_two_values_bits``
+    (AVX2 has no unsigned minimum: one thread, 2·10⁵ int64 labels on an AMD
+    EPYC, 0.58 ns a label with the minima, 0.17 without).
     """
     n = labels.shape[0]
     lo = c * chunk
     hi = min(n, lo + chunk)
-    other = ignore if has_ignore else pos
-    bits = np.uint64(0)
     part = labels[lo:hi]
-    for k in range(part.shape[0]):
-        t = np.int64(part[k])
-        either = min(np.uint64(t ^ pos), np.uint64(t ^ neg))
-        bits |= min(either, np.uint64(t ^ other))
+    gap = pos - neg
+    if gap > 0 and not gap & (gap - 1) and not has_ignore:
+        bits = _two_values_bits(part, np.uint64(neg), ~np.uint64(gap))
+    else:
+        bits = np.uint64(0)
+        other = ignore if has_ignore else pos
+        for k in range(part.shape[0]):
+            t = np.int64(part[k])
+            either = min(np.uint64(t ^ pos), np.uint64(t ^ neg))
+            bits |= min(either, np.uint64(t ^ other))
     return _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore) if bits else n
+
+
+@row_jit
+def _two_values_bits(part, neg, off_gap):
+    """``OR((t − neg) & off_gap)``: 0 iff every ``t`` is ``neg`` or ``neg + gap``.
+
+    In uint64, wrapping; ``gap`` is a power of two and ``off_gap = ~gap``.
+    Both label encodings have such a gap (``pm1``: 2, ``01``: 1), so without
+    ``ignore_index`` a label costs a subtraction, an AND and an OR: the unsigned
+    minima below have no AVX2 instruction.
+    """
+    bits = np.uint64(0)
+    for k in range(part.shape[0]):
+        bits |= (np.uint64(np.int64(part[k])) - neg) & off_gap
+    return bits
 
 
 @row_jit
