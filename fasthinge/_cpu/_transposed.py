@@ -33,7 +33,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from ._tiles import _int_vector, _splat, _transpose
+from ._tiles import LANES, _int_vector, _splat, _transpose, band_rows
 
 #: Rows of a band (lanes of every vector here), for float32 and float64.
 BAND = 16
@@ -42,15 +42,16 @@ _I64 = lir.IntType(64)
 
 
 class _Vectors:  # pragma: no cover (compile-time code)
-    """IR helpers over one element type: 16-lane loads and stores, masked or not."""
+    """IR helpers over one element type: ``lanes``-lane loads and stores, masked or not."""
 
-    def __init__(self, context, builder, element_type):
+    def __init__(self, context, builder, element_type, lanes=BAND):
         self.builder = builder
         element = context.get_data_type(element_type)
         self.align = context.get_abi_sizeof(element)
-        self.vector = lir.VectorType(element, BAND)
-        suffix = f"v{BAND}f{8 * self.align}"
-        mask = lir.VectorType(lir.IntType(1), BAND)
+        self.lanes = lanes
+        self.vector = lir.VectorType(element, lanes)
+        suffix = f"v{lanes}f{8 * self.align}"
+        mask = lir.VectorType(lir.IntType(1), lanes)
         pointer = self.vector.as_pointer()
         self.masked_load = cgutils.get_or_insert_function(
             builder.module,
@@ -88,6 +89,31 @@ def _blocks(builder, stride, body):  # pragma: no cover (compile-time code)
         j0 = b.mul(loop.index, lir.Constant(_I64, BAND))
         columns = b.add(_int_vector(list(range(BAND)), 64), _splat(b, j0, BAND))
         body(j0, b.icmp_signed("<", columns, _splat(b, stride, BAND)))
+
+
+def _row_blocks(builder, stride, body, width):  # pragma: no cover (compile-time code)
+    """Call ``body(j0, load_mask, fresh)`` for blocks of ``width`` columns covering a row.
+
+    Whole blocks first (``load_mask`` and ``fresh`` None); the rest of the row as
+    the last ``width`` columns again when the row has a whole block (loads and
+    stores unmasked, ``fresh`` the lanes not seen before), else under
+    ``load_mask`` (``fresh`` the same). Masked stores cost many times a plain
+    one on AMD cores.
+    """
+    b, w = builder, lir.Constant(_I64, width)
+    whole = b.sdiv(stride, w)
+    with cgutils.for_range(b, whole) as loop:
+        body(b.mul(loop.index, w), None, None)
+    rest = b.srem(stride, w)
+    lanes = _int_vector(list(range(width)), 64)
+    with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
+        with b.if_else(b.icmp_signed(">", whole, lir.Constant(_I64, 0))) as (overlap, masked):
+            with overlap:
+                fresh = b.icmp_signed(">=", lanes, _splat(b, b.sub(w, rest), width))
+                body(b.sub(stride, w), None, fresh)
+            with masked:
+                mask = b.icmp_signed("<", lanes, _splat(b, rest, width))
+                body(lir.Constant(_I64, 0), mask, mask)
 
 
 def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma: no cover
@@ -549,31 +575,32 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
     Row ``r`` (``r < modes.shape[0]``) from ``row_offset + r·C``: ``ROW_ZERO``
     zeroes it, ``ROW_ACTIVE`` puts ``scales[r]`` on the max ``sums[1, r]`` of
     ``(1 − t)·s`` (split among ties, or on the first) minus ``scales[r]·t``
-    everywhere, in 16-column vectors (masked at the end); ``ROW_DONE`` is left
-    alone. The plain-Python twin is ``targets._categorical_grad_rows_python``.
+    everywhere, in vectors of one register (``_tiles.band_rows``; the last one
+    overlaps the one before, or is masked in a row shorter than a register);
+    ``ROW_DONE`` is left alone. The plain-Python twin is ``targets._categorical_grad_rows_python``.
     """
     if not isinstance(flat, types.Array) or scales.dtype != flat.dtype:
         return None
 
     def codegen(context, builder, signature, args):
         b = builder
-        vectors = _Vectors(context, builder, signature.args[0].dtype)
+        width = band_rows(np.dtype(str(signature.args[0].dtype)))  # one register
+        vectors = _Vectors(context, builder, signature.args[0].dtype, width)
         arrays = [context.make_array(kind)(context, builder, value)
                   for kind, value in zip(signature.args, args, strict=True)
                   if isinstance(kind, types.Array)]  # fmt: skip
         src, targets, sums, scales, modes, grad = arrays
         offset, n_cols, split = args[2], args[3], args[8]
         element = vectors.vector.element
-        one = lir.Constant(vectors.vector, [lir.Constant(element, 1.0)] * BAND)
+        one = lir.Constant(vectors.vector, [lir.Constant(element, 1.0)] * width)
         zero = lir.Constant(vectors.vector, None)
-        mask_int = lir.IntType(BAND)
         split = b.icmp_unsigned("!=", split, lir.Constant(split.type, 0))
         n_rows = b.extract_value(modes.shape, 0)
         cttz = cgutils.get_or_insert_function(
-            b.module, lir.FunctionType(mask_int, [mask_int, lir.IntType(1)]), f"llvm.cttz.i{BAND}"
+            b.module, lir.FunctionType(_I32, [_I32, lir.IntType(1)]), "llvm.cttz.i32"
         )
         ctpop = cgutils.get_or_insert_function(
-            b.module, lir.FunctionType(mask_int, [mask_int]), f"llvm.ctpop.i{BAND}"
+            b.module, lir.FunctionType(_I32, [_I32]), "llvm.ctpop.i32"
         )
         with cgutils.for_range(b, n_rows) as rows:
             r = rows.index
@@ -583,13 +610,13 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
             is_active = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ACTIVE))
             with b.if_then(is_zero):
 
-                def zeros(j0, mask):
+                def zeros(j0, mask, fresh):
                     vectors.store(zero, grad.data, b.add(start, j0), mask)
 
-                _blocks(b, n_cols, zeros)
+                _row_blocks(b, n_cols, zeros, width)
             with b.if_then(is_active):
-                neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, BAND), r)]))
-                neg = _splat(b, neg, BAND)
+                neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, LANES), r)]))  # sums[1, r]
+                neg = _splat(b, neg, width)
                 scale = b.load(b.gep(scales.data, [r]))
                 first = cgutils.alloca_once_value(b, n_cols)
                 ties = cgutils.alloca_once_value(b, lir.Constant(_I64, 0))
@@ -598,11 +625,13 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                     s = vectors.load(src.data, b.add(start, j0), mask)
                     t = vectors.load(targets.data, b.add(start, j0), mask)
                     v = b.fmul(b.fsub(one, t), s)
-                    return t, b.and_(b.fcmp_ordered("==", v, neg), mask)
+                    return t, b.fcmp_ordered("==", v, neg)
 
-                def count(j0, mask):
-                    bits = b.bitcast(hits(j0, mask)[1], mask_int)
-                    found = b.icmp_unsigned("!=", bits, lir.Constant(mask_int, 0))
+                def count(j0, mask, fresh):
+                    hit = hits(j0, mask)[1]
+                    hit = hit if fresh is None else b.and_(hit, fresh)
+                    bits = b.zext(b.bitcast(hit, lir.IntType(width)), _I32)
+                    found = b.icmp_unsigned("!=", bits, lir.Constant(_I32, 0))
                     lowest = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 1)])
                     at = b.add(j0, b.zext(lowest, _I64))
                     seen = b.load(first)
@@ -610,21 +639,21 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                     b.store(b.select(earlier, at, seen), first)
                     b.store(b.add(b.load(ties), b.zext(b.call(ctpop, [bits]), _I64)), ties)
 
-                _blocks(b, n_cols, count)
+                _row_blocks(b, n_cols, count, width)
                 n_ties = b.load(ties)
                 several = b.and_(split, b.icmp_signed(">", n_ties, lir.Constant(_I64, 1)))
                 share = b.select(several, b.fdiv(scale, b.sitofp(n_ties, element)), scale)
-                share, scale_v = _splat(b, share, BAND), _splat(b, scale, BAND)
-                first_v = _splat(b, b.load(first), BAND)
+                share, scale_v = _splat(b, share, width), _splat(b, scale, width)
+                first_v = _splat(b, b.load(first), width)
 
-                def write(j0, mask):
+                def write(j0, mask, fresh):
                     t, hit = hits(j0, mask)
-                    columns = b.add(_int_vector(list(range(BAND)), 64), _splat(b, j0, BAND))
+                    columns = b.add(_int_vector(list(range(width)), 64), _splat(b, j0, width))
                     wins = b.select(split, hit, b.icmp_signed("==", columns, first_v))
                     g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
                     vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
 
-                _blocks(b, n_cols, write)
+                _row_blocks(b, n_cols, write, width)
         return context.get_dummy_value()
 
     sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
