@@ -9,8 +9,8 @@ tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``.
 
 - ``transpose_in(flat, row_offset, stride, tile)``: rows ``flat[row_offset +
   r·stride :][:stride]`` (r < 16) into ``tile[:stride, r]``, 16 × 16 blocks
-  transposed in registers (``_tiles._transpose``); the last block's missing
-  columns read as 0. Returns whether a NaN was read.
+  transposed in registers (``_tiles._transpose``); the tile's rows from
+  ``stride`` on hold anything. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
 - ``multilabel_pass(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)``:
@@ -39,6 +39,7 @@ from ._tiles import LANES, _int_vector, _splat, _transpose, band_rows
 BAND = 16
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
+_LANE_INDEX = _int_vector(list(range(BAND)), 64)
 
 
 class _Vectors:  # pragma: no cover (compile-time code)
@@ -81,14 +82,52 @@ class _Vectors:  # pragma: no cover (compile-time code)
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
 
-def _blocks(builder, stride, body):  # pragma: no cover (compile-time code)
-    """Call ``body(j0, mask)`` for each block of BAND columns of rows ``stride`` long."""
+def _band_blocks(builder, stride, body):  # pragma: no cover (compile-time code)
+    """Call ``body(j0, mask)`` for blocks of BAND columns covering a band's rows.
+
+    Whole blocks first; the rest as the last BAND columns again when the rows
+    have a whole block (a transpose writes the overlapped columns again, with
+    the same values); rows shorter than BAND as one block under ``mask``
+    (``_each_row``). Masked loads and stores cost many times plain ones on AMD
+    cores, and rows of 10 classes masked every row.
+    """
+    b, w = builder, lir.Constant(_I64, BAND)
+    whole = b.sdiv(stride, w)
+    with cgutils.for_range(b, whole) as loop:
+        body(b.mul(loop.index, w), None)
+    rest = b.srem(stride, w)
+    with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
+        with b.if_else(b.icmp_signed(">", whole, lir.Constant(_I64, 0))) as (overlap, shorter):
+            with overlap:
+                body(b.sub(stride, w), None)
+            with shorter:
+                body(lir.Constant(_I64, 0), b.icmp_signed("<", _LANE_INDEX, _splat(b, rest, BAND)))
+
+
+def _each_row(builder, r, stride, mask, access):  # pragma: no cover (compile-time code)
+    """``access(row_mask)`` for row ``r`` of a band: unmasked unless ``mask`` is given.
+
+    Under ``mask`` (rows shorter than BAND), a row whose BAND entries end inside
+    the band is still read and written whole: it reads the next rows (the
+    caller masks what it tests), and the next rows are written after it. Only
+    the last rows take the mask. Returns what ``access`` returns (a load).
+    """
+    if mask is None:
+        return access(None)
     b = builder
-    n_blocks = b.sdiv(b.add(stride, lir.Constant(_I64, BAND - 1)), lir.Constant(_I64, BAND))
-    with cgutils.for_range(b, n_blocks) as loop:
-        j0 = b.mul(loop.index, lir.Constant(_I64, BAND))
-        columns = b.add(_int_vector(list(range(BAND)), 64), _splat(b, j0, BAND))
-        body(j0, b.icmp_signed("<", columns, _splat(b, stride, BAND)))
+    end = b.add(b.mul(stride, lir.Constant(_I64, r)), lir.Constant(_I64, BAND))
+    fits = b.icmp_signed("<=", end, b.mul(stride, lir.Constant(_I64, BAND)))
+    with b.if_else(fits, likely=True) as (whole, part):
+        with whole:
+            whole_value, whole_end = access(None), b.basic_block
+        with part:
+            part_value, part_end = access(mask), b.basic_block
+    if whole_value is None:
+        return None
+    value = b.phi(whole_value.type)
+    value.add_incoming(whole_value, whole_end)
+    value.add_incoming(part_value, part_end)
+    return value
 
 
 def _row_blocks(builder, stride, body, width):  # pragma: no cover (compile-time code)
@@ -155,16 +194,22 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
         nan = cgutils.alloca_once_value(b, lir.Constant(lir.VectorType(lir.IntType(1), BAND), None))
 
         def body(j0, mask):
-            rows = [vectors.load(src_data, b.add(start, j0), mask) for start in starts]
+            rows = []
+            for r, start in enumerate(starts):  # a whole short row reads into the next rows
+                at = b.add(start, j0)
+                rows.append(
+                    _each_row(b, r, length, mask, lambda m, at=at: vectors.load(src_data, at, m))
+                )
             seen = b.load(nan)
-            for row in rows:  # masked-off entries load as 0
-                seen = b.or_(seen, b.fcmp_unordered("uno", row, row))
+            for row in rows:  # past the row (a short row's next rows) is not tested
+                is_nan = b.fcmp_unordered("uno", row, row)
+                seen = b.or_(seen, is_nan if mask is None else b.and_(is_nan, mask))
             b.store(seen, nan)
             for jj, column in enumerate(_transpose(b, rows)):
                 index = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
                 vectors.store(column, dst_data, index)
 
-        _blocks(b, length, body)
+        _band_blocks(b, length, body)
         bits = b.bitcast(b.load(nan), lir.IntType(BAND))
         return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(BAND), 0))
 
@@ -193,10 +238,15 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
             for jj in range(BAND):
                 index = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
                 columns.append(vectors.load(src_data, index))
-            for start, row in zip(starts, _transpose(b, columns), strict=True):
-                vectors.store(row, dst_data, b.add(start, j0), mask)
+            for r, (start, row) in enumerate(zip(starts, _transpose(b, columns), strict=True)):
+                at = b.add(start, j0)  # rows in order: a whole short row spills into the next
 
-        _blocks(b, length, body)
+                def store(m, row=row, at=at):
+                    vectors.store(row, dst_data, at, m)
+
+                _each_row(b, r, length, mask, store)
+
+        _band_blocks(b, length, body)
         return context.get_dummy_value()
 
     return types.none(tile, flat, row_offset, stride), codegen
