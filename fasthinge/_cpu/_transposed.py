@@ -677,10 +677,21 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                     v = b.fmul(b.fsub(one, t), s)
                     return t, b.fcmp_ordered("==", v, neg)
 
-                def count(j0, mask, fresh):
-                    hit = hits(j0, mask)[1]
-                    hit = hit if fresh is None else b.and_(hit, fresh)
-                    bits = b.zext(b.bitcast(hit, lir.IntType(width)), _I32)
+                scale_v = _splat(b, scale, width)
+
+                def write(j0, mask, t, hit, share):
+                    columns = b.add(_int_vector(list(range(width)), 64), _splat(b, j0, width))
+                    first_v = _splat(b, b.load(first), width)
+                    wins = b.select(split, hit, b.icmp_signed("==", columns, first_v))
+                    g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
+                    vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
+
+                def count_and_write(j0, mask, fresh):
+                    # the blocks go in column order, so the first tied column is known
+                    # when its block is written; the share assumes one tie (rewritten if not)
+                    t, hit = hits(j0, mask)
+                    counted = hit if fresh is None else b.and_(hit, fresh)
+                    bits = b.zext(b.bitcast(counted, lir.IntType(width)), _I32)
                     found = b.icmp_unsigned("!=", bits, lir.Constant(_I32, 0))
                     lowest = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 1)])
                     at = b.add(j0, b.zext(lowest, _I64))
@@ -688,22 +699,18 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                     earlier = b.and_(found, b.icmp_signed("<", at, seen))
                     b.store(b.select(earlier, at, seen), first)
                     b.store(b.add(b.load(ties), b.zext(b.call(ctpop, [bits]), _I64)), ties)
+                    write(j0, mask, t, hit, scale_v)
 
-                _row_blocks(b, n_cols, count, width)
+                _row_blocks(b, n_cols, count_and_write, width)
                 n_ties = b.load(ties)
                 several = b.and_(split, b.icmp_signed(">", n_ties, lir.Constant(_I64, 1)))
-                share = b.select(several, b.fdiv(scale, b.sitofp(n_ties, element)), scale)
-                share, scale_v = _splat(b, share, width), _splat(b, scale, width)
-                first_v = _splat(b, b.load(first), width)
+                with b.if_then(several, likely=False):  # ties split: scale / n_ties each
+                    share = _splat(b, b.fdiv(scale, b.sitofp(n_ties, element)), width)
 
-                def write(j0, mask, fresh):
-                    t, hit = hits(j0, mask)
-                    columns = b.add(_int_vector(list(range(width)), 64), _splat(b, j0, width))
-                    wins = b.select(split, hit, b.icmp_signed("==", columns, first_v))
-                    g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
-                    vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
+                    def rewrite(j0, mask, fresh):
+                        write(j0, mask, *hits(j0, mask), share)
 
-                _row_blocks(b, n_cols, write, width)
+                    _row_blocks(b, n_cols, rewrite, width)
         return context.get_dummy_value()
 
     sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
