@@ -93,7 +93,7 @@ def _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
     part = labels[lo:hi]
     gap = pos - neg
     if gap > 0 and not gap & (gap - 1) and not has_ignore:
-        bits = _two_values_bits(part, np.uint64(neg), ~np.uint64(gap))
+        bits = _two_values_bits(part, neg, gap)
     else:
         bits = np.uint64(0)
         other = ignore if has_ignore else pos
@@ -105,18 +105,31 @@ def _binary_int_chunk(c, labels, pos, neg, ignore, has_ignore, chunk):
 
 
 @row_jit
-def _two_values_bits(part, neg, off_gap):
-    """``OR((t − neg) & off_gap)``: 0 iff every ``t`` is ``neg`` or ``neg + gap``.
+def _two_values_bits(part, neg, gap):  # pragma: no cover (NUMBA_DISABLE_JIT: the twin)
+    """``OR((t − neg) & ~gap)``: 0 iff every ``t`` is ``neg`` or ``neg + gap``.
 
-    In uint64, wrapping; ``gap`` is a power of two and ``off_gap = ~gap``.
-    Both label encodings have such a gap (``pm1``: 2, ``01``: 1), so without
-    ``ignore_index`` a label costs a subtraction, an AND and an OR: the unsigned
-    minima below have no AVX2 instruction.
+    In uint64, wrapping; ``gap`` is a power of two. Both label encodings have
+    such a gap (``pm1``: 2, ``01``: 1), so without ``ignore_index`` a label
+    costs a subtraction, an AND and an OR: the unsigned minima below have no
+    AVX2 instruction.
     """
+    base, off_gap = np.uint64(np.int64(neg)), ~np.uint64(np.int64(gap))
     bits = np.uint64(0)
     for k in range(part.shape[0]):
-        bits |= (np.uint64(np.int64(part[k])) - neg) & off_gap
+        bits |= (np.uint64(np.int64(part[k])) - base) & off_gap
     return bits
+
+
+def _two_values_bits_python(part, neg, gap):
+    """``_two_values_bits`` as plain Python (NumPy's scalars warn where Numba wraps)."""
+    bits = 0
+    for t in part:
+        bits |= (int(t) - int(neg)) % 2**64 & ~int(gap)
+    return np.uint64(bits)
+
+
+if numba.config.DISABLE_JIT:
+    _two_values_bits = _two_values_bits_python
 
 
 @row_jit
