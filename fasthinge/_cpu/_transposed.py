@@ -8,8 +8,9 @@ plain lane loop over several scratch arrays does not vectorise: LLVM cannot
 tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``.
 
 - ``transpose_in(flat, row_offset, stride, tile)``: rows ``flat[row_offset +
-  r·stride :][:stride]`` (r < 16) into ``tile[:stride, r]``, 16 × 16 blocks
-  transposed in registers (``_tiles._transpose``); the tile's rows from
+  r·stride :][:stride]`` (r < 16) into ``tile[:stride, r]``, W × W blocks
+  transposed in registers (``_tiles._transpose``; W = ``_tiles.band_rows``,
+  one register, so a 16 × 16 block is (16/W)² of them); the tile's rows from
   ``stride`` on hold anything. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
@@ -39,7 +40,6 @@ from ._tiles import LANES, _int_vector, _splat, _transpose, band_rows
 BAND = 16
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
-_LANE_INDEX = _int_vector(list(range(BAND)), 64)
 
 
 class _Vectors:  # pragma: no cover (compile-time code)
@@ -82,16 +82,16 @@ class _Vectors:  # pragma: no cover (compile-time code)
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
 
-def _band_blocks(builder, stride, body):  # pragma: no cover (compile-time code)
-    """Call ``body(j0, mask)`` for blocks of BAND columns covering a band's rows.
+def _band_blocks(builder, stride, body, width):  # pragma: no cover (compile-time code)
+    """Call ``body(j0, mask)`` for blocks of ``width`` columns covering a band's rows.
 
-    Whole blocks first; the rest as the last BAND columns again when the rows
-    have a whole block (a transpose writes the overlapped columns again, with
-    the same values); rows shorter than BAND as one block under ``mask``
-    (``_each_row``). Masked loads and stores cost many times plain ones on AMD
-    cores, and rows of 10 classes masked every row.
+    Whole blocks first; the rest as the last ``width`` columns again when the
+    rows have a whole block (a transpose writes the overlapped columns again,
+    with the same values); rows shorter than ``width`` as one block under
+    ``mask`` (``_each_row``). Masked loads and stores cost many times plain ones
+    on AMD cores, and rows of 10 classes masked every row.
     """
-    b, w = builder, lir.Constant(_I64, BAND)
+    b, w = builder, lir.Constant(_I64, width)
     whole = b.sdiv(stride, w)
     with cgutils.for_range(b, whole) as loop:
         body(b.mul(loop.index, w), None)
@@ -101,21 +101,23 @@ def _band_blocks(builder, stride, body):  # pragma: no cover (compile-time code)
             with overlap:
                 body(b.sub(stride, w), None)
             with shorter:
-                body(lir.Constant(_I64, 0), b.icmp_signed("<", _LANE_INDEX, _splat(b, rest, BAND)))
+                lanes = _int_vector(list(range(width)), 64)
+                body(lir.Constant(_I64, 0), b.icmp_signed("<", lanes, _splat(b, rest, width)))
 
 
-def _each_row(builder, r, stride, mask, access):  # pragma: no cover (compile-time code)
+def _each_row(builder, r, stride, mask, access, width):  # pragma: no cover (compile-time code)
     """``access(row_mask)`` for row ``r`` of a band: unmasked unless ``mask`` is given.
 
-    Under ``mask`` (rows shorter than BAND), a row whose BAND entries end inside
-    the band is still read and written whole: it reads the next rows (the
-    caller masks what it tests), and the next rows are written after it. Only
-    the last rows take the mask. Returns what ``access`` returns (a load).
+    Under ``mask`` (rows shorter than ``width``), a row whose ``width`` entries
+    end inside the band (BAND rows) is still read and written whole: it reads
+    the next rows (the caller masks what it tests), and the next rows are
+    written after it. Only the last rows take the mask. Returns what
+    ``access`` returns (a load).
     """
     if mask is None:
         return access(None)
     b = builder
-    end = b.add(b.mul(stride, lir.Constant(_I64, r)), lir.Constant(_I64, BAND))
+    end = b.add(b.mul(stride, lir.Constant(_I64, r)), lir.Constant(_I64, width))
     fits = b.icmp_signed("<=", end, b.mul(stride, lir.Constant(_I64, BAND)))
     with b.if_else(fits, likely=True) as (whole, part):
         with whole:
@@ -156,7 +158,7 @@ def _row_blocks(builder, stride, body, width):  # pragma: no cover (compile-time
 
 
 def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma: no cover
-    """A transpose's ``_Vectors``, the flat array's and the tile's data, and the rows' starts.
+    """A transpose's ``_Vectors`` (one register), the arrays' data and the rows' starts.
 
     ``row_offset`` and ``stride`` are the two arguments after the flat array.
     """
@@ -165,9 +167,10 @@ def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma
         for at in (flat_at, tile_at)
     )
     offset, length = args[flat_at + 1], args[flat_at + 2]
-    b = builder
+    b, dtype = builder, signature.args[flat_at].dtype
     starts = [b.add(offset, b.mul(length, lir.Constant(_I64, r))) for r in range(BAND)]
-    return _Vectors(context, builder, signature.args[flat_at].dtype), flat, tile, starts
+    width = band_rows(np.dtype(str(dtype)))  # W × W blocks: one register a row
+    return _Vectors(context, builder, dtype, width), flat, tile, starts
 
 
 def _transpose_in_python(flat, row_offset, stride, tile):
@@ -190,28 +193,31 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
 
     def codegen(context, builder, signature, args):
         vectors, src_data, dst_data, starts = _band_arrays(context, builder, signature, args, 0, 3)
-        b, length = builder, args[2]  # flat, row_offset, stride, tile
-        nan = cgutils.alloca_once_value(b, lir.Constant(lir.VectorType(lir.IntType(1), BAND), None))
+        b, length, width = builder, args[2], vectors.lanes  # flat, row_offset, stride, tile
+        flags = lir.VectorType(lir.IntType(1), width)
+        nan = cgutils.alloca_once_value(b, lir.Constant(flags, None))
 
-        def body(j0, mask):
-            rows = []
-            for r, start in enumerate(starts):  # a whole short row reads into the next rows
-                at = b.add(start, j0)
-                rows.append(
-                    _each_row(b, r, length, mask, lambda m, at=at: vectors.load(src_data, at, m))
-                )
-            seen = b.load(nan)
-            for row in rows:  # past the row (a short row's next rows) is not tested
-                is_nan = b.fcmp_unordered("uno", row, row)
-                seen = b.or_(seen, is_nan if mask is None else b.and_(is_nan, mask))
-            b.store(seen, nan)
-            for jj, column in enumerate(_transpose(b, rows)):
-                index = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
-                vectors.store(column, dst_data, index)
+        def body(j0, mask):  # the 16 rows in groups of W: W × W transposes
+            for group in range(BAND // width):
+                rows = []
+                for r in range(group * width, (group + 1) * width):  # a short row reads on
+                    at = b.add(starts[r], j0)
+                    load = lambda m, at=at: vectors.load(src_data, at, m)  # noqa: E731
+                    rows.append(_each_row(b, r, length, mask, load, width))
+                seen = b.load(nan)
+                for row in rows:  # past the row (a short row's next rows) is not tested
+                    is_nan = b.fcmp_unordered("uno", row, row)
+                    seen = b.or_(seen, is_nan if mask is None else b.and_(is_nan, mask))
+                b.store(seen, nan)
+                for jj, column in enumerate(_transpose(b, rows)):
+                    column_at = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
+                    vectors.store(
+                        column, dst_data, b.add(column_at, lir.Constant(_I64, group * width))
+                    )
 
-        _band_blocks(b, length, body)
-        bits = b.bitcast(b.load(nan), lir.IntType(BAND))
-        return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(BAND), 0))
+        _band_blocks(b, length, body, width)
+        bits = b.bitcast(b.load(nan), lir.IntType(width))
+        return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(width), 0))
 
     return types.boolean(flat, row_offset, stride, tile), codegen
 
@@ -231,22 +237,25 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
 
     def codegen(context, builder, signature, args):
         vectors, dst_data, src_data, starts = _band_arrays(context, builder, signature, args, 1, 0)
-        b, length = builder, args[3]  # tile, flat, row_offset, stride
+        b, length, width = builder, args[3], vectors.lanes  # tile, flat, row_offset, stride
 
-        def body(j0, mask):
-            columns = []
-            for jj in range(BAND):
-                index = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
-                columns.append(vectors.load(src_data, index))
-            for r, (start, row) in enumerate(zip(starts, _transpose(b, columns), strict=True)):
-                at = b.add(start, j0)  # rows in order: a whole short row spills into the next
+        def body(j0, mask):  # in row order: a whole short row spills into the next rows
+            for group in range(BAND // width):
+                columns = []
+                for jj in range(width):
+                    column_at = b.mul(b.add(j0, lir.Constant(_I64, jj)), lir.Constant(_I64, BAND))
+                    at = b.add(column_at, lir.Constant(_I64, group * width))
+                    columns.append(vectors.load(src_data, at))
+                for k, row in enumerate(_transpose(b, columns)):
+                    r = group * width + k
+                    at = b.add(starts[r], j0)
 
-                def store(m, row=row, at=at):
-                    vectors.store(row, dst_data, at, m)
+                    def store(m, row=row, at=at):
+                        vectors.store(row, dst_data, at, m)
 
-                _each_row(b, r, length, mask, store)
+                    _each_row(b, r, length, mask, store, width)
 
-        _band_blocks(b, length, body)
+        _band_blocks(b, length, body, width)
         return context.get_dummy_value()
 
     return types.none(tile, flat, row_offset, stride), codegen
