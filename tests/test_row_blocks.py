@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
+from fasthinge._cpu._transposed import topk_sink
 from fasthinge._execution import BAND_ROWS, rows_per_chunk
 
 IGNORE = -100
@@ -301,3 +302,30 @@ def test_a_bad_fasthinge_vector_bytes_is_a_clear_error(band_width, monkeypatch, 
         ValueError, match=f"FASTHINGE_VECTOR_BYTES must be 16, 32 or 64, got {bad!r}"
     ):
         band_width.vector_bytes()
+
+
+@numba.njit
+def _sink(tile, counts, top, n_classes):
+    topk_sink(tile, counts, top, n_classes)
+
+
+@pytest.mark.parametrize("n_classes", [1, 2, 3, 4, 17])
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_topk_sink_leaves_the_k_largest_wrong_scores_in_the_first_half(n_classes, k):
+    """The sink reads one half of ``top`` and writes the other, column after column; an odd
+    count of columns ends in the second half, which is copied back. (The band-vs-row tests
+    do not see a stale first half: the sum above ``tau`` tolerates a ``tau`` that misses one
+    column.)"""
+    from fasthinge._cpu._transposed import BAND, LABEL
+
+    rng = np.random.default_rng(n_classes * 10 + k)
+    tile = np.zeros((max(n_classes, BAND), BAND), np.float32)
+    tile[:n_classes] = rng.permutation(n_classes * BAND).reshape(n_classes, BAND)
+    counts = np.zeros((4, BAND), np.int64)
+    counts[LABEL] = rng.integers(0, n_classes, BAND)
+    top = np.full((2 * k, BAND), 7.5, np.float32)
+    _sink(tile, counts, top, n_classes)
+    for r in range(BAND):
+        wrong = [tile[j, r] for j in range(n_classes) if j != counts[LABEL, r]]
+        expected = sorted(wrong, reverse=True)[:k] + [-np.inf] * max(0, k - len(wrong))
+        np.testing.assert_array_equal(top[:k, r], expected)

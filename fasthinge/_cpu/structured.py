@@ -297,7 +297,7 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
     tile = np.empty((padded, width), scores.dtype)
     gtile = np.empty((padded, width), scores.dtype)
     flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
-    top = np.empty((k, width), scores.dtype)
+    top = np.empty((2 * k, width), scores.dtype)  # the k largest, and the sink's second half
     lanes = np.empty((7, width), scores.dtype)  # tau, base, total, loss, scale, g_scale, g_y
     counts = np.empty((4, width), np.int64)  # label, above, tied, tied_left
     i = start
@@ -313,7 +313,7 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
         if special:
             return i, acc
         topk_sink(tile, counts, top, n_classes)  # each lane's k largest wrong scores
-        if topk_sums(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac):
+        if topk_sums(tile, counts, lanes, top[:k], n_classes, alpha, margin, kink_frac):
             return i, acc  # an inf − inf loss
         if want_grad:
             topk_gradient(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
