@@ -82,29 +82,6 @@ class _Vectors:  # pragma: no cover (compile-time code)
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
 
-def _band_blocks(builder, stride, body, width):  # pragma: no cover (compile-time code)
-    """Call ``body(j0, mask)`` for blocks of ``width`` columns covering a band's rows.
-
-    Whole blocks first; the rest as the last ``width`` columns again when the
-    rows have a whole block (a transpose writes the overlapped columns again,
-    with the same values); rows shorter than ``width`` as one block under
-    ``mask`` (``_each_row``). Masked loads and stores cost many times plain ones
-    on AMD cores, and rows of 10 classes masked every row.
-    """
-    b, w = builder, lir.Constant(_I64, width)
-    whole = b.sdiv(stride, w)
-    with cgutils.for_range(b, whole) as loop:
-        body(b.mul(loop.index, w), None)
-    rest = b.srem(stride, w)
-    with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
-        with b.if_else(b.icmp_signed(">", whole, lir.Constant(_I64, 0))) as (overlap, shorter):
-            with overlap:
-                body(b.sub(stride, w), None)
-            with shorter:
-                lanes = _int_vector(list(range(width)), 64)
-                body(lir.Constant(_I64, 0), b.icmp_signed("<", lanes, _splat(b, rest, width)))
-
-
 def _each_row(builder, r, stride, mask, access, width):  # pragma: no cover (compile-time code)
     """``access(row_mask)`` for row ``r`` of a band: unmasked unless ``mask`` is given.
 
@@ -137,9 +114,11 @@ def _row_blocks(builder, stride, body, width):  # pragma: no cover (compile-time
 
     Whole blocks first (``load_mask`` and ``fresh`` None); the rest of the row as
     the last ``width`` columns again when the row has a whole block (loads and
-    stores unmasked, ``fresh`` the lanes not seen before), else under
-    ``load_mask`` (``fresh`` the same). Masked stores cost many times a plain
-    one on AMD cores.
+    stores unmasked, ``fresh`` the lanes not seen before: a transpose writes the
+    overlapped columns again, with the same values), else under ``load_mask``
+    (``fresh`` the same; a band's transposes take it row by row, ``_each_row``).
+    Masked loads and stores cost many times plain ones on AMD cores, and rows of
+    10 classes masked every row.
     """
     b, w = builder, lir.Constant(_I64, width)
     whole = b.sdiv(stride, w)
@@ -215,7 +194,7 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
                         column, dst_data, b.add(column_at, lir.Constant(_I64, group * width))
                     )
 
-        _band_blocks(b, length, body, width)
+        _row_blocks(b, length, lambda j0, mask, fresh: body(j0, mask), width)
         bits = b.bitcast(b.load(nan), lir.IntType(width))
         return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(width), 0))
 
@@ -255,7 +234,7 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
 
                     _each_row(b, r, length, mask, store, width)
 
-        _band_blocks(b, length, body, width)
+        _row_blocks(b, length, lambda j0, mask, fresh: body(j0, mask), width)
         return context.get_dummy_value()
 
     return types.none(tile, flat, row_offset, stride), codegen
