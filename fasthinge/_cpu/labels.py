@@ -110,8 +110,8 @@ def _two_values_bits(part, neg, gap):  # pragma: no cover (NUMBA_DISABLE_JIT: th
 
     In uint64, wrapping; ``gap`` is a power of two. Both label encodings have
     such a gap (``pm1``: 2, ``01``: 1), so without ``ignore_index`` a label
-    costs a subtraction, an AND and an OR: the unsigned minima below have no
-    AVX2 instruction.
+    costs a subtraction, an AND and an OR: the unsigned minima of
+    ``_binary_int_chunk``'s other sweep have no AVX2 instruction.
     """
     base, off_gap = np.uint64(np.int64(neg)), ~np.uint64(np.int64(gap))
     bits = np.uint64(0)
