@@ -11,6 +11,7 @@ each kernel is compiled (or loaded from Numba's cache) on its first call.
 """
 
 from ._binary import binary_hinge, hinge_embedding, modified_huber, perceptron, smooth_hinge
+from ._buffers import release_buffers
 from ._compact import compact_matmul
 from ._family import (
     categorical_hinge,
@@ -37,6 +38,7 @@ __all__ = [
     "multilabel_margin",
     "one_vs_all",
     "perceptron",
+    "release_buffers",
     "smooth_hinge",
     "structured_hinge",
     "topk_hinge",

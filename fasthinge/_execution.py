@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _threading
 from . import _validation as v
+from ._buffers import new_gradient
 
 #: Rows are grouped in chunks of about this many elements (fixed by the shape,
 #: never by the thread count, so the sums are deterministic).
@@ -93,7 +94,7 @@ def prepare(
     if out is not None:
         grad = v.check_out(out, scores.shape, dtype, originals)
     elif return_grad:
-        grad = np.empty(scores.shape, dtype)
+        grad = new_gradient(scores.shape, dtype)
     else:
         grad = empty(dtype, scores.ndim)
     loss_out = np.empty(n_rows, dtype) if reduction == "none" else empty(dtype)

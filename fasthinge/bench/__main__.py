@@ -666,6 +666,9 @@ x roofline: time / time of a parallel Numba pass over the same bytes with the sa
   one thread below fasthinge's serial-driver threshold); 1.00 = as fast as a memory copy.
   Each round times the roofline and then the pass, back to back; the column is the median
   of the rounds' ratios (a slow spell of a shared machine slows both).
+grad: no out=, the gradient is returned. fasthinge hands a gradient of 4 MiB or more that
+  nothing references any more out again (fasthinge.release_buffers), so a loop that drops
+  each step's gradient stops faulting in new pages after two calls; the peers allocate theirs.
 vs <peer>: peer time / fasthinge time (>1: fasthinge faster). 'grad' rows are compared with
   the peers' loss+gradient (a new gradient each call), 'loss' rows with their loss-only call;
   '-': no such peer; '!': the peer's result differs from fasthinge's (listed below)."""
