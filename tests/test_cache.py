@@ -118,8 +118,22 @@ def test_the_cache_stamp_holds_the_band_width(monkeypatch):
     finally:
         monkeypatch.undo()
         _tiles.vector_bytes.cache_clear()
-    assert stamps["16"][-1] == 16 and stamps["64"][-1] == 64
-    assert stamps["16"][:-1] == stamps["64"][:-1]  # the same sources
+    assert stamps["16"][2] == 16 and stamps["64"][2] == 64
+    assert stamps["16"][:2] == stamps["64"][:2]  # the same sources
+    assert stamps["16"][3] == stamps["64"][3] == _tiles.cache_bytes()  # and the same cache
+
+
+def test_cache_bytes_reads_the_largest_cache(tmp_path):
+    from fasthinge._cpu._tiles import DEFAULT_CACHE_BYTES, cache_bytes
+
+    for name, size in (("index0", "32K"), ("index2", "1024K"), ("index3", "32768K")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "size").write_text(size + "\n")
+    (tmp_path / "index4").mkdir()  # no size file: skipped
+    (tmp_path / "index5").mkdir()
+    (tmp_path / "index5" / "size").write_text("lots\n")  # not a number: skipped
+    assert cache_bytes(str(tmp_path)) == 32 << 20
+    assert cache_bytes(str(tmp_path / "nothing")) == DEFAULT_CACHE_BYTES
 
 
 @pytest.mark.parametrize("value", ["0"])

@@ -6,6 +6,7 @@ ties, kinks, NaN, infinities, ignored rows, weights, every option.
 """
 
 import functools
+import os
 
 import numba
 import numpy as np
@@ -14,6 +15,10 @@ import pytest
 import fasthinge as fh
 from fasthinge._cpu._transposed import topk_sink
 from fasthinge._execution import BAND_ROWS, rows_per_chunk
+
+slow_without_jit = pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="too slow with NUMBA_DISABLE_JIT=1"
+)
 
 IGNORE = -100
 
@@ -95,6 +100,35 @@ def test_crammer_singer_blocks_match_rows(dtype, n_classes, option):
     if kw == "weights":
         kw = {"sample_weight": sample_weight, "class_weight": class_weight}
     _check_bands_match_rows(fh.crammer_singer, scores, labels, kw)
+
+
+def test_crammer_singer_takes_rows_apart_out_of_cache():
+    from fasthinge._cpu import multiclass as m
+
+    beyond = m.CACHE_BYTES // 2 + 1  # scores and gradient together beyond the cache
+    assert m.long_rows(m.LONG_ROW_OUT_OF_CACHE, beyond, True)
+    assert not m.long_rows(m.LONG_ROW_OUT_OF_CACHE, beyond - 1, True)
+    assert not m.long_rows(m.LONG_ROW_OUT_OF_CACHE - 1, beyond, True)
+    assert m.long_rows(m.LONG_ROW, 1, True)
+    assert m.long_rows(m.LONG_ROW_LOSS, 1, False) and not m.long_rows(63, beyond, False)
+
+
+@slow_without_jit
+def test_crammer_singer_rows_out_of_cache_are_the_bands_results():
+    from fasthinge._cpu import multiclass as m
+
+    n_classes = m.LONG_ROW_OUT_OF_CACHE + 4
+    n_rows = m.CACHE_BYTES // (2 * 4 * n_classes) + 37  # float32 scores beyond half the cache
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal((n_rows, n_classes), dtype=np.float32)
+    labels = rng.integers(0, n_classes, n_rows)
+    scores[7, 3] = np.nan
+    losses, grad = fh.crammer_singer(scores, labels, reduction="none")
+    for lo in range(0, n_rows, n_rows // 5):  # in-cache slices: bands
+        part = slice(lo, lo + 4096)
+        expected = fh.crammer_singer(scores[part], labels[part], reduction="none")
+        np.testing.assert_array_equal(losses[part], expected[0])
+        np.testing.assert_array_equal(grad[part], expected[1])
 
 
 WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]

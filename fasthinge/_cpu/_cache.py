@@ -7,7 +7,8 @@ fasthinge's locators stamp every cached kernel with a hash of *all* the
 kernel sources (``fasthinge/_cpu/*.py``) and of the file that defines it: any
 change anywhere recompiles. The stamp also holds the band width
 (``_tiles.vector_bytes``): Numba keys its cache on the CPU's features, but not
-on ``FASTHINGE_VECTOR_BYTES``.
+on ``FASTHINGE_VECTOR_BYTES``; and the size of the CPU's largest cache
+(``_tiles.cache_bytes``), which some kernels compare with their inputs.
 
 Where the cache goes, first that works:
 
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from numba.core import caching, config
 
-from ._tiles import vector_bytes
+from ._tiles import cache_bytes, vector_bytes
 
 #: The package whose kernels these locators serve (``fasthinge/``).
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -60,7 +61,7 @@ class _KernelStamp:
     """Mixin: the source stamp covers all kernel sources; fasthinge's files only."""
 
     def get_source_stamp(self):
-        return (super().get_source_stamp(), kernel_fingerprint(), vector_bytes())
+        return (super().get_source_stamp(), kernel_fingerprint(), vector_bytes(), cache_bytes())
 
     @classmethod
     def from_function(cls, py_func, py_file):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 import llvmlite.ir as lir
 import numba
@@ -75,6 +76,31 @@ def vector_bytes() -> int:
         features = codegen.get_host_cpu_features()
     enabled = set(features.split(","))
     return 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
+
+
+#: The last-level cache assumed where Linux's sysfs does not say (the AMD EPYC VM's).
+DEFAULT_CACHE_BYTES = 32 << 20
+
+
+@functools.cache
+def cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Bytes of the largest CPU cache (cpu0's, from Linux's sysfs), else ``DEFAULT_CACHE_BYTES``.
+
+    Kernels that walk inputs larger than this choose their access pattern for
+    memory, not for the cache (``multiclass.long_rows``). Frozen into the
+    compiled kernels: the cache stamp includes it (``_cache.py``).
+    """
+    largest = 0
+    for index in Path(root).glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "")
+        if number.isdigit():
+            largest = max(largest, int(number) * units.get(unit, 1))
+    return largest or DEFAULT_CACHE_BYTES
 
 
 def band_rows(dtype: np.dtype) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import first_at_least, maximum, wrong_max
-from ._tiles import LANES, TOTAL, cs_rows, tile_rows, ww_rows
+from ._tiles import LANES, TOTAL, cache_bytes, cs_rows, tile_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -146,12 +146,35 @@ def _cs_row(s, y, margin, p, w_y, kink_mode, split_ties, g0, g):
 SMALL_ROW = 16
 #: From this many classes on, Crammer–Singer rows (ties "first") are taken one by
 #: one with vector sweeps (``wrong_max``, ``first_at_least``) instead of in bands;
-#: for the loss alone from ``LONG_ROW_LOSS``. Measured (float32, ns an element,
-#: alternating builds): with the gradient, (10⁴, 10³) 0.31 → 0.25 on two threads,
-#: (200, 10³) 0.46 → 0.36 on one, but (4·10⁴, 256) 0.30 → 0.44 out of cache (16
-#: rows in flight beat one); the loss alone wins from C = 64 on.
+#: for the loss alone from ``LONG_ROW_LOSS``. Measured (Intel Xeon, 16-row bands,
+#: float32, ns an element, alternating builds): with the gradient, (10⁴, 10³)
+#: 0.31 → 0.25 on two threads, (200, 10³) 0.46 → 0.36 on one, but (4·10⁴, 256)
+#: 0.30 → 0.44 out of cache (16 rows in flight beat one); the loss alone wins
+#: from C = 64 on.
 LONG_ROW = 512
 LONG_ROW_LOSS = 64
+#: From this many classes on, rows too when the scores and the gradient exceed
+#: the CPU's largest cache (``_tiles.cache_bytes``). AMD EPYC (AVX2: 8-row
+#: bands, 32 MB L3), float32, two threads, into ``out``, rows against bands:
+#: (10⁵, 100) 0.79x (float64 0.60x), (8·10⁴, 128) 0.59x, (4·10⁴, 256) 0.54x,
+#: but (1.6·10⁵, 64) 1.10x; in cache bands win: (16000, 100) rows 1.57x,
+#: (4·10⁴, 100) 1.01x; one thread in L2, (2000, 100) 1.27x, (4000, 128) 1.13x.
+LONG_ROW_OUT_OF_CACHE = 96
+#: ``cache_bytes()``, read once at import (a compile-time constant of the kernels).
+CACHE_BYTES = cache_bytes()
+
+
+@row_jit
+def long_rows(n_classes, nbytes, has_grad):
+    """Whether Crammer–Singer rows of ``n_classes`` take vector sweeps instead of bands.
+
+    ``nbytes``: the scores' (the gradient has as many).
+    """
+    if not has_grad:
+        return n_classes >= LONG_ROW_LOSS
+    return n_classes >= LONG_ROW or (
+        n_classes >= LONG_ROW_OUT_OF_CACHE and 2 * nbytes > CACHE_BYTES
+    )
 
 
 @row_jit
@@ -352,8 +375,8 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = n_classes > 1 and not split_ties and indices.shape[0] == 0 and n_classes < 2**31
     bands &= stop - start >= tile_rows(scores)
-    long_rows = bands and n_classes >= (LONG_ROW if grad.shape[0] else LONG_ROW_LOSS)
-    if bands and not long_rows:
+    sweeps = bands and long_rows(n_classes, scores.size * scores.itemsize, grad.shape[0] > 0)
+    if bands and not sweeps:
         start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     flat, flat_grad = scores.reshape(scores.size), grad.reshape(grad.size)
     for i in range(start, stop):
@@ -388,7 +411,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
             if coef != 0 and not redo:
                 gbuf[gi, j_best] = coef
                 gbuf[gi, y] = zero - coef
-        elif long_rows:  # the band's results, a row at a time: a NaN row is redone below
+        elif sweeps:  # the band's results, a row at a time: a NaN row is redone below
             best = wrong_max(flat, i * n_classes, n_classes, y, flat_grad, None, 0)  # grad[i] = 0
             z = margin - (scores[i, y] - best)
             redo = z != z
