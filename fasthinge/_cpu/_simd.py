@@ -226,9 +226,8 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed, addend, addend_start):  #
 
         def lanes_of(value):
             """``value`` (an i64) in every lane of ``lane_ints`` (truncated: rows < 2**31)."""
-            one = b.insert_element(
-                lir.Constant(lane_ints, None), b.trunc(value, lane_int), lir.Constant(_I32, 0)
-            )
+            value = b.trunc(value, lane_int) if lane_int.width < 64 else value
+            one = b.insert_element(lir.Constant(lane_ints, None), value, lir.Constant(_I32, 0))
             return b.shuffle_vector(one, one, lir.Constant(lir.VectorType(_I32, BLOCK), None))
 
         def take(k, j0, zeroing, mask=None):

@@ -4,12 +4,14 @@ A Weston–Watkins row sum must be added in index order (PyTorch's order, for
 bit-identical results), so one row is a chain of dependent additions that no
 vectoriser may reorder. ``W`` rows side by side are ``W`` independent chains:
 lane ``r`` of a vector holds row ``r``. A band walk (``_Band``) takes W rows
-in tiles of W columns: W contiguous row loads (masked for the last, partial
-tile), a transpose by ``shufflevector`` (log2 W stages), then column after
-column into the lanes, each lane in its row's index order with the row code's
-operations. The loaded rows also give the gradient rows, stored as W
-contiguous (masked) vectors. Numba has no vector types, hence LLVM IR through
-``@intrinsic``; each intrinsic has a plain-Python twin for ``NUMBA_DISABLE_JIT``.
+in tiles of W columns: W contiguous row loads, a transpose by
+``shufflevector`` (log2 W stages), then column after column into the lanes,
+each lane in its row's index order with the row code's operations. The
+loaded rows also give the gradient rows, stored as W contiguous vectors. A
+row's last columns take a narrower tile (``_Band.last_columns``), or, in a
+row shorter than W, one tile under a mask. Numba has no vector types, hence
+LLVM IR through ``@intrinsic``; each intrinsic has a plain-Python twin for
+``NUMBA_DISABLE_JIT``.
 
 One lane class per loss supplies the per-column ``step``: Weston–Watkins
 (``ww_rows``), Crammer–Singer (``cs_rows``), margin rescaling
@@ -338,8 +340,8 @@ class _Band:  # pragma: no cover (compile-time code)
         An overlapping tile (``skip``) loads and stores whole vectors: its
         gradient stores write the previous tile's last columns again, with the
         same values (a gradient row depends on its row only). A narrow tile
-        (``lanes`` < W columns, the last of a row) loads and stores vectors
-        of ``lanes`` and prefetches nothing (its lines are the tile before's).
+        (``lanes`` < W columns, the last of a row, ``last_columns``) loads and
+        stores vectors of ``lanes`` and prefetches nothing.
         """
         b, w = self.builder, self.width
         mask = None
@@ -373,9 +375,9 @@ class _Band:  # pragma: no cover (compile-time code)
     def last_columns(self, rest, lanes=1):
         """The last ``rest`` (1 ≤ rest < W) columns of rows at least W long.
 
-        In the narrowest tile of a power-of-two width that holds them, or, from
-        W/2 on, in a whole tile over the last W columns (masked loads and stores
-        cost up to 2x a band: AMD EPYC, AVX2, Weston–Watkins float32 at C = 10).
+        In the narrowest tile of a power-of-two width that holds them, or, for
+        more than W/2, in a whole tile over the last W columns (not under a mask:
+        masked loads and stores cost up to 2x a band on AMD EPYC, AVX2).
         A narrow tile's first ``lanes − rest`` columns are the tile before's.
         Against the whole overlapping tile for every rest (two threads, float32,
         into ``out``, paired): (10⁶, 10) Weston–Watkins 0.81x, Crammer–Singer
@@ -402,7 +404,7 @@ class _Band:  # pragma: no cover (compile-time code)
             self.tile(b.mul(loop.index, w))
         rest = b.srem(self.stride, w)
         with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
-            # rows shorter than W: one tile under a mask
+            # the last columns, or, in rows shorter than W, one tile under a mask
             with b.if_else(b.icmp_signed(">", full_tiles, lir.Constant(_I64, 0))) as (over, mask):
                 with over:
                     self.last_columns(rest)
