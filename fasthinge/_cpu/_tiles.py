@@ -219,7 +219,9 @@ class _Band:  # pragma: no cover (compile-time code)
         row_bytes = builder.mul(self.stride, lir.Constant(_I64, self.align))
         next_band = builder.icmp_signed("<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES))
         # Rows longer than a cache line: the next band's block line after line (its
-        # rows' starts are lines apart). Two threads, float32, into ``out``:
+        # rows' starts are lines apart), tile t from line W·t past the next band's
+        # start (float32 on AVX2: 8 lines a tile against 4 read, so from one band
+        # ahead at the first tile to two at the last). Two threads, float32, into ``out``:
         # (10⁵, 100) Weston–Watkins 0.81x (float64 0.81x), one-vs-all 0.79x, loss
         # only 0.87x; (2·10⁴, 512) 0.89x, (4·10⁴, 256) 0.97x. Shorter rows keep one
         # prefetch a row (their starts are the block's lines already; line after
