@@ -24,6 +24,7 @@ import). With ``out=`` none of this happens: nothing is allocated.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -69,7 +70,7 @@ def new_gradient(shape: tuple, dtype: np.dtype) -> np.ndarray:
     it has at least ``MIN_BYTES``). Thread-safe.
     """
     dtype = np.dtype(dtype)
-    if not ENABLED or int(np.prod(shape)) * dtype.itemsize < MIN_BYTES:
+    if not ENABLED or math.prod(shape) * dtype.itemsize < MIN_BYTES:  # (np.prod: 3.9 µs)
         return np.empty(shape, dtype)
     with _lock:
         array = _take(tuple(shape), dtype)
