@@ -343,22 +343,33 @@ def _sink(tile, counts, top, n_classes):
     topk_sink(tile, counts, top, n_classes)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_classes", [1, 2, 3, 4, 17])
-@pytest.mark.parametrize("k", [1, 2, 5])
-def test_topk_sink_leaves_the_k_largest_wrong_scores_in_the_first_half(n_classes, k):
-    """The sink reads one half of ``top`` and writes the other, column after column; an odd
-    count of columns ends in the second half, which is copied back. (The band-vs-row tests
-    do not see a stale first half: the sum above ``tau`` tolerates a ``tau`` that misses one
-    column.)"""
-    from fasthinge._cpu._transposed import BAND, LABEL
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12])
+@pytest.mark.parametrize("ties", [False, True])
+def test_topk_sink_leaves_the_k_largest_wrong_scores_in_the_first_half(dtype, n_classes, k, ties):
+    """Up to k = 8 the sink keeps ``top`` in registers (one copy of the walk for each k);
+    above, it reads one half of ``top`` and writes the other, column after column, and an
+    odd count of columns ends in the second half, which is copied back. Both keep the
+    row code's compare-exchanges: equal values (±0 among them) land where the Python
+    twin puts them. (The band-vs-row tests do not see a stale first half: the sum above
+    ``tau`` tolerates a ``tau`` that misses one column.)"""
+    from fasthinge._cpu._transposed import BAND, LABEL, _topk_sink_python
 
     rng = np.random.default_rng(n_classes * 10 + k)
-    tile = np.zeros((max(n_classes, BAND), BAND), np.float32)
-    tile[:n_classes] = rng.permutation(n_classes * BAND).reshape(n_classes, BAND)
+    tile = np.zeros((max(n_classes, BAND), BAND), dtype)
+    if ties:  # few values, zeros of both signs
+        tile[:n_classes] = rng.integers(-2, 3, (n_classes, BAND)) * rng.choice([-1.0, 1.0])
+        tile[:n_classes] *= np.where(rng.random((n_classes, BAND)) < 0.5, -1.0, 1.0)
+    else:
+        tile[:n_classes] = rng.permutation(n_classes * BAND).reshape(n_classes, BAND)
     counts = np.zeros((4, BAND), np.int64)
     counts[LABEL] = rng.integers(0, n_classes, BAND)
-    top = np.full((2 * k, BAND), 7.5, np.float32)
+    top = np.full((2 * k, BAND), 7.5, dtype)
+    twin = top.copy()
     _sink(tile, counts, top, n_classes)
+    _topk_sink_python(tile, counts, twin, n_classes)
+    np.testing.assert_array_equal(np.signbit(top[:k]), np.signbit(twin[:k]))  # ±0 too
     for r in range(BAND):
         wrong = [tile[j, r] for j in range(n_classes) if j != counts[LABEL, r]]
         expected = sorted(wrong, reverse=True)[:k] + [-np.inf] * max(0, k - len(wrong))

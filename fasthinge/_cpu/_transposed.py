@@ -28,6 +28,8 @@ block is whole in scratch.
 
 from __future__ import annotations
 
+import functools
+
 import llvmlite.ir as lir
 import numba
 import numpy as np
@@ -331,11 +333,18 @@ LABEL, ABOVE, TIED, TIED_LEFT = range(4)
 
 
 class _Lanes:  # pragma: no cover (compile-time code)
-    """IR of a top-k lane walk: the (C, 16) tile, the lane arrays, column by column."""
+    """IR of a top-k lane walk over one register of a band's lanes, column by column.
 
-    def __init__(self, context, builder, signature, args):
-        self.b = builder
-        self.vectors = _Vectors(context, builder, signature.args[0].dtype)
+    ``first`` is the group's first lane, ``lanes`` one register's worth
+    (``_tiles.band_rows``): the walks run once for each group. Sixteen lanes at
+    once took two AVX2 registers a vector, and LLVM packed every 16-lane mask
+    into bytes and widened it again for each select (top-k, (4096, 10), k = 5:
+    ~30 % of the call in those shuffles).
+    """
+
+    def __init__(self, context, builder, signature, args, first, lanes):
+        self.b, self.first, self.lanes = builder, first, lanes
+        self.vectors = _Vectors(context, builder, signature.args[0].dtype, lanes)
         self.data = [
             context.make_array(kind)(context, builder, value).data
             if isinstance(kind, types.Array)
@@ -343,31 +352,56 @@ class _Lanes:  # pragma: no cover (compile-time code)
             for kind, value in zip(signature.args, args, strict=True)
         ]
         self.zero = lir.Constant(self.vector, None)
-        self.wide = lir.VectorType(_I64, BAND)
+        # counts in lanes as wide as the scores' (int64 lanes took four AVX2
+        # registers a vector for float32, and each mask widened to them)
+        self.wide = lir.VectorType(lir.IntType(8 * self.vectors.align), lanes)
+        self.in_memory = lir.VectorType(_I64, lanes)
 
     @property
     def vector(self):
         return self.vectors.vector
 
+    def get(self, data, at):
+        """The group's lanes of the row starting at flat index ``at`` (an i64 value)."""
+        return self.vectors.load(data, self.b.add(at, lir.Constant(_I64, self.first)))
+
+    def put(self, value, data, at):
+        self.vectors.store(value, data, self.b.add(at, lir.Constant(_I64, self.first)))
+
     def row(self, data, row):
-        return self.vectors.load(data, lir.Constant(_I64, row * BAND))
+        return self.get(data, lir.Constant(_I64, row * BAND))
 
     def set_row(self, value, data, row):
-        self.vectors.store(value, data, lir.Constant(_I64, row * BAND))
-
-    def counts(self, data, row):
-        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND)])
-        return self.b.load(self.b.bitcast(pointer, self.wide.as_pointer()), align=8)
-
-    def set_counts(self, value, data, row):
-        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND)])
-        self.b.store(value, self.b.bitcast(pointer, self.wide.as_pointer()), align=8)
+        self.put(value, data, lir.Constant(_I64, row * BAND))
 
     def column(self, tile, j):
-        return self.vectors.load(tile, self.b.mul(j, lir.Constant(_I64, BAND)))
+        return self.get(tile, self.b.mul(j, lir.Constant(_I64, BAND)))
+
+    def counts(self, data, row):
+        """Row ``row`` of the int64 ``counts``, in lanes of ``wide``."""
+        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND + self.first)])
+        value = self.b.load(self.b.bitcast(pointer, self.in_memory.as_pointer()), align=8)
+        return value if self.wide == self.in_memory else self.b.trunc(value, self.wide)
+
+    def set_counts(self, value, data, row):
+        pointer = self.b.gep(data, [lir.Constant(_I64, row * BAND + self.first)])
+        value = value if self.wide == self.in_memory else self.b.sext(value, self.in_memory)
+        self.b.store(value, self.b.bitcast(pointer, self.in_memory.as_pointer()), align=8)
+
+    def int64(self, value):
+        """A lane of ``wide`` as an int64 scalar."""
+        return value if value.type == _I64 else self.b.sext(value, _I64)
+
+    def index(self, value):
+        """An int64 scalar (a column, k: below 2³¹ here) in every lane of ``wide``."""
+        narrow = self.wide.element
+        return self.splat(value if narrow == value.type else self.b.trunc(value, narrow))
+
+    def constant(self, value):
+        return lir.Constant(self.vector, [lir.Constant(self.vector.element, value)] * self.lanes)
 
     def splat(self, value):
-        return _splat(self.b, value, BAND)
+        return _splat(self.b, value, self.lanes)
 
     def flag(self, value):
         """A boolean argument, in every lane (i1)."""
@@ -375,6 +409,20 @@ class _Lanes:  # pragma: no cover (compile-time code)
 
     def count(self, mask):
         return self.b.zext(mask, self.wide)
+
+
+def _registers(context, builder, signature, args):  # pragma: no cover (compile-time code)
+    """A ``_Lanes`` for each register-wide group of a band's lanes (the scores' dtype first)."""
+    lanes = band_rows(np.dtype(str(signature.args[0].dtype)))
+    return [
+        _Lanes(context, builder, signature, args, first, lanes) for first in range(0, BAND, lanes)
+    ]
+
+
+def _leading(context, builder, signature, args, at):  # pragma: no cover (compile-time code)
+    """The first dimension of array argument ``at``."""
+    shape = context.make_array(signature.args[at])(context, builder, args[at]).shape
+    return builder.extract_value(shape, 0)
 
 
 def _topk_sink_python(tile, counts, top, n_classes):
@@ -393,49 +441,95 @@ def _topk_sink_python(tile, counts, top, n_classes):
 
 @intrinsic
 def _topk_sink(typingctx, tile, counts, top, n_classes):  # pragma: no cover
-    """Each lane's k largest wrong scores into ``top[:k]`` ((k, 16), descending; ties in order).
+    """Each lane's k largest wrong scores into ``top[:k]`` ((k, 16), descending, as the row code).
 
     Column after column, the column (−inf at the lane's label) sinks through
-    the k by k compare-exchanges (``t >= v`` keeps ``t``). ``top`` is (2k, 16):
-    each column reads one half and writes the other. Stored back where ``t``
-    was loaded, ``select(t >= v, t, v)`` became a masked store (LLVM's x86
-    back end), which AMD cores run many times slower: it took 42 % of a top-k
-    call at (16000, 10), k = 5.
+    the k by k compare-exchanges (``t >= v`` keeps ``t``), one register of
+    lanes at a time. Up to ``SINK_IN_REGISTERS`` levels they stay in registers
+    (``_sink_registers``); above, ``top`` is (2k, 16) in memory and each column
+    reads one half and writes the other (``_sink_memory``: stored back where
+    ``t`` was loaded, ``select(t >= v, t, v)`` became a masked store, which AMD
+    cores run many times slower). Only the first k rows of ``top`` are the result.
     """
     if not isinstance(tile, types.Array) or top.dtype != tile.dtype:
         return None
 
     def codegen(context, builder, signature, args):
-        w, b = _Lanes(context, builder, signature, args), builder
-        tile_d, counts_d, top_d = w.data[:3]
-        k = context.make_array(signature.args[2])(context, builder, args[2]).shape
-        k = b.sdiv(b.extract_value(k, 0), lir.Constant(_I64, 2))
+        b = builder
+        k = b.sdiv(_leading(context, builder, signature, args, 2), lir.Constant(_I64, 2))
         half = b.mul(k, lir.Constant(_I64, BAND))
-        neg_inf = lir.Constant(w.vector, [lir.Constant(w.vector.element, float("-inf"))] * BAND)
-        with cgutils.for_range(b, k) as level:
-            w.vectors.store(neg_inf, top_d, b.mul(level.index, lir.Constant(_I64, BAND)))
-        label = w.counts(counts_d, LABEL)
-        with cgutils.for_range(b, args[3]) as loop:
-            j = loop.index
-            odd = b.and_(j, lir.Constant(_I64, 1))
-            src = b.mul(odd, half)  # column j reads half j % 2 and writes the other
-            dst = b.sub(half, src)
-            sink = cgutils.alloca_once_value(
-                b, b.select(b.icmp_signed("==", label, w.splat(j)), neg_inf, w.column(tile_d, j))
-            )
-            with cgutils.for_range(b, k) as level:
-                at = b.mul(level.index, lir.Constant(_I64, BAND))
-                t, v = w.vectors.load(top_d, b.add(src, at)), b.load(sink)
-                keep = b.fcmp_ordered(">=", t, v)
-                w.vectors.store(b.select(keep, t, v), top_d, b.add(dst, at))
-                b.store(b.select(keep, v, t), sink)
-        with b.if_then(b.trunc(args[3], lir.IntType(1))):  # an odd count ends in the second half
-            with cgutils.for_range(b, k) as level:
-                at = b.mul(level.index, lir.Constant(_I64, BAND))
-                w.vectors.store(w.vectors.load(top_d, b.add(half, at)), top_d, at)
+        for w in _registers(context, builder, signature, args):
+            _sink_lanes(w, k, half, args[3])
         return context.get_dummy_value()
 
     return types.none(tile, counts, top, n_classes), codegen
+
+
+#: Up to this k the sink keeps ``top`` in registers, one copy of the walk per k.
+SINK_IN_REGISTERS = 8
+
+
+def _sink_lanes(w, k, half, n_cols):  # pragma: no cover (compile-time code)
+    """``topk_sink``'s walk for one group of lanes (``half``: where ``top``'s second half is)."""
+    b = w.b
+    with b.if_else(b.icmp_signed("<=", k, lir.Constant(_I64, SINK_IN_REGISTERS))) as (few, many):
+        with few:
+            for levels in range(1, SINK_IN_REGISTERS + 1):
+                with b.if_then(b.icmp_signed("==", k, lir.Constant(_I64, levels))):
+                    _sink_registers(w, levels, n_cols)
+        with many:
+            _sink_memory(w, k, half, n_cols)
+
+
+def _sink_registers(w, k, n_cols):  # pragma: no cover (compile-time code)
+    """The sink with ``top``'s k rows as registers (k a Python int), written out at the end.
+
+    No NaN reaches the sink (its band was left to the row code), so
+    ``select(t >= v, t, v)`` is ``select(v > t, v, t)``, x86's ``max(v, t)``, and
+    the value going on, ``select(t >= v, v, t)``, is ``min(t, v)``: the same
+    values, ±0 included, in two instructions instead of a compare and two
+    blends. In memory, each column's k steps waited on the stores of the last.
+    """
+    b, (tile_d, counts_d, top_d) = w.b, w.data[:3]
+    neg_inf = w.constant(float("-inf"))
+    levels = [cgutils.alloca_once_value(b, neg_inf) for _ in range(k)]
+    label = w.counts(counts_d, LABEL)
+    with cgutils.for_range(b, n_cols) as loop:
+        j = loop.index
+        v = b.select(b.icmp_signed("==", label, w.index(j)), neg_inf, w.column(tile_d, j))
+        for level in levels:
+            t = b.load(level)
+            b.store(b.select(b.fcmp_ordered(">", v, t), v, t), level)
+            v = b.select(b.fcmp_ordered("<", t, v), t, v)
+    for p, level in enumerate(levels):
+        w.put(b.load(level), top_d, lir.Constant(_I64, p * BAND))
+
+
+def _sink_memory(w, k, half, n_cols):  # pragma: no cover (compile-time code)
+    """The sink with ``top`` in memory, each column reading one half and writing the other."""
+    b, (tile_d, counts_d, top_d) = w.b, w.data[:3]
+    neg_inf = w.constant(float("-inf"))
+    with cgutils.for_range(b, k) as level:
+        w.put(neg_inf, top_d, b.mul(level.index, lir.Constant(_I64, BAND)))
+    label = w.counts(counts_d, LABEL)
+    with cgutils.for_range(b, n_cols) as loop:
+        j = loop.index
+        odd = b.and_(j, lir.Constant(_I64, 1))
+        src = b.mul(odd, half)  # column j reads half j % 2 and writes the other
+        dst = b.sub(half, src)
+        sink = cgutils.alloca_once_value(
+            b, b.select(b.icmp_signed("==", label, w.index(j)), neg_inf, w.column(tile_d, j))
+        )
+        with cgutils.for_range(b, k) as level:
+            at = b.mul(level.index, lir.Constant(_I64, BAND))
+            t, v = w.get(top_d, b.add(src, at)), b.load(sink)
+            keep = b.fcmp_ordered(">=", t, v)
+            w.put(b.select(keep, t, v), top_d, b.add(dst, at))
+            b.store(b.select(keep, v, t), sink)
+    with b.if_then(b.trunc(n_cols, lir.IntType(1))):  # an odd count ends in the second half
+        with cgutils.for_range(b, k) as level:
+            at = b.mul(level.index, lir.Constant(_I64, BAND))
+            w.put(w.get(top_d, b.add(half, at)), top_d, at)
 
 
 def _topk_sums_python(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac):
@@ -481,62 +575,66 @@ def _topk_sums(typingctx, tile, counts, lanes, top, n_classes, alpha, margin,
         return None
 
     def codegen(context, builder, signature, args):
-        w, b = _Lanes(context, builder, signature, args), builder
-        tile_d, counts_d, lanes_d, top_d = w.data[:4]
-        n_cols, alpha, margin, kink = args[4:]
-        k = context.make_array(signature.args[3])(context, builder, args[3]).shape
-        k = b.extract_value(k, 0)
-        one = lir.Constant(w.vector, [lir.Constant(w.vector.element, 1.0)] * BAND)
-        label = w.counts(counts_d, LABEL)
-        last = b.mul(b.sub(k, lir.Constant(_I64, 1)), lir.Constant(_I64, BAND))
-        tau = w.vectors.load(top_d, last)
-        s_y = lir.Constant(w.vector, None)
-        for r in range(BAND):  # tile[y_r, r]: one scalar load a lane
-            lane = lir.Constant(_I32, r)
-            at = b.add(b.mul(b.extract_element(label, lane), lir.Constant(_I64, BAND)),
-                       lir.Constant(_I64, r))  # fmt: skip
-            s_y = b.insert_element(s_y, b.load(b.gep(tile_d, [at])), lane)
-        base = b.fsub(w.splat(margin), s_y)
-        keep_all = w.flag(alpha)
-        zeros = lir.Constant(w.wide, None)
-        above = cgutils.alloca_once_value(b, zeros)
-        tied = cgutils.alloca_once_value(b, zeros)
-        total = cgutils.alloca_once_value(b, w.zero)
-        with cgutils.for_range(b, n_cols) as loop:
-            s = w.column(tile_d, loop.index)
-            wrong = b.icmp_signed("!=", label, w.splat(loop.index))
-            is_above = b.and_(wrong, b.fcmp_ordered(">", s, tau))
-            b.store(b.add(b.load(above), w.count(is_above)), above)
-            is_tied = b.and_(wrong, b.fcmp_ordered("==", s, tau))
-            b.store(b.add(b.load(tied), w.count(is_tied)), tied)
-            h = b.fadd(base, s)
-            term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h, w.zero)), h, w.zero)
-            b.store(b.fadd(b.load(total), b.select(is_above, term, w.zero)), total)
-        above = b.load(above)
-        h_tau = b.fadd(base, tau)
-        tied_term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h_tau, w.zero)), h_tau, w.zero)
-        slots = b.sub(w.splat(k), above)
-        loss = b.fadd(b.load(total), b.fmul(tied_term, b.sitofp(slots, w.vector)))
-        inv_k = b.fdiv(one, b.sitofp(w.splat(k), w.vector))
-        loss = b.fmul(loss, inv_k)
-        special = b.fcmp_unordered("uno", loss, loss)
-        positive = b.fcmp_ordered(">", loss, w.zero)
-        kinked = b.select(b.fcmp_ordered("==", loss, w.zero), w.splat(kink), w.zero)
-        scale = b.select(keep_all, b.select(positive, one, kinked), one)
-        loss = b.select(b.and_(keep_all, b.not_(positive)), w.zero, loss)
-        w.set_row(tau, lanes_d, TAU)
-        w.set_row(base, lanes_d, TK_BASE)
-        w.set_row(loss, lanes_d, LOSS)
-        w.set_row(scale, lanes_d, SCALE)
-        w.set_row(w.zero, lanes_d, G_Y)
-        w.set_counts(above, counts_d, ABOVE)
-        w.set_counts(b.load(tied), counts_d, TIED)
-        w.set_counts(slots, counts_d, TIED_LEFT)
-        bits = b.bitcast(special, lir.IntType(BAND))
-        return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(BAND), 0))
+        b, k = builder, _leading(context, builder, signature, args, 3)
+        special = [
+            _sums_lanes(w, k, *args[4:]) for w in _registers(context, builder, signature, args)
+        ]
+        return functools.reduce(b.or_, special)
 
     signature = types.boolean(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac)
     return signature, codegen
+
+
+def _sums_lanes(w, k, n_cols, alpha, margin, kink):  # pragma: no cover (compile-time code)
+    """``topk_sums``' walk for one group of lanes; whether a lane's loss is NaN (i1)."""
+    b, (tile_d, counts_d, lanes_d, top_d) = w.b, w.data[:4]
+    one = w.constant(1.0)
+    label = w.counts(counts_d, LABEL)
+    tau = w.get(top_d, b.mul(b.sub(k, lir.Constant(_I64, 1)), lir.Constant(_I64, BAND)))
+    s_y = lir.Constant(w.vector, None)
+    for r in range(w.lanes):  # tile[y_r, r]: one scalar load a lane
+        lane = lir.Constant(_I32, r)
+        y = w.int64(b.extract_element(label, lane))
+        at = b.add(b.mul(y, lir.Constant(_I64, BAND)), lir.Constant(_I64, w.first + r))
+        s_y = b.insert_element(s_y, b.load(b.gep(tile_d, [at])), lane)
+    base = b.fsub(w.splat(margin), s_y)
+    keep_all = w.flag(alpha)
+    zeros = lir.Constant(w.wide, None)
+    above = cgutils.alloca_once_value(b, zeros)
+    tied = cgutils.alloca_once_value(b, zeros)
+    total = cgutils.alloca_once_value(b, w.zero)
+    with cgutils.for_range(b, n_cols) as loop:
+        s = w.column(tile_d, loop.index)
+        wrong = b.icmp_signed("!=", label, w.index(loop.index))
+        is_above = b.and_(wrong, b.fcmp_ordered(">", s, tau))
+        b.store(b.add(b.load(above), w.count(is_above)), above)
+        is_tied = b.and_(wrong, b.fcmp_ordered("==", s, tau))
+        b.store(b.add(b.load(tied), w.count(is_tied)), tied)
+        h = b.fadd(base, s)
+        term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h, w.zero)), h, w.zero)
+        b.store(b.fadd(b.load(total), b.select(is_above, term, w.zero)), total)
+    above = b.load(above)
+    h_tau = b.fadd(base, tau)
+    tied_term = b.select(b.or_(keep_all, b.fcmp_unordered(">", h_tau, w.zero)), h_tau, w.zero)
+    slots = b.sub(w.index(k), above)
+    loss = b.fadd(b.load(total), b.fmul(tied_term, b.sitofp(slots, w.vector)))
+    inv_k = b.fdiv(one, b.sitofp(w.index(k), w.vector))
+    loss = b.fmul(loss, inv_k)
+    special = b.fcmp_unordered("uno", loss, loss)
+    positive = b.fcmp_ordered(">", loss, w.zero)
+    kinked = b.select(b.fcmp_ordered("==", loss, w.zero), w.splat(kink), w.zero)
+    scale = b.select(keep_all, b.select(positive, one, kinked), one)
+    loss = b.select(b.and_(keep_all, b.not_(positive)), w.zero, loss)
+    w.set_row(tau, lanes_d, TAU)
+    w.set_row(base, lanes_d, TK_BASE)
+    w.set_row(loss, lanes_d, LOSS)
+    w.set_row(scale, lanes_d, SCALE)
+    w.set_row(w.zero, lanes_d, G_Y)
+    w.set_counts(above, counts_d, ABOVE)
+    w.set_counts(b.load(tied), counts_d, TIED)
+    w.set_counts(slots, counts_d, TIED_LEFT)
+    bits = b.bitcast(special, lir.IntType(w.lanes))
+    return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(w.lanes), 0))
 
 
 def _topk_gradient_python(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties,
@@ -570,47 +668,51 @@ def _topk_gradient(typingctx, tile, counts, lanes, gtile, n_classes, k, alpha, s
         return None
 
     def codegen(context, builder, signature, args):
-        w, b = _Lanes(context, builder, signature, args), builder
-        tile_d, counts_d, lanes_d, gtile_d = w.data[:4]
-        k, alpha, split, kink = args[5:]
-        one = lir.Constant(w.vector, [lir.Constant(w.vector.element, 1.0)] * BAND)
-        label, tau = w.counts(counts_d, LABEL), w.row(lanes_d, TAU)
-        base, scale = w.row(lanes_d, TK_BASE), w.row(lanes_d, SCALE)
-        g_scale = w.row(lanes_d, G_SCALE)
-        above, n_tied = w.counts(counts_d, ABOVE), w.counts(counts_d, TIED)
-        alpha, split = w.flag(alpha), w.flag(split)
-        slots = b.sub(w.splat(k), above)
-        share = b.fdiv(b.sitofp(slots, w.vector), b.sitofp(n_tied, w.vector))
-        share = b.select(split, share, one)
-        kink = w.splat(kink)
-        tied_left = cgutils.alloca_once_value(b, w.counts(counts_d, TIED_LEFT))
-        g_y = cgutils.alloca_once_value(b, w.row(lanes_d, G_Y))
-        zeros = lir.Constant(w.wide, None)
-        with cgutils.for_range(b, args[4]) as loop:
-            j = loop.index
-            s = w.column(tile_d, j)
-            is_label = b.icmp_signed("==", label, w.splat(j))
-            tied = b.fcmp_ordered("==", s, tau)
-            left = b.load(tied_left)
-            first = b.icmp_signed(">", left, zeros)
-            taken = b.and_(b.and_(b.not_(is_label), tied), first)
-            b.store(b.sub(left, w.count(taken)), tied_left)
-            member = b.select(b.and_(tied, b.or_(split, first)), share, w.zero)
-            member = b.select(b.fcmp_ordered(">", s, tau), one, member)
-            member = b.select(is_label, w.zero, member)
-            h = b.fadd(base, s)
-            beta = b.select(b.fcmp_ordered("==", h, w.zero), kink, w.zero)
-            beta = b.select(b.fcmp_ordered(">", h, w.zero), one, beta)
-            coef = b.fmul(b.fmul(g_scale, member), b.select(alpha, scale, beta))
-            coef = b.select(b.fcmp_unordered("!=", member, w.zero), coef, w.zero)
-            w.vectors.store(coef, gtile_d, b.mul(j, lir.Constant(_I64, BAND)))
-            b.store(b.fsub(b.load(g_y), coef), g_y)
-        w.set_counts(b.load(tied_left), counts_d, TIED_LEFT)
-        w.set_row(b.load(g_y), lanes_d, G_Y)
+        for w in _registers(context, builder, signature, args):
+            _gradient_lanes(w, *args[4:])
         return context.get_dummy_value()
 
     signature = types.none(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
     return signature, codegen
+
+
+def _gradient_lanes(w, n_cols, k, alpha, split, kink):  # pragma: no cover (compile-time code)
+    """``topk_gradient``'s walk for one group of lanes."""
+    b, (tile_d, counts_d, lanes_d, gtile_d) = w.b, w.data[:4]
+    one = w.constant(1.0)
+    label, tau = w.counts(counts_d, LABEL), w.row(lanes_d, TAU)
+    base, scale = w.row(lanes_d, TK_BASE), w.row(lanes_d, SCALE)
+    g_scale = w.row(lanes_d, G_SCALE)
+    above, n_tied = w.counts(counts_d, ABOVE), w.counts(counts_d, TIED)
+    alpha, split = w.flag(alpha), w.flag(split)
+    slots = b.sub(w.index(k), above)
+    share = b.fdiv(b.sitofp(slots, w.vector), b.sitofp(n_tied, w.vector))
+    share = b.select(split, share, one)
+    kink = w.splat(kink)
+    tied_left = cgutils.alloca_once_value(b, w.counts(counts_d, TIED_LEFT))
+    g_y = cgutils.alloca_once_value(b, w.row(lanes_d, G_Y))
+    zeros = lir.Constant(w.wide, None)
+    with cgutils.for_range(b, n_cols) as loop:
+        j = loop.index
+        s = w.column(tile_d, j)
+        is_label = b.icmp_signed("==", label, w.index(j))
+        tied = b.fcmp_ordered("==", s, tau)
+        left = b.load(tied_left)
+        first = b.icmp_signed(">", left, zeros)
+        taken = b.and_(b.and_(b.not_(is_label), tied), first)
+        b.store(b.sub(left, w.count(taken)), tied_left)
+        member = b.select(b.and_(tied, b.or_(split, first)), share, w.zero)
+        member = b.select(b.fcmp_ordered(">", s, tau), one, member)
+        member = b.select(is_label, w.zero, member)
+        h = b.fadd(base, s)
+        beta = b.select(b.fcmp_ordered("==", h, w.zero), kink, w.zero)
+        beta = b.select(b.fcmp_ordered(">", h, w.zero), one, beta)
+        coef = b.fmul(b.fmul(g_scale, member), b.select(alpha, scale, beta))
+        coef = b.select(b.fcmp_unordered("!=", member, w.zero), coef, w.zero)
+        w.put(coef, gtile_d, b.mul(j, lir.Constant(_I64, BAND)))
+        b.store(b.fsub(b.load(g_y), coef), g_y)
+    w.set_counts(b.load(tied_left), counts_d, TIED_LEFT)
+    w.set_row(b.load(g_y), lanes_d, G_Y)
 
 
 transpose_in, transpose_out, multilabel_pass = _transpose_in, _transpose_out, _multilabel_pass
