@@ -280,51 +280,60 @@ def _multilabel_pass(typingctx, tile, is_target, gtile, lanes, totals, n_classes
         return None
 
     def codegen(context, builder, signature, args):
-        n_cols, kink, keep = args[5:]
-        b = builder
-        vectors = _Vectors(context, builder, signature.args[0].dtype)
-        doubles = _Vectors(context, builder, types.float64)
-        flags = lir.VectorType(lir.IntType(8), BAND)
-        data = [
-            context.make_array(kind)(context, builder, value).data
-            for kind, value in zip(signature.args[:5], args[:5], strict=True)
-        ]
-        tile_d, target_d, gtile_d, lanes_d, totals_d = data
-        g0 = vectors.load(lanes_d, lir.Constant(_I64, G0 * BAND))
-        base = vectors.load(lanes_d, lir.Constant(_I64, BASE * BAND))
-        active = vectors.load(lanes_d, lir.Constant(_I64, ACTIVE * BAND))
-        active = b.fcmp_unordered("!=", active, lir.Constant(vectors.vector, None))
-        zero = lir.Constant(vectors.vector, None)
-        g0_kink = b.fmul(g0, _splat(b, kink, BAND))
-        keep_nan = _splat(b, b.icmp_unsigned("!=", keep, lir.Constant(keep.type, 0)), BAND)
-        g_target = cgutils.alloca_once_value(
-            b, vectors.load(lanes_d, lir.Constant(_I64, G_TARGET * BAND))
-        )
-        total = cgutils.alloca_once_value(b, doubles.load(totals_d, lir.Constant(_I64, 0)))
-        with cgutils.for_range(b, n_cols) as loop:
-            index = b.mul(loop.index, lir.Constant(_I64, BAND))
-            pointer = b.bitcast(b.gep(target_d, [index]), flags.as_pointer())
-            is_target = b.icmp_unsigned("!=", b.load(pointer, align=1), lir.Constant(flags, None))
-            on = b.and_(active, b.not_(is_target))
-            z = b.fadd(base, vectors.load(tile_d, index))
-            positive = b.fcmp_ordered(">", z, zero)
-            coef = b.select(b.fcmp_ordered("==", z, zero), g0_kink, zero)
-            coef = b.select(positive, g0, coef)
-            nan_kept = b.and_(b.fcmp_unordered("uno", z, z), keep_nan)
-            coef = b.select(nan_kept, z, coef)
-            coef = b.select(on, coef, zero)
-            adds = b.and_(on, b.or_(positive, nan_kept))
-            wide = b.fpext(z, doubles.vector) if z.type != doubles.vector else z
-            term = b.select(adds, wide, lir.Constant(doubles.vector, None))
-            b.store(b.fadd(b.load(total), term), total)
-            b.store(b.fsub(b.load(g_target), coef), g_target)
-            vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
-        vectors.store(b.load(g_target), lanes_d, lir.Constant(_I64, G_TARGET * BAND))
-        doubles.store(b.load(total), totals_d, lir.Constant(_I64, 0))
+        lanes = band_rows(np.dtype(str(signature.args[0].dtype)))
+        for first in range(0, BAND, lanes):  # one register of lanes at a time (see _Lanes)
+            _multilabel_lanes(context, builder, signature, args, first, lanes)
         return context.get_dummy_value()
 
     signature = types.none(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)
     return signature, codegen
+
+
+def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragma: no cover
+    """``multilabel_pass`` for lanes ``first..first + lanes`` (compile-time code)."""
+    n_cols, kink, keep = args[5:]
+    b = builder
+    vectors = _Vectors(context, builder, signature.args[0].dtype, lanes)
+    doubles = _Vectors(context, builder, types.float64, lanes)
+    flags = lir.VectorType(lir.IntType(8), lanes)
+    data = [
+        context.make_array(kind)(context, builder, value).data
+        for kind, value in zip(signature.args[:5], args[:5], strict=True)
+    ]
+    tile_d, target_d, gtile_d, lanes_d, totals_d = data
+
+    def lane_row(row):
+        return lir.Constant(_I64, row * BAND + first)
+
+    g0 = vectors.load(lanes_d, lane_row(G0))
+    base = vectors.load(lanes_d, lane_row(BASE))
+    active = vectors.load(lanes_d, lane_row(ACTIVE))
+    active = b.fcmp_unordered("!=", active, lir.Constant(vectors.vector, None))
+    zero = lir.Constant(vectors.vector, None)
+    g0_kink = b.fmul(g0, _splat(b, kink, lanes))
+    keep_nan = _splat(b, b.icmp_unsigned("!=", keep, lir.Constant(keep.type, 0)), lanes)
+    g_target = cgutils.alloca_once_value(b, vectors.load(lanes_d, lane_row(G_TARGET)))
+    total = cgutils.alloca_once_value(b, doubles.load(totals_d, lane_row(0)))
+    with cgutils.for_range(b, n_cols) as loop:
+        index = b.add(b.mul(loop.index, lir.Constant(_I64, BAND)), lir.Constant(_I64, first))
+        pointer = b.bitcast(b.gep(target_d, [index]), flags.as_pointer())
+        is_target = b.icmp_unsigned("!=", b.load(pointer, align=1), lir.Constant(flags, None))
+        on = b.and_(active, b.not_(is_target))
+        z = b.fadd(base, vectors.load(tile_d, index))
+        positive = b.fcmp_ordered(">", z, zero)
+        coef = b.select(b.fcmp_ordered("==", z, zero), g0_kink, zero)
+        coef = b.select(positive, g0, coef)
+        nan_kept = b.and_(b.fcmp_unordered("uno", z, z), keep_nan)
+        coef = b.select(nan_kept, z, coef)
+        coef = b.select(on, coef, zero)
+        adds = b.and_(on, b.or_(positive, nan_kept))
+        wide = b.fpext(z, doubles.vector) if z.type != doubles.vector else z
+        term = b.select(adds, wide, lir.Constant(doubles.vector, None))
+        b.store(b.fadd(b.load(total), term), total)
+        b.store(b.fsub(b.load(g_target), coef), g_target)
+        vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
+    vectors.store(b.load(g_target), lanes_d, lane_row(G_TARGET))
+    doubles.store(b.load(total), totals_d, lane_row(0))
 
 
 #: Rows of the top-k lane arrays: ``lanes`` (scores' dtype) and ``counts`` (int64).
