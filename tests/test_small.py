@@ -98,6 +98,7 @@ def entry_calls(monkeypatch):
         return counted
 
     monkeypatch.setattr(_small, "entry", spy)
+    monkeypatch.setattr(_small, "COMPILED", {})  # looked up again, through the spy
     return calls
 
 
