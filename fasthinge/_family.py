@@ -129,7 +129,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     return (result, (indices, values)) if compact else result
 
 
-@small_calls("structured_hinge", extra=structured_cost, extra_names=("cost",))
+@small_calls("structured_hinge", extra=structured_cost, extra_name="cost")
 @array_api
 @shared_doc
 def structured_hinge(
@@ -201,7 +201,7 @@ def structured_hinge(
     )  # fmt: skip
 
 
-@small_calls("topk_hinge", extra=topk_k, extra_names=("k",))
+@small_calls("topk_hinge", extra=topk_k, extra_name="k")
 @array_api
 @shared_doc
 def topk_hinge(

@@ -93,13 +93,14 @@ def small_path(
 ) -> Callable[..., tuple | None]:
     """``run(args, kwargs)``: ``(loss, grad)`` of ``f(*args, **kwargs)``, or ``None``.
 
-    ``args`` is ``(scores, labels, *more)``, ``kwargs`` has no key but ``out``
-    and ``reduction``. ``None`` when the call is not small (see the module's docstring) or a
-    label is invalid. ``ndim`` is the scores', ``targets`` (a ``TARGETS`` key)
-    what the second argument is, and ``constants`` follow the arrays in the
-    entry's arguments (the binary losses' mode and parameters). ``extra``, for
-    a function with more positional arguments (top-k's ``k``), maps
-    ``(scores, *more)`` to the entry's arguments before ``constants``, or to
+    ``args`` is ``(scores, labels)``, or ``(scores, labels, value)`` for a
+    function with a third argument, ``kwargs`` has no key but ``out`` and
+    ``reduction``. ``None`` when the call is not small (see the module's
+    docstring) or a label is invalid. ``ndim`` is the scores', ``targets`` (a
+    ``TARGETS`` key) what the second argument is, and ``constants`` follow the
+    arrays in the entry's arguments (the binary losses' mode and parameters).
+    ``extra``, for the function with a third argument (top-k's ``k``), maps
+    ``(scores, value)`` to the entry's arguments before ``constants``, or to
     ``None`` for a value the general path must check.
     """
     labels_dtype, full_shape = TARGETS[targets]
@@ -144,7 +145,7 @@ def small_path(
         if extra is None and not constants:  # (no argument tuple to build: ~0.1 µs)
             total, first_bad = compiled(scores, labels, grad, denominator)
         else:
-            arguments = extra(scores, *args[2:]) if extra is not None else ()
+            arguments = extra(scores, args[2]) if extra is not None else ()
             if arguments is None:
                 return None
             total, first_bad = compiled(scores, labels, grad, denominator, *arguments, *constants)
@@ -169,60 +170,47 @@ def _usable_out(out: Any, scores: np.ndarray) -> bool:
     )
 
 
-def _by_position(args: tuple, kwargs: dict, names: tuple) -> tuple:
-    """``(args + the values of names, the other keywords)``; unchanged if a name is missing.
-
-    No generator or comprehension: a by-name ``k`` cost 1.6–2 µs more than by
-    position with them.
-    """
-    rest = kwargs.copy()
-    values = []
-    for name in names:
-        if name not in rest:
-            return args, kwargs
-        values.append(rest.pop(name))
-    return (*args, *values), rest
-
-
 def small_calls(
     name: str,
     *constants: float,
     ndim: int = 2,
     targets: str = "labels",
     extra: Callable[..., tuple | None] | None = None,
-    extra_names: tuple = (),
+    extra_name: str | None = None,
 ) -> Callable[[F], F]:
     """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
 
     ``constants`` are passed to the entry after the arrays; ``ndim`` is the
     scores' and ``targets`` (a ``TARGETS`` key) what the second argument is;
-    a function with more arguments after the two (``extra_names``: top-k's
-    ``k``, by position or by name) maps them with ``extra`` (see ``small_path``).
+    a function with a third argument (``extra_name``: top-k's ``k``, by
+    position or by name) maps it with ``extra`` (see ``small_path``).
     """
     run_small = small_path(name, constants, ndim, targets, extra)
-    positional = 2 + len(extra_names)
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            small_args, small_kwargs = args, kwargs
-            if extra_names and 2 <= len(args) < positional:
-                small_args, small_kwargs = _by_position(args, kwargs, extra_names[len(args) - 2 :])
-            keywords_ok = not small_kwargs or small_kwargs.keys() <= KEYWORDS
-            if len(small_args) == positional and keywords_ok:
-                result = run_small(small_args, small_kwargs)
-                if result is not None:
-                    return result
-            return func(*args, **kwargs)
-
-        @functools.wraps(func)
-        def two_arrays(*args: Any, **kwargs: Any) -> Any:  # no argument beyond the two
+        def two_arrays(*args: Any, **kwargs: Any) -> Any:
             if len(args) == 2 and (not kwargs or kwargs.keys() <= KEYWORDS):
                 result = run_small(args, kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)
 
-        return wrapper if extra_names else two_arrays  # type: ignore[return-value]
+        @functools.wraps(func)
+        def three(*args: Any, **kwargs: Any) -> Any:
+            small_args, small_kwargs = args, kwargs
+            if len(args) == 2 and extra_name in kwargs:  # by name
+                if len(kwargs) == 1:  # alone: no dict to copy
+                    small_args, small_kwargs = (*args, kwargs[extra_name]), {}
+                else:
+                    small_kwargs = kwargs.copy()
+                    small_args = (*args, small_kwargs.pop(extra_name))
+            if len(small_args) == 3 and (not small_kwargs or small_kwargs.keys() <= KEYWORDS):
+                result = run_small(small_args, small_kwargs)
+                if result is not None:
+                    return result
+            return func(*args, **kwargs)
+
+        return three if extra_name else two_arrays  # type: ignore[return-value]
 
     return decorate
