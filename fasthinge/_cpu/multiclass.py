@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import first_at_least, maximum, wrong_max
-from ._tiles import LANES, TOTAL, cache_bytes, cs_rows, tile_rows, ww_rows
+from ._tiles import CACHE_BYTES, LANES, TOTAL, cs_rows, tile_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -160,8 +160,6 @@ LONG_ROW_LOSS = 64
 #: but (1.6·10⁵, 64) 1.10x; in cache bands win: (16000, 100) rows 1.57x,
 #: (4·10⁴, 100) 1.01x; one thread in L2, (2000, 100) 1.27x, (4000, 128) 1.13x.
 LONG_ROW_OUT_OF_CACHE = 96
-#: ``cache_bytes()``, read once at import (a compile-time constant of the kernels).
-CACHE_BYTES = cache_bytes()
 
 
 @row_jit
