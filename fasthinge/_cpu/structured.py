@@ -256,9 +256,12 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
 
 
 #: Top-k takes bands of rows up to this many classes; above, the row code's
-#: block tests skip most columns, where a band pays C·k compare-exchanges (one
-#: thread, float32, ns a row, bands vs rows: C = 200, k = 5: 396–475 vs 661–698;
-#: C = 400, k = 5: 762–1053 vs 807–872; C = 1000, k = 5: 1839–2062 vs 1170–1288).
+#: block tests skip most columns, where a band pays C·k compare-exchanges and
+#: three walks of C columns (one thread pinned, float32, into ``out``, ns a row,
+#: bands vs rows, with the sink in registers: C = 400, k = 5: 611–679 vs 783–803,
+#: k = 1: 599 vs 349, k = 2: 623 vs 495; C = 512, k = 5: 799 vs 863, k = 1: 733
+#: vs 389; C = 1000, k = 5: 1603 vs 1125, k = 1: 1423 vs 631; float64 C = 400,
+#: k = 5: 1170 vs 1000).
 TOPK_BAND_MAX_CLASSES = 256
 #: Above ``TOPK_SINK_MAX_K`` the row code inserts, and bands win up to this many
 #: classes (one thread, float32, ns a row, bands vs rows: C = 1000, k = 9:
