@@ -131,6 +131,27 @@ def test_crammer_singer_rows_out_of_cache_are_the_bands_results():
         np.testing.assert_array_equal(grad[part], expected[1])
 
 
+@slow_without_jit
+@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all])
+def test_long_row_bands_beyond_the_cache_are_the_in_cache_results(func):
+    """Rows longer than ``PREFETCH_MAX_ROW_BYTES`` walk their tiles with prefetches only
+    beyond the cache (``_tiles._Band.run`` emits the tile loop twice): both give the
+    same bits."""
+    from fasthinge._cpu import _tiles
+
+    n_classes = _tiles.PREFETCH_MAX_ROW_BYTES // 4 + 19  # float32 rows past the limit
+    n_rows = _tiles.CACHE_BYTES // (2 * 4 * n_classes) + 37  # scores + gradient beyond it
+    rng = np.random.default_rng(6)
+    scores = rng.standard_normal((n_rows, n_classes), dtype=np.float32)
+    labels = rng.integers(0, n_classes, n_rows)
+    losses, grad = func(scores, labels, reduction="none")
+    for lo in range(0, n_rows, n_rows // 4):  # in-cache slices
+        part = slice(lo, lo + 512)
+        expected = func(scores[part], labels[part], reduction="none")
+        np.testing.assert_array_equal(losses[part], expected[0])
+        np.testing.assert_array_equal(grad[part], expected[1])
+
+
 WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]
 
 
