@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
+from fasthinge._cpu._simd import kth_largest
 from fasthinge._cpu._transposed import topk_sink
 from fasthinge._execution import BAND_ROWS, rows_per_chunk
 
@@ -234,7 +235,7 @@ def _topk_hinge(scores, labels, k, **kw):
 
 
 #: Fewer under NUMBA_DISABLE_JIT (CI's coverage run), where the bands run as Python.
-TOPK_CLASSES = [2, 10] if numba.config.DISABLE_JIT else [2, 3, 10, 17, 256, 257]
+TOPK_CLASSES = [2, 10] if numba.config.DISABLE_JIT else [2, 3, 10, 17, 96, 97, 256, 257]
 TOPK_OPTIONS = [
     {},
     {"variant": "beta"},
@@ -249,8 +250,9 @@ TOPK_OPTIONS = [
 @pytest.mark.parametrize("n_classes", TOPK_CLASSES)
 @pytest.mark.parametrize("option", range(len(TOPK_OPTIONS)))
 def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
-    """Bands of 16 rows (up to 256 classes, 1024 for k > 8) against the row code,
-    k = 1, 2, C/2 and C − 1; at 257 classes k = 1 and 2 take the row code on both sides."""
+    """Bands of 16 rows (up to 96 classes, 1024 for k > 8) against the row code (from 64
+    classes, k ≤ 8: ``_simd.kth_largest``), k = 1, 2, C/2 and C − 1; from 97 classes
+    k ≤ 8 takes the row code on both sides."""
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
     scores[60, :] = scores[60, labels[60]]  # every wrong score ties with s_y: h = m
@@ -357,6 +359,39 @@ def test_a_bad_fasthinge_vector_bytes_is_a_clear_error(band_width, monkeypatch, 
         ValueError, match=f"FASTHINGE_VECTOR_BYTES must be 16, 32 or 64, got {bad!r}"
     ):
         band_width.vector_bytes()
+
+
+@numba.njit
+def _kth(flat, start, n, skip, k):
+    return kth_largest(flat, start, n, skip, k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kth_largest_is_the_kth_of_the_sorted_wrong_entries(dtype):
+    """``_simd.kth_largest`` against sorting, k = 1 … 8 and rows of one register … 70
+    entries (with a last overlapping vector): ties, zeros of both signs, −inf, and a NaN
+    anywhere (the skipped entry's too) making it NaN."""
+    from fasthinge._cpu._simd import KTH_IN_REGISTERS
+    from fasthinge._cpu._tiles import band_rows
+
+    rng = np.random.default_rng(11)
+    lanes = band_rows(np.dtype(dtype))  # its rows have at least a register's entries
+    for trial in range(400):
+        n, k = int(rng.integers(lanes, 71)), int(rng.integers(1, KTH_IN_REGISTERS + 1))
+        skip, start = int(rng.integers(-1, n)), int(rng.integers(0, 9))
+        flat = rng.standard_normal(n + 20).astype(dtype)
+        row = rng.integers(-2, 3, n) * 1.0 if trial % 3 == 0 else rng.standard_normal(n)
+        flat[start : start + n] = row * np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        if trial % 5 == 0:
+            flat[start + int(rng.integers(0, n))] = -np.inf
+        if trial % 7 == 0:
+            flat[start + (skip if trial % 2 and skip >= 0 else int(rng.integers(0, n)))] = np.nan
+        got = _kth(flat, start, n, skip, k)
+        row = flat[start : start + n]
+        wrong = sorted((row[j] for j in range(n) if j != skip), reverse=True)
+        kth = wrong[k - 1] if k <= len(wrong) else -np.inf  # (−inf: fewer than k)
+        expected = np.nan if np.isnan(row).any() else kth
+        assert got == expected or (np.isnan(got) and np.isnan(expected)), (n, k, skip)
 
 
 @numba.njit

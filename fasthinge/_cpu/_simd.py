@@ -28,10 +28,12 @@ import math
 
 import llvmlite.ir as lir
 import numba
+import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._jit import _CACHE
+from ._tiles import band_rows
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
@@ -304,6 +306,124 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed, addend, addend_start):  #
     return signature, codegen
 
 
+#: ``kth_largest`` takes k up to this (one copy of its walk for each k).
+KTH_IN_REGISTERS = 8
+
+
+def _kth_largest_python(flat, start, n, skip, k):
+    """``kth_largest`` as plain Python."""
+    row = flat[start : start + n]
+    if np.isnan(row).any():
+        return flat.dtype.type(np.nan)
+    wrong = sorted((row[j] for j in range(n) if j != skip), reverse=True)
+    return flat.dtype.type(wrong[k - 1] if k <= len(wrong) else -math.inf)
+
+
+@intrinsic
+def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compile-time code)
+    """The k-th largest of ``flat[start + j]``, ``0 <= j < n``, ``j != skip``; NaN if any is NaN.
+
+    ``1 <= k <= KTH_IN_REGISTERS`` and ``n >=`` one register of lanes
+    (``_tiles.band_rows``), checked by the caller. Each lane keeps the k largest
+    of its columns (``j`` mod lanes) in k registers, a column sinking through
+    them by ``max``/``min`` (two instructions a level, no branch); the last
+    columns go in a vector overlapping the one before (its repeated lanes as
+    −inf). Then k times the largest lane head is taken out (its lane moves up
+    one level): the k-th is the result. −inf if fewer than k columns are not
+    ``skip``; a NaN anywhere (``skip``'s too) makes it NaN, as the row code's
+    search. Of zeros of both signs it may return either; the top-k row cannot
+    tell (``tau`` enters compares and ``m − s_y + tau``, whose zero sign no
+    result keeps).
+    """
+    if not isinstance(flat, types.Array) or flat.ndim != 1:
+        return None
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        array, first, count, skip, k = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        element = data.type.pointee
+        lanes = band_rows(np.dtype(str(signature.args[0].dtype)))
+        width = context.get_abi_sizeof(element)
+        vector = lir.VectorType(element, lanes)
+        lane_int = lir.IntType(8 * width)
+        lane_ints = lir.VectorType(lane_int, lanes)
+        columns = lir.Constant(lane_ints, [lir.Constant(lane_int, j) for j in range(lanes)])
+        low = lir.Constant(vector, [lir.Constant(element, -math.inf)] * lanes)
+        nan = cgutils.alloca_once_value(b, lir.Constant(lane_ints, None))
+        result = cgutils.alloca_once_value(b, lir.Constant(element, -math.inf))
+
+        def splat(value, kind):
+            one = b.insert_element(lir.Constant(kind, None), value, lir.Constant(_I32, 0))
+            return b.shuffle_vector(one, one, lir.Constant(lir.VectorType(_I32, lanes), None))
+
+        def lanes_of(value):  # an i64 (a column, < 2**31 here) in every lane of lane_ints
+            return splat(b.trunc(value, lane_int) if lane_int.width < 64 else value, lane_ints)
+
+        def take(levels, j0, fresh=None):
+            pointer = b.bitcast(b.gep(data, [b.add(first, j0)]), vector.as_pointer())
+            v = b.load(pointer, align=width)  # (NaN tested before skip's lane goes)
+            b.store(b.or_(b.load(nan), b.sext(b.fcmp_unordered("uno", v, v), lane_ints)), nan)
+            v = b.select(b.icmp_signed("==", columns, lanes_of(b.sub(skip, j0))), low, v)
+            if fresh is not None:
+                v = b.select(fresh, v, low)
+            for level in levels:  # v > t ? v : t stays, t < v ? t : v goes on (no NaN kept)
+                t = b.load(level)
+                b.store(b.select(b.fcmp_ordered(">", v, t), v, t), level)
+                v = b.select(b.fcmp_ordered("<", t, v), t, v)
+
+        def largest(v):  # the largest lane, by halving (v > w ? v : w)
+            half = lanes
+            while half > 1:
+                half //= 2
+                upper = [lir.Constant(_I32, j + half) for j in range(half)]
+                upper += [lir.Constant(_I32, 0)] * (lanes - half)
+                shifted = b.shuffle_vector(v, v, lir.Constant(lir.VectorType(_I32, lanes), upper))
+                v = b.select(b.fcmp_ordered(">", shifted, v), shifted, v)
+            return b.extract_element(v, lir.Constant(_I32, 0))
+
+        cttz = cgutils.get_or_insert_function(
+            b.module, lir.FunctionType(lane_int, [lane_int, lir.IntType(1)]),
+            f"llvm.cttz.i{lane_int.width}",
+        )  # fmt: skip
+
+        def walk(k_value):
+            levels = [cgutils.alloca_once_value(b, low) for _ in range(k_value)]
+            step = lir.Constant(_I64, lanes)
+            whole = b.sdiv(count, step)
+            with cgutils.for_range(b, whole) as loop:
+                take(levels, b.mul(loop.index, step))
+            rest = b.srem(count, step)
+            with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
+                fresh = b.icmp_signed(">=", columns, lanes_of(b.sub(step, rest)))
+                take(levels, b.sub(count, step), fresh)
+            heads = [b.load(level) for level in levels]
+            for p in range(k_value):  # take the largest head out, k times
+                top = largest(heads[0])
+                if p == k_value - 1:
+                    b.store(top, result)
+                    break
+                hit = b.fcmp_ordered("==", heads[0], splat(top, vector))
+                bits = b.zext(b.bitcast(hit, lir.IntType(lanes)), lane_int)
+                lane = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 0)])  # one of them
+                pick = b.icmp_signed("==", columns, splat(lane, lane_ints))
+                below = [*heads[1:], low]  # that lane moves up one level
+                heads = [
+                    b.select(pick, lower, head) for head, lower in zip(heads, below, strict=True)
+                ]
+
+        for k_value in range(1, KTH_IN_REGISTERS + 1):
+            with b.if_then(b.icmp_signed("==", k, lir.Constant(_I64, k_value))):
+                walk(k_value)
+        any_nan = b.icmp_unsigned(
+            "!=", b.bitcast(b.icmp_unsigned("!=", b.load(nan), lir.Constant(lane_ints, None)),
+                            lir.IntType(lanes)), lir.Constant(lir.IntType(lanes), 0),
+        )  # fmt: skip
+        return b.select(any_nan, lir.Constant(element, math.nan), b.load(result))
+
+    return flat.dtype(flat, types.intp, types.intp, types.intp, types.intp), codegen
+
+
 @numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
 def first_at_least(flat, start, n, skip, value):
     """The first ``j`` in ``[0, n)``, ``j != skip``, with ``flat[start + j] >= value``, or −1.
@@ -330,3 +450,4 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     at_least = _at_least_python
     lowest_bit = _lowest_bit_python
     wrong_max = _wrong_max_python
+    kth_largest = _kth_largest_python

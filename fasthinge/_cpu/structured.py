@@ -21,7 +21,16 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
-from ._simd import BLOCK, above_or_nan, at_least, lowest_bit, maximum, wrong_max
+from ._simd import (
+    BLOCK,
+    KTH_IN_REGISTERS,
+    above_or_nan,
+    at_least,
+    kth_largest,
+    lowest_bit,
+    maximum,
+    wrong_max,
+)
 from ._tiles import LANES, structured_rows, tile_rows
 from ._transposed import (
     BAND,
@@ -111,11 +120,17 @@ def _rescaling_row(kind, s, y, margin, cost_row, w_y, kink_mode, split_ties, g0,
 TOPK_SINK_MAX_K = 8
 
 
+#: From this many classes, rows find ``tau`` with ``_simd.kth_largest`` (k up to
+#: ``KTH_IN_REGISTERS``): every column through per-lane registers, no branch.
+KTH_VECTOR_CLASSES = 64
+
+
 @row_jit
 def _kth_largest_wrong(scores, flat, i, y, k, top):
     """The k-th largest ``s_j`` over ``j ≠ y`` in row ``i``; NaN if the row has a NaN.
 
-    ``top`` (a scratch of k values, from −inf) keeps the k largest seen, in
+    From ``KTH_VECTOR_CLASSES`` classes and k ≤ ``KTH_IN_REGISTERS``: one vector
+    walk (``_simd.kth_largest``). Otherwise ``top`` (a scratch of k values, from −inf) keeps the k largest seen, in
     descending order, a tie behind the earlier column: a larger column sinks
     through it by k compare-exchanges (branch-free) up to
     ``TOPK_SINK_MAX_K``, by insertion above (the same order). Columns go in blocks
@@ -125,6 +140,8 @@ def _kth_largest_wrong(scores, flat, i, y, k, top):
     """
     n_classes = scores.shape[1]
     offset = i * n_classes
+    if k <= KTH_IN_REGISTERS and n_classes >= KTH_VECTOR_CLASSES:
+        return kth_largest(flat, offset, n_classes, y, k)
     for p in range(k):
         top[p] = -np.inf
     for j0 in range(0, n_classes, BLOCK):
@@ -255,14 +272,14 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
     return loss * w_y
 
 
-#: Top-k takes bands of rows up to this many classes; above, the row code's
-#: block tests skip most columns, where a band pays C·k compare-exchanges and
-#: three walks of C columns (one thread pinned, float32, into ``out``, ns a row,
-#: bands vs rows, with the sink in registers: C = 400, k = 5: 611–679 vs 783–803,
-#: k = 1: 599 vs 349, k = 2: 623 vs 495; C = 512, k = 5: 799 vs 863, k = 1: 733
-#: vs 389; C = 1000, k = 5: 1603 vs 1125, k = 1: 1423 vs 631; float64 C = 400,
-#: k = 5: 1170 vs 1000).
-TOPK_BAND_MAX_CLASSES = 256
+#: Top-k takes bands of rows up to this many classes; above, rows, whose
+#: ``tau`` comes from one branch-free vector walk (``_simd.kth_largest``, k ≤ 8),
+#: where a band pays C·k compare-exchanges and three walks of C columns. One
+#: thread pinned, float32, into ``out``, ns a row, bands vs rows: C = 96, k = 5:
+#: 213 vs 227, k = 2: 184 vs 150; C = 128, k = 5: 276 vs 255, k = 2: 254 vs 165;
+#: C = 256, k = 1: 465 vs 201, k = 5: 514 vs 343, k = 8: 544 vs 472; float64
+#: C = 128, k = 5: 492 vs 315; C = 256, k = 5: 916 vs 485; C = 64, k = 5: 141 vs 197.
+TOPK_BAND_MAX_CLASSES = 96
 #: Above ``TOPK_SINK_MAX_K`` the row code inserts, and bands win up to this many
 #: classes (one thread, float32, ns a row, bands vs rows: C = 1000, k = 9:
 #: 2298–2496 vs 2843–3305; k = 20: 3010 vs 4953–5129; C = 2000 about even).
