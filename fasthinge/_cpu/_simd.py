@@ -19,7 +19,8 @@ of these 16 entries pass a threshold?". Written as a loop it becomes a branch
 per entry or a serial chain of scalar compares. ``above_or_nan`` and ``at_least`` are one
 vector load and one vector compare (``BLOCK`` entries of a flat array from
 ``start``; the caller keeps the block inside the array), giving a bit mask
-that ``lowest_bit`` walks.
+that ``lowest_bit`` walks. ``kth_largest`` (IR) finds a row's k-th largest
+entry (top-k's ``tau``) in one walk: per-lane ``max``/``min`` registers, no branch.
 """
 
 from __future__ import annotations
