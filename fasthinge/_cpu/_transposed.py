@@ -5,7 +5,10 @@ target) keeps a band of 16 rows transposed in scratch arrays, so that column
 ``d`` of the 16 rows is one contiguous 16-lane vector: ``tile[d]``. The walks
 below are LLVM IR through ``@intrinsic`` (Numba has no vector types, and a
 plain lane loop over several scratch arrays does not vectorise: LLVM cannot
-tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``.
+tell them apart), each with a plain-Python twin for ``NUMBA_DISABLE_JIT``. The
+lane-wise walks go one register of lanes at a time (W of the 16, ``_Lanes``):
+16-lane vectors were two AVX2 registers, and their masks were packed and widened
+again at every select.
 
 - ``transpose_in(flat, row_offset, stride, tile)``: rows ``flat[row_offset +
   r·stride :][:stride]`` (r < 16) into ``tile[:stride, r]``, W × W blocks
