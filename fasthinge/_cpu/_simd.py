@@ -34,7 +34,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._jit import _CACHE
-from ._tiles import band_rows
+from ._tiles import _splat, band_rows
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
@@ -307,8 +307,19 @@ def wrong_max(typingctx, flat, start, n, skip, zeroed, addend, addend_start):  #
     return signature, codegen
 
 
-#: ``kth_largest`` takes k up to this (one copy of its walk for each k).
+#: The top-k walks keep up to this many levels in registers (``kth_largest``,
+#: ``_transposed``'s sink): one copy of the walk for each k.
 KTH_IN_REGISTERS = 8
+
+
+def each_k(builder, k, walk):  # pragma: no cover (compile-time code)
+    """``walk(levels)`` under ``k == levels``, for each ``levels`` in 1 … ``KTH_IN_REGISTERS``.
+
+    ``k`` is an i64 value; a k above the limit runs none of them.
+    """
+    for levels in range(1, KTH_IN_REGISTERS + 1):
+        with builder.if_then(builder.icmp_signed("==", k, lir.Constant(_I64, levels))):
+            walk(levels)
 
 
 def _kth_largest_python(flat, start, n, skip, k):
@@ -354,12 +365,8 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
         nan = cgutils.alloca_once_value(b, lir.Constant(lane_ints, None))
         result = cgutils.alloca_once_value(b, lir.Constant(element, -math.inf))
 
-        def splat(value, kind):
-            one = b.insert_element(lir.Constant(kind, None), value, lir.Constant(_I32, 0))
-            return b.shuffle_vector(one, one, lir.Constant(lir.VectorType(_I32, lanes), None))
-
         def lanes_of(value):  # an i64 (a column, < 2**31 here) in every lane of lane_ints
-            return splat(b.trunc(value, lane_int) if lane_int.width < 64 else value, lane_ints)
+            return _splat(b, b.trunc(value, lane_int) if lane_int.width < 64 else value, lanes)
 
         def take(levels, j0, fresh=None):
             pointer = b.bitcast(b.gep(data, [b.add(first, j0)]), vector.as_pointer())
@@ -404,18 +411,16 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
                 if p == k_value - 1:
                     b.store(top, result)
                     break
-                hit = b.fcmp_ordered("==", heads[0], splat(top, vector))
+                hit = b.fcmp_ordered("==", heads[0], _splat(b, top, lanes))
                 bits = b.zext(b.bitcast(hit, lir.IntType(lanes)), lane_int)
                 lane = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 0)])  # one of them
-                pick = b.icmp_signed("==", columns, splat(lane, lane_ints))
+                pick = b.icmp_signed("==", columns, _splat(b, lane, lanes))
                 below = [*heads[1:], low]  # that lane moves up one level
                 heads = [
                     b.select(pick, lower, head) for head, lower in zip(heads, below, strict=True)
                 ]
 
-        for k_value in range(1, KTH_IN_REGISTERS + 1):
-            with b.if_then(b.icmp_signed("==", k, lir.Constant(_I64, k_value))):
-                walk(k_value)
+        each_k(b, k, walk)
         any_nan = b.icmp_unsigned(
             "!=", b.bitcast(b.icmp_unsigned("!=", b.load(nan), lir.Constant(lane_ints, None)),
                             lir.IntType(lanes)), lir.Constant(lir.IntType(lanes), 0),

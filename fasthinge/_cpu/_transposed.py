@@ -39,6 +39,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from ._simd import KTH_IN_REGISTERS, each_k
 from ._tiles import LANES, _int_vector, _splat, _transpose, band_rows
 
 #: Rows of a band (lanes of every vector here), for float32 and float64.
@@ -457,7 +458,7 @@ def _topk_sink(typingctx, tile, counts, top, n_classes):  # pragma: no cover
 
     Column after column, the column (−inf at the lane's label) sinks through
     the k by k compare-exchanges (``t >= v`` keeps ``t``), one register of
-    lanes at a time. Up to ``SINK_IN_REGISTERS`` levels they stay in registers
+    lanes at a time. Up to ``KTH_IN_REGISTERS`` levels they stay in registers
     (``_sink_registers``); above, ``top`` is (2k, 16) in memory and each column
     reads one half and writes the other (``_sink_memory``: stored back where
     ``t`` was loaded, ``select(t >= v, t, v)`` became a masked store, which AMD
@@ -477,18 +478,12 @@ def _topk_sink(typingctx, tile, counts, top, n_classes):  # pragma: no cover
     return types.none(tile, counts, top, n_classes), codegen
 
 
-#: Up to this k the sink keeps ``top`` in registers, one copy of the walk per k.
-SINK_IN_REGISTERS = 8
-
-
 def _sink_lanes(w, k, half, n_cols):  # pragma: no cover (compile-time code)
     """``topk_sink``'s walk for one group of lanes (``half``: where ``top``'s second half is)."""
     b = w.b
-    with b.if_else(b.icmp_signed("<=", k, lir.Constant(_I64, SINK_IN_REGISTERS))) as (few, many):
+    with b.if_else(b.icmp_signed("<=", k, lir.Constant(_I64, KTH_IN_REGISTERS))) as (few, many):
         with few:
-            for levels in range(1, SINK_IN_REGISTERS + 1):
-                with b.if_then(b.icmp_signed("==", k, lir.Constant(_I64, levels))):
-                    _sink_registers(w, levels, n_cols)
+            each_k(b, k, lambda levels: _sink_registers(w, levels, n_cols))
         with many:
             _sink_memory(w, k, half, n_cols)
 

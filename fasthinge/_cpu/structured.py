@@ -132,9 +132,8 @@ def _kth_largest_wrong(scores, flat, i, y, k, top):
     From ``KTH_VECTOR_CLASSES`` classes and k ≤ ``KTH_IN_REGISTERS``: one vector
     walk (``_simd.kth_largest``). Otherwise ``top`` (a scratch of k values, from
     −inf) keeps the k largest seen, in descending order, a tie behind the earlier
-    column: a larger column sinks
-    through it by k compare-exchanges (branch-free) up to
-    ``TOPK_SINK_MAX_K``, by insertion above (the same order). Columns go in blocks
+    column: a larger column sinks through it by k compare-exchanges (branch-free)
+    up to ``TOPK_SINK_MAX_K``, by insertion above (the same order). Columns go in blocks
     of ``BLOCK`` (``flat``: the scores flattened), compared at once with the
     last of ``top``: only the columns that pass (above it, or NaN) are looked
     at, in order; in a wide row, a few of each block.
