@@ -66,7 +66,7 @@ def _run(
 
 
 # small calls: mode, margin, gamma, scale and kink fraction (each function's defaults)
-@small_calls("binary", HINGE, 1.0, 1.0, 1.0, 0.0, ndim=1)
+@small_calls("binary", HINGE, 1.0, 1.0, 1.0, 0.0, ndim=1, targets="signs")
 @array_api
 @shared_doc
 def binary_hinge(
@@ -138,7 +138,7 @@ def binary_hinge(
     )  # fmt: skip
 
 
-@small_calls("binary", HINGE, 0.0, 1.0, 1.0, 0.0, ndim=1)
+@small_calls("binary", HINGE, 0.0, 1.0, 1.0, 0.0, ndim=1, targets="signs")
 @array_api
 @shared_doc
 def perceptron(
@@ -193,7 +193,7 @@ def perceptron(
     )  # fmt: skip
 
 
-@small_calls("binary", SMOOTH, 1.0, 1.0, 1.0, 0.0, ndim=1)
+@small_calls("binary", SMOOTH, 1.0, 1.0, 1.0, 0.0, ndim=1, targets="signs")
 @array_api
 @shared_doc
 def smooth_hinge(
@@ -261,7 +261,7 @@ def smooth_hinge(
     )  # fmt: skip
 
 
-@small_calls("binary", MODIFIED_HUBER, 1.0, 2.0, 4.0, 0.0, ndim=1)
+@small_calls("binary", MODIFIED_HUBER, 1.0, 2.0, 4.0, 0.0, ndim=1, targets="signs")
 @array_api
 @shared_doc
 def modified_huber(
@@ -319,7 +319,7 @@ def modified_huber(
     )  # fmt: skip
 
 
-@small_calls("binary", EMBEDDING, 1.0, 1.0, 1.0, 1.0, ndim=1)  # kink "full"
+@small_calls("binary", EMBEDDING, 1.0, 1.0, 1.0, 1.0, ndim=1, targets="numbers")  # kink "full"
 @array_api
 @shared_doc
 def hinge_embedding(

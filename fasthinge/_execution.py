@@ -3,14 +3,17 @@
 The flow of a call: validate every argument (``_validation``) → allocate or
 check the gradient buffer → run the serial or parallel driver (``_threading``)
 → add the per-chunk partial sums (``np.sum``: a fixed pairwise order) → reduce.
+What ``run`` hands the driver besides the arrays is a ``Launch``; a
+default-keyword call of a shape seen before reuses it (``_small``).
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +32,25 @@ BAND_ROWS = 16
 #: "mean" denominator, used for each piece's gradient instead of its own.
 BATCH_DENOMINATOR: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "fasthinge_batch_denominator", default=None
+)
+
+
+class Launch(NamedTuple):
+    """What a call hands its driver besides the arrays: ``(kernels, weights, params, n_chunks)``.
+
+    ``kernels`` is ``(serial, parallel)``. For a given function and keywords
+    it depends only on the scores' dtype and shape (``_small`` reuses it).
+    """
+
+    kernels: tuple
+    weights: tuple
+    params: tuple
+    n_chunks: int
+
+
+#: While a list (``recorded``), each ``run`` appends its ``Launch`` to it.
+RECORDING: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "fasthinge_recording", default=None
 )
 
 
@@ -143,13 +165,42 @@ def gradient_denominator(call: Call, norm: float = 1.0) -> tuple:
 
 def run(call: Call, kernels: tuple, weights: tuple, params: tuple, rows_per_chunk: int) -> Any:
     """Run the driver over fixed chunks and return what the public function returns."""
-    n_rows = call.scores.shape[0]
-    partials = np.empty(-(-n_rows // rows_per_chunk), np.float64)
-    args = (call.scores, call.labels, weights, params, call.grad, call.loss_out, partials)
-    serial, parallel = kernels
-    _threading.launch(serial, parallel, args, call.scores.size, call.n_threads)
+    launch = Launch(kernels, weights, params, -(-call.scores.shape[0] // rows_per_chunk))
+    recording = RECORDING.get()
+    if recording is not None:
+        recording.append(launch)
+    arrays = (call.scores, call.labels, call.grad, call.loss_out)
+    partials = run_chunks(launch, *arrays, call.n_threads)
     loss = _reduce(call, partials)
     return (loss, call.grad) if call.return_grad else loss
+
+
+def run_chunks(
+    launch: Launch, scores: np.ndarray, labels: np.ndarray, grad: np.ndarray,
+    loss_out: np.ndarray, n_threads: int | None,
+) -> np.ndarray:  # fmt: skip
+    """Run ``launch`` on these arrays (``_threading.launch``); the chunks' float64 loss sums."""
+    partials = np.empty(launch.n_chunks, np.float64)
+    args = (scores, labels, launch.weights, launch.params, grad, loss_out, partials)
+    serial, parallel = launch.kernels
+    _threading.launch(serial, parallel, args, scores.size, n_threads)
+    return partials
+
+
+def recorded(func: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, Launch | None]:
+    """``func(*args, **kwargs)``, and the ``Launch`` of its ``run`` (None unless exactly one)."""
+    token = RECORDING.set([])
+    try:
+        result = func(*args, **kwargs)
+        launches = RECORDING.get()
+    finally:
+        RECORDING.reset(token)
+    return result, launches[0] if len(launches) == 1 else None
+
+
+def chunk_total(partials: np.ndarray) -> float:
+    """The sum of the chunk sums: ``np.sum``'s fixed pairwise order, one chunk as it is."""
+    return float(partials[0] if partials.shape[0] == 1 else np.add.reduce(partials))
 
 
 def _reduce(call: Call, partials: np.ndarray) -> Any:
@@ -157,8 +208,7 @@ def _reduce(call: Call, partials: np.ndarray) -> Any:
     dtype = call.scores.dtype
     if call.reduction == "none":
         return call.loss_out
-    # = np.sum (pairwise), with less Python around it; one chunk (a small call) is its sum
-    total = float(partials[0] if partials.shape[0] == 1 else np.add.reduce(partials))
+    total = chunk_total(partials)
     if call.reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / call.denominator if call.denominator else np.nan)

@@ -129,7 +129,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     return (result, (indices, values)) if compact else result
 
 
-@small_calls("structured_hinge", extra=structured_cost, extra_name="cost")
+@small_calls("structured_hinge", extra=structured_cost, extra_name="cost", remember=False)
 @array_api
 @shared_doc
 def structured_hinge(

@@ -1,20 +1,21 @@
-"""Small calls: ``f(scores, labels)`` on a small NumPy batch in one compiled call.
+"""Fast paths for calls with default keywords: small ones compiled, larger ones remembered.
 
 A call with (nearly) every keyword at its default pays, on the general path, about
 15 µs of Python (validation, buffers, dispatch of seven arguments) around a
-kernel that needs 2–4 µs at (256, 10). The ``small_calls`` decorator sends
-such a call straight to the loss's compiled entry (``_cpu.small``), which
-checks the labels and runs the one chunk, when all of this holds:
+kernel that needs 2–4 µs at (256, 10), and a fifth of a (256, 10³) call. The
+``small_calls`` decorator takes such a call off the general path when all of
+this holds:
 
 - ``(scores, labels)`` by position (``topk_hinge``: and ``k``, by position or
   name, a plain int in ``[1, C − 1]``; ``structured_hinge``: and ``cost``, a (C, C)
   array of the scores' dtype, C-contiguous, aligned and writeable, its values checked
-  in the entry), and no other keyword but ``out`` and ``reduction``
-  (``"mean"``, ``"sum"`` or ``"sum_over_batch_size"``);
+  in the entry), and no other keyword but ``out``, ``reduction`` (``"mean"``,
+  ``"sum"`` or ``"sum_over_batch_size"``), ``return_grad`` (``True`` or
+  ``False``, not with ``out``) and ``n_threads`` (``None`` or an int the general
+  path accepts);
 - ``scores`` is an ``np.ndarray`` of dtype float32 or float64 (native byte
   order), 2-D (1-D for the binary losses), C-contiguous, aligned and
-  writeable, with ``0 < N·C ≤ CHUNK_ELEMENTS`` (one chunk: the general path
-  would run it serially too);
+  writeable, with ``N·C > 0``;
 - ``labels`` is an int64 ``np.ndarray`` of shape (N,) (for the categorical
   hinge: (N, C) targets of the scores' dtype; for the multilabel margin: (N, C)
   int64 targets), C-contiguous, aligned and writeable;
@@ -22,10 +23,24 @@ checks the labels and runs the one chunk, when all of this holds:
   C-contiguous, aligned and writeable, sharing no memory with the inputs;
 - no ``fasthinge.dask`` batch denominator is in effect.
 
+Then:
+
+- **Small calls** (``N·C ≤ CHUNK_ELEMENTS``, one chunk: the general path would
+  run it serially too) with a gradient go to the loss's compiled entry
+  (``_cpu.small``), which checks the labels and runs the one chunk.
+- **Other calls** reuse a remembered launch: what the general path hands the
+  driver besides the arrays (``_execution.Launch``: kernels, weights, parameter
+  tuples, chunks) depends only on the function, the scores' dtype and shape,
+  the reduction's denominator, ``return_grad`` and top-k's ``k``. The first
+  call of each such key goes the general way and its launch is recorded
+  (``_execution.recorded``); later ones check the labels (the general path's
+  label kernels) and ``out``, then run it (~4 µs of Python instead of ~15).
+  Not for ``structured_hinge``'s cost, an array the general path validates.
+
 Anything else, and a call whose labels are out of range (so that the error
-is the general path's), goes the general way. Both ways run the same
+is the general path's), goes the general way. All ways run the same
 compiled chunk function with the same parameters: the results are bit
-for bit the same (``tests/test_small.py``).
+for bit the same (``tests/test_small.py``, ``tests/test_launches.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +52,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import _execution as ex
+from . import _threading
+from . import _validation as v
+from ._buffers import new_gradient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,15 +70,28 @@ def entry(name: str) -> Callable[..., tuple]:
 
 
 #: What the second argument of each kind of entry is: its dtype (``None``: the
-#: scores') and whether it has the scores' shape (else it is (N,)).
-TARGETS = {"labels": (_INT64, False), "matrix": (None, True), "int64 matrix": (_INT64, True)}
+#: scores'), whether it has the scores' shape (else it is (N,)) and the check of
+#: its values on a remembered launch (``None``: any value), ``check(labels,
+#: n_classes, n_threads)`` → the first bad index or −1.
+TARGETS: dict[str, tuple] = {
+    "labels": (_INT64, False, lambda y, c, n: v.first_bad_class(y, c, v.NO_IGNORE, n)),
+    "signs": (_INT64, False, lambda t, c, n: v.first_bad_binary(t, 1, -1, v.NO_IGNORE, n)),
+    "numbers": (_INT64, False, None),
+    "matrix": (None, True, None),
+    "int64 matrix": (_INT64, True, lambda t, c, n: v.first_bad_target(t, n)),
+}
 #: name -> its entry, once looked up (a dict lookup: ``entry``'s cache took ~0.1 µs a call).
 COMPILED: dict[str, Callable[..., tuple]] = {}
-#: The keywords a small call may have.
-KEYWORDS = frozenset(("out", "reduction"))
-#: The reductions a small call may ask for, and whether their denominator is N
+#: The keywords a call on the fast paths may have.
+KEYWORDS = frozenset(("out", "reduction", "return_grad", "n_threads"))
+#: The reductions a fast call may ask for, and whether their denominator is N
 #: (else 1): with no sample weights and no ignored rows both of N's are N.
 REDUCTIONS = {"mean": True, "sum_over_batch_size": True, "sum": False}
+#: (function, dtype, shape, per-row denominator, return_grad, third argument) -> the
+#: ``_execution.Launch`` its general call ran.
+LAUNCHES: dict[tuple, ex.Launch] = {}
+#: When this many are remembered, all are forgotten.
+MAX_LAUNCHES = 256
 
 
 def structured_cost(scores: np.ndarray, cost: Any) -> tuple | None:
@@ -84,39 +115,54 @@ def topk_k(scores: np.ndarray, k: Any) -> tuple | None:
     return (k,) if type(k) is int and 0 < k < scores.shape[-1] else None
 
 
+def _valid_threads(n_threads: Any) -> bool:
+    """Whether ``n_threads`` is one the general path accepts (``None`` or 1…max)."""
+    return n_threads is None or (
+        type(n_threads) is int and 1 <= n_threads <= _threading.max_threads()
+    )
+
+
 def small_path(
     name: str,
     constants: tuple = (),
     ndim: int = 2,
     targets: str = "labels",
     extra: Callable[..., tuple | None] | None = None,
-) -> Callable[..., tuple | None]:
-    """``run(args, kwargs)``: ``(loss, grad)`` of ``f(*args, **kwargs)``, or ``None``.
+    remember: bool = True,
+) -> Callable[..., Any]:
+    """``run(func, args, kwargs)``: what ``func(*args, **kwargs)`` returns, or ``None``.
 
     ``args`` is ``(scores, labels)``, or ``(scores, labels, value)`` for a
-    function with a third argument, ``kwargs`` has no key but ``out`` and
-    ``reduction``. ``None`` when the call is not small (see the module's
-    docstring) or a label is invalid. ``ndim`` is the scores', ``targets`` (a
-    ``TARGETS`` key) what the second argument is, and ``constants`` follow the
-    arrays in the entry's arguments (the binary losses' mode and parameters).
-    ``extra``, for the function with a third argument (top-k's ``k``), maps
-    ``(scores, value)`` to the entry's arguments before ``constants``, or to
-    ``None`` for a value the general path must check.
+    function with a third argument, ``kwargs`` has no key but those of
+    ``KEYWORDS``. ``None`` when the call is not for the fast paths (see the
+    module's docstring) or a label is invalid. ``ndim`` is the scores',
+    ``targets`` (a ``TARGETS`` key) what the second argument is, and
+    ``constants`` follow the arrays in the entry's arguments (the binary
+    losses' mode and parameters). ``extra``, for the function with a third
+    argument (top-k's ``k``), maps ``(scores, value)`` to the entry's
+    arguments before ``constants``, or to ``None`` for a value the general
+    path must check. ``remember``: whether larger calls reuse launches (not
+    when the third argument is an array).
     """
-    labels_dtype, full_shape = TARGETS[targets]
+    labels_dtype, full_shape, check_labels = TARGETS[targets]
     max_size = ex.CHUNK_ELEMENTS
     batch_denominator = ex.BATCH_DENOMINATOR.get
     ndarray = np.ndarray
 
-    def run(args: tuple, kwargs: dict) -> tuple | None:
+    def run(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         scores, labels = args[0], args[1]
-        out, per_row = None, True
+        out, per_row, return_grad, n_threads = None, True, True, None
         if kwargs:
             out = kwargs.get("out")
             reduction = kwargs.get("reduction", "mean")
             if type(reduction) is not str or reduction not in REDUCTIONS:
                 return None
             per_row = REDUCTIONS[reduction]
+            return_grad, n_threads = kwargs.get("return_grad", True), kwargs.get("n_threads")
+            if return_grad is not True and (return_grad is not False or out is not None):
+                return None
+            if n_threads is not None and not _valid_threads(n_threads):
+                return None
         if type(scores) is not ndarray or type(labels) is not ndarray:
             return None
         dtype, shape = scores.dtype, scores.shape
@@ -126,32 +172,52 @@ def small_path(
         if (
             labels.dtype is not (labels_dtype or dtype)
             or labels.shape != (shape if full_shape else (n_rows,))
-            or not 0 < scores.size <= max_size
+            or not scores.size
             or not scores.flags.carray
             or not labels.flags.carray
             or batch_denominator() is not None
+            or (out is not None and not _usable_out(out, scores))
         ):
             return None
-        if out is None:
-            grad = np.empty(shape, dtype)
-        elif _usable_out(out, scores):
-            grad = out  # the entry checks that it shares no memory with an input
-        else:
+        arguments = () if extra is None else extra(scores, args[2])
+        if arguments is None:
             return None
-        compiled = COMPILED.get(name)
-        if compiled is None:  # the first call (imports Numba)
-            compiled = COMPILED[name] = entry(name)
         denominator = float(n_rows) if per_row else 1.0
-        if extra is None and not constants:  # (no argument tuple to build: ~0.1 µs)
-            total, first_bad = compiled(scores, labels, grad, denominator)
-        else:
-            arguments = extra(scores, args[2]) if extra is not None else ()
-            if arguments is None:
+        if scores.size <= max_size and return_grad:
+            grad = np.empty(shape, dtype) if out is None else out
+            compiled = COMPILED.get(name)
+            if compiled is None:  # the first call (imports Numba)
+                compiled = COMPILED[name] = entry(name)
+            if arguments or constants:
+                total, first_bad = compiled(scores, labels, grad, denominator, *arguments,
+                                            *constants)  # fmt: skip
+            else:  # (no argument tuple to build: ~0.1 µs)
+                total, first_bad = compiled(scores, labels, grad, denominator)
+            if first_bad != -1:  # a bad label, or out sharing memory with an input
                 return None
-            total, first_bad = compiled(scores, labels, grad, denominator, *arguments, *constants)
-        if first_bad != -1:  # a bad label, or out sharing memory with an input
+            return dtype.type(total / denominator), grad
+        if not remember:
             return None
-        return dtype.type(total / denominator), grad
+        key = (func, dtype, shape, per_row, return_grad, arguments)
+        launch = LAUNCHES.get(key)
+        if launch is None:  # the general path, once: its launch is remembered
+            result, launch = ex.recorded(func, args, kwargs)
+            if launch is not None:
+                if len(LAUNCHES) >= MAX_LAUNCHES:
+                    LAUNCHES.clear()
+                LAUNCHES[key] = launch
+            return result
+        if check_labels is not None and check_labels(labels, shape[-1], n_threads) != -1:
+            return None
+        if out is not None:
+            if np.may_share_memory(out, scores) or np.may_share_memory(out, labels):
+                return None
+            grad = out
+        else:
+            grad = new_gradient(shape, dtype) if return_grad else ex.empty(dtype, ndim)
+        partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
+        loss = dtype.type(ex.chunk_total(partials) / denominator)
+        return (loss, grad) if return_grad else loss
 
     return run
 
@@ -177,21 +243,23 @@ def small_calls(
     targets: str = "labels",
     extra: Callable[..., tuple | None] | None = None,
     extra_name: str | None = None,
+    remember: bool = True,
 ) -> Callable[[F], F]:
-    """Send ``func(scores, labels)`` calls on small batches to the compiled entry ``name``.
+    """Send ``func(scores, labels)`` calls to the fast paths: small ones to the entry ``name``.
 
     ``constants`` are passed to the entry after the arrays; ``ndim`` is the
     scores' and ``targets`` (a ``TARGETS`` key) what the second argument is;
     a function with a third argument (``extra_name``: top-k's ``k``, by
-    position or by name) maps it with ``extra`` (see ``small_path``).
+    position or by name) maps it with ``extra`` (see ``small_path``);
+    ``remember=False`` leaves larger calls to the general path.
     """
-    run_small = small_path(name, constants, ndim, targets, extra)
+    run_fast = small_path(name, constants, ndim, targets, extra, remember)
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def two_arrays(*args: Any, **kwargs: Any) -> Any:
             if len(args) == 2 and (not kwargs or kwargs.keys() <= KEYWORDS):
-                result = run_small(args, kwargs)
+                result = run_fast(func, args, kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)
@@ -206,7 +274,7 @@ def small_calls(
                     small_kwargs = kwargs.copy()
                     small_args = (*args, small_kwargs.pop(extra_name))
             if len(small_args) == 3 and (not small_kwargs or small_kwargs.keys() <= KEYWORDS):
-                result = run_small(small_args, small_kwargs)
+                result = run_fast(func, small_args, small_kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)

@@ -86,17 +86,20 @@ def as_class_labels(
     if array.dtype not in INDEX_DTYPES:
         array = array.astype(np.int64)
     array = np.ascontiguousarray(array)
-    if n_rows <= SMALL_LABELS:  # one serial pass beats a parallel launch
-        first = _label_kernels().first_bad_class(array, n_classes, ignore, ignore != NO_IGNORE)
-    else:
-        args = (n_classes, ignore, ignore != NO_IGNORE)
-        first = _first_bad_label("class", array, args, n_threads)
+    first = first_bad_class(array, n_classes, ignore, n_threads)
     if first >= 0:
         raise ValueError(
             f"labels must be in [0, {n_classes}) (or ignore_index), "
             f"got labels[{first}] = {array[first]}"
         )
     return array
+
+
+def first_bad_class(labels: np.ndarray, n_classes: int, ignore: int, n_threads: int | None) -> int:
+    """Index of the first int32/int64 label outside ``[0, n_classes)`` and not ``ignore``, or -1."""
+    if labels.shape[0] <= SMALL_LABELS:  # one serial pass beats a parallel launch
+        return _label_kernels().first_bad_class(labels, n_classes, ignore, ignore != NO_IGNORE)
+    return _first_bad_label("class", labels, (n_classes, ignore, ignore != NO_IGNORE), n_threads)
 
 
 def as_binary_labels(
@@ -106,13 +109,19 @@ def as_binary_labels(
     array = as_real_labels(labels, n_rows)
     if ignore in (pos, neg):
         raise ValueError(f"ignore_index must not be a class label ({neg} or {pos}), got {ignore}")
-    kind = "binary_int" if array.dtype.kind == "i" else "binary"  # (signed: t ^ pos is an int)
-    first = _first_bad_label(kind, array, (pos, neg, ignore, ignore != NO_IGNORE), n_threads)
+    first = first_bad_binary(array, pos, neg, ignore, n_threads)
     if first >= 0:
         raise ValueError(
             f"labels must be {neg} or {pos} (label_encoding), got labels[{first}] = {array[first]}"
         )
     return array
+
+
+def first_bad_binary(labels: np.ndarray, pos: int, neg: int, ignore: int,
+                     n_threads: int | None) -> int:  # fmt: skip
+    """Index of the first real label equal to neither ``pos``, ``neg`` nor ``ignore``, or -1."""
+    kind = "binary_int" if labels.dtype.kind == "i" else "binary"  # (signed: t ^ pos is an int)
+    return _first_bad_label(kind, labels, (pos, neg, ignore, ignore != NO_IGNORE), n_threads)
 
 
 def as_real_labels(labels: Any, n_rows: int) -> np.ndarray:
@@ -184,13 +193,21 @@ def as_multilabel_targets(targets: Any, shape: tuple, n_threads: int | None = No
     if array.shape != shape:
         raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=np.int64)
-    # one pass, no temporaries: class indices in [0, C), with -1 as the "ignored" value
-    first = _first_bad_label("class", array.reshape(-1), (shape[1], -1, True), n_threads)
+    first = first_bad_target(array, n_threads)
     if first >= 0:
         where = [int(i) for i in np.unravel_index(first, shape)]
         raise ValueError(f"targets must be in [-1, {shape[1]}), got targets{where} = "
                          f"{array[tuple(where)]}")  # fmt: skip
     return array
+
+
+def first_bad_target(targets: np.ndarray, n_threads: int | None) -> int:
+    """Flat index of the first of C-contiguous int64 (N, C) ``targets`` outside ``[-1, C)``, or -1.
+
+    One pass, no temporaries: class indices in ``[0, C)``, ``-1`` as the "ignored" value.
+    """
+    flat = targets.reshape(-1)
+    return _first_bad_label("class", flat, (targets.shape[1], -1, True), n_threads)
 
 
 def check_k(k: Any, n_classes: int | None) -> int:

@@ -104,7 +104,7 @@ def entry_calls(monkeypatch):
 
 def _general(func, scores, labels, **kwargs):
     """The same call through the general path (an explicit keyword at its default)."""
-    return func(scores, labels, n_threads=1, **kwargs)
+    return func(scores, labels, sample_weight=None, **kwargs)
 
 
 def _assert_same(small, general):
@@ -163,11 +163,13 @@ def _not_small_cases(rng):
         ("read-only scores", read_only, y, {}),
         ("byte-swapped scores", s.astype(">f4"), y, {}),
         ("more than one chunk", big, rng.integers(0, 10, big.shape[0]), {}),
-        ("another keyword", s, y, {"n_threads": 1}),
+        ("another keyword", s, y, {"sample_weight": None}),
         ("another reduction", s, y, {"reduction": "none"}),
         ("no such reduction", s, y, {"reduction": "average"}),
         ("a reduction that is no string", s, y, {"reduction": ["mean"]}),
-        ("out and another keyword", s, y, {"out": np.empty_like(s), "n_threads": 1}),
+        ("out and another keyword", s, y, {"out": np.empty_like(s), "sample_weight": None}),
+        ("a bad n_threads", s, y, {"n_threads": 0}),
+        ("a bad return_grad", s, y, {"return_grad": 1}),
         ("out of another dtype", s, y, {"out": np.empty(s.shape)}),
         ("strided out", s, y, {"out": np.empty((64, 20), np.float32)[:, ::2]}),
         ("out that is the scores", s.copy(), y, "scores"),
@@ -262,7 +264,7 @@ def test_general_path_errors_are_unchanged(func, rng):
 def test_topk_k_other_than_a_plain_valid_int_takes_the_general_path(rng, entry_calls):
     s = rng.standard_normal((64, 10)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    expected = fh.topk_hinge(s, y, 3, n_threads=1)
+    expected = fh.topk_hinge(s, y, 3, sample_weight=None)
     _assert_same(fh.topk_hinge(s, y, np.int64(3)), expected)
     for k in (3.0, True):
         with pytest.raises(TypeError, match="k must be an integer"):
@@ -279,7 +281,7 @@ def test_topk_k_other_than_a_plain_valid_int_takes_the_general_path(rng, entry_c
     _assert_same(fh.topk_hinge(s, y, k=3), expected)  # by name too
     _assert_same(
         fh.topk_hinge(s, y, k=3, reduction="sum"),
-        fh.topk_hinge(s, y, 3, reduction="sum", n_threads=1),
+        fh.topk_hinge(s, y, 3, reduction="sum", sample_weight=None),
     )
     assert entry_calls == ["topk_hinge"] * 3
 
@@ -302,12 +304,12 @@ def test_structured_cost_checks_and_forms(dtype, rng, entry_calls):
     assert entry_calls == ["structured_hinge"] * 4  # the entry found it; the general path raised
     assert (out == 3.0).all()
     square = rng.standard_normal((4, 4)).astype(dtype)  # out = the cost: N = C
-    for kwargs in ({}, {"n_threads": 1}):  # the small path and the general one
+    for kwargs in ({}, {"sample_weight": None}):  # the small path and the general one
         shared = cost.copy()
         with pytest.raises(ValueError, match="out must not share memory with an input"):
             fh.structured_hinge(square, y[:4], shared, out=shared, **kwargs)
         np.testing.assert_array_equal(shared, cost)  # inputs are never modified
-    expected = fh.structured_hinge(s, y, cost, n_threads=1)
+    expected = fh.structured_hinge(s, y, cost, sample_weight=None)
     for other in (cost.astype(np.float16), cost.tolist(), np.asfortranarray(cost + cost.T)):
         fh.structured_hinge(s, y, other)  # converted by the general path
     _assert_same(fh.structured_hinge(s, y, cost=cost), expected)  # by name too
@@ -364,7 +366,7 @@ def _general_params(func, scores, labels, monkeypatch):
         launch(serial, parallel, args, n_elements, n_threads)
 
     monkeypatch.setattr(_threading, "launch", spy)
-    func(scores, labels, n_threads=1)
+    func(scores, labels, sample_weight=None)
     return seen[-1]  # the loss's driver runs last (after any label check)
 
 
