@@ -144,7 +144,8 @@ def _first_bad_label(kind: str, labels: np.ndarray, args: tuple, n_threads: int 
     serial = getattr(kernels, kind + "_labels_serial")
     parallel = getattr(kernels, kind + "_labels_parallel")
     _threading.launch(serial, parallel, (labels, *args, chunk, first_bad), labels.size, n_threads)
-    first = int(first_bad.min()) if first_bad.size else labels.shape[0]
+    n_chunks = first_bad.shape[0]  # (one chunk: no reduction, ~1 µs)
+    first = int(first_bad[0] if n_chunks == 1 else first_bad.min()) if n_chunks else labels.shape[0]
     return first if first < labels.shape[0] else -1
 
 
