@@ -1,7 +1,9 @@
 """Loss + gradient, loss only, gradient into ``out=`` and peak memory of every function.
 
 ``setup`` calls the function (both passes) once, so compilation, or loading
-Numba's cache, is never timed; ``bench_compile`` times that separately.
+Numba's cache, is never timed; ``bench_compile`` times that separately. These
+calls take the fast paths of default-keyword calls (``fasthinge._small``);
+``time_general_path`` adds a keyword at its default, so the full validation runs.
 """
 
 import numpy as np
@@ -28,6 +30,9 @@ class Losses:
 
     def time_into_out(self, case, dtype, threads):
         self.func(self.scores, self.labels, out=self.out, n_threads=threads)
+
+    def time_general_path(self, case, dtype, threads):
+        self.func(self.scores, self.labels, out=self.out, n_threads=threads, sample_weight=None)
 
     def peakmem_loss_grad(self, case, dtype, threads):
         self.func(self.scores, self.labels, n_threads=threads)
