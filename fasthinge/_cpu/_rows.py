@@ -2,15 +2,50 @@
 
 Per-row code that runs on every row is written out inside the chunk functions
 (see the note in ``multiclass.py``): these helpers take arrays, so they are
-only called on rare paths (an ignored row) or once per long row.
+only called on rare paths (an ignored row) or once per long row, or take
+``borrowed`` arrays.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from ._jit import row_jit
 from ._tiles import LANES
+
+
+@intrinsic
+def _borrowed(typingctx, array):  # pragma: no cover (compile-time code)
+    """``array`` with no reference count to keep: the same data, shape and type, a NULL meminfo.
+
+    A call that takes an array makes Numba increment its reference count on entry and
+    decrement it on exit, with atomic instructions, unless its pruning pass removes
+    them, which it does not in large helpers (top-k's rows: five arrays a call, a
+    row a call). Numba skips both for a NULL meminfo: (2·10⁴, 100) top-k k = 5, one
+    thread, 0.95× (the profile's share of the atomics fell from 18 % to 2 %);
+    (2000, 10³) unchanged. Pass a borrowed array only to calls that neither keep nor
+    return it, while the caller holds the original.
+    """
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        view = context.make_array(array)(context, builder, value=args[0])
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+def _borrowed_python(array):
+    """``borrowed`` as plain Python: the array itself."""
+    return array
+
+
+borrowed = _borrowed_python if numba.config.DISABLE_JIT else _borrowed
 
 
 @row_jit

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._rows import band_buffers, compress_row, zero_row
+from ._rows import band_buffers, borrowed, compress_row, zero_row
 from ._simd import (
     BLOCK,
     KTH_IN_REGISTERS,
@@ -478,6 +478,9 @@ def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_ou
     vals = np.empty(scores.shape[1], scores.dtype)
     columns = np.empty(scores.shape[1], np.int64)
     flat = scores.reshape(scores.size)
+    # what the row helpers take, without reference counting (the originals live on here)
+    s_rows, s_flat, g_rows, costs = borrowed(scores), borrowed(flat), borrowed(gbuf), borrowed(cost)
+    top_k, listed, row_values = borrowed(top), borrowed(columns), borrowed(vals)
     for i in range(start, stop):
         y = labels[i]
         gi = i if grad.shape[0] else 0
@@ -490,15 +493,13 @@ def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_ou
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
         w_y = class_weight[y]
         if kind == TOPK_ALPHA or kind == TOPK_BETA:
-            loss = _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_y,
-                             gbuf, gi, top, columns)  # fmt: skip
+            loss = _topk_row(kind, s_rows, s_flat, i, y, margin, k, kink_frac, split_ties, g0,
+                             w_y, g_rows, gi, top_k, listed)  # fmt: skip
         else:
-            cost_row = cost[y]
-            loss = _rescaling_row(
-                kind, scores[i], y, margin, cost_row, w_y, kink_mode, split_ties, g0, gbuf[gi], vals
-            )
+            loss = _rescaling_row(kind, s_rows[i], y, margin, costs[y], w_y, kink_mode,
+                                  split_ties, g0, g_rows[gi], row_values)  # fmt: skip
         if indices.shape[0]:
-            compress_row(gbuf[gi], i, indices, values)
+            compress_row(g_rows[gi], i, indices, values)
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
         if loss_out.shape[0]:
             loss_out[i] = loss
