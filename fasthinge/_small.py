@@ -209,17 +209,29 @@ def small_path(
             return result
         if check_labels is not None and check_labels(labels, shape[-1], n_threads) != -1:
             return None
-        if out is not None:
-            if np.may_share_memory(out, scores) or np.may_share_memory(out, labels):
-                return None
-            grad = out
-        else:
-            grad = new_gradient(shape, dtype) if return_grad else ex.empty(dtype, ndim)
-        partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
-        loss = dtype.type(ex.chunk_total(partials) / denominator)
-        return (loss, grad) if return_grad else loss
+        return _replay(launch, scores, labels, out, return_grad, n_threads, denominator)
 
     return run
+
+
+def _replay(
+    launch: ex.Launch, scores: np.ndarray, labels: np.ndarray, out: np.ndarray | None,
+    return_grad: bool, n_threads: int | None, denominator: float,
+) -> Any:  # fmt: skip
+    """Run a remembered launch on checked inputs: what the public function returns.
+
+    ``None`` (the general path raises) when ``out`` shares memory with an input.
+    """
+    dtype = scores.dtype
+    if out is not None:
+        if np.may_share_memory(out, scores) or np.may_share_memory(out, labels):
+            return None
+        grad = out
+    else:
+        grad = new_gradient(scores.shape, dtype) if return_grad else ex.empty(dtype, scores.ndim)
+    partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
+    loss = dtype.type(ex.chunk_total(partials) / denominator)
+    return (loss, grad) if return_grad else loss
 
 
 def _usable_out(out: Any, scores: np.ndarray) -> bool:
