@@ -280,12 +280,31 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
 #: C = 256, k = 1: 465 vs 201, k = 5: 514 vs 343, k = 8: 544 vs 472; float64
 #: C = 128, k = 5: 492 vs 315; C = 256, k = 5: 916 vs 485; C = 64, k = 5: 141 vs 197.
 TOPK_BAND_MAX_CLASSES = 96
+#: Where rows win earlier (``topk_band_max_classes``), one thread pinned, into ``out``,
+#: rows against bands: float32 k = 1: C = 72 1.01, 80 0.91, 96 0.78 (k = 2 at 96:
+#: 1.04); float64 k = 1: C = 64 0.64, 80 0.60, 96 0.50; k = 2: 64 0.81, 80 0.72;
+#: k = 5: 72 1.07, 80 0.98, 96 0.90; k = 8: 80 1.05, 96 1.01.
+TOPK_BAND_MAX_CLASSES_FLOAT32_K1 = 72
+TOPK_BAND_MAX_CLASSES_FLOAT64_K2 = KTH_VECTOR_CLASSES - 1
+TOPK_BAND_MAX_CLASSES_FLOAT64_K5 = 80
 #: Above ``TOPK_SINK_MAX_K`` the row code inserts, and bands win up to this many
 #: classes (one thread, float32, ns a row, bands vs rows: C = 1000, k = 9:
 #: 2298–2496 vs 2843–3305; k = 20: 3010 vs 4953–5129; C = 2000 about even).
 TOPK_BAND_MAX_CLASSES_LARGE_K = 1024
 #: Rows of a top-k band: SIMD lanes (``_transposed.BAND``).
 TOPK_BAND_ROWS = 16
+
+
+@row_jit
+def topk_band_max_classes(k, itemsize):
+    """The most classes top-k takes in bands for this ``k`` and the scores' itemsize."""
+    if k > TOPK_SINK_MAX_K:
+        return TOPK_BAND_MAX_CLASSES_LARGE_K
+    if itemsize == 8 and k <= 2:
+        return TOPK_BAND_MAX_CLASSES_FLOAT64_K2
+    if itemsize == 8 and k <= 5:
+        return TOPK_BAND_MAX_CLASSES_FLOAT64_K5
+    return TOPK_BAND_MAX_CLASSES_FLOAT32_K1 if k == 1 else TOPK_BAND_MAX_CLASSES
 
 
 @row_jit
@@ -512,8 +531,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
 
     Margin rescaling with ties "first" and no compact output takes runs of W
-    rows in ``_margin_bands``, top-k up to ``TOPK_BAND_MAX_CLASSES`` classes
-    (``TOPK_BAND_MAX_CLASSES_LARGE_K`` for k > ``TOPK_SINK_MAX_K``)
+    rows in ``_margin_bands``, top-k up to ``topk_band_max_classes`` classes
     without compact output bands of 16 in ``_topk_bands`` (SIMD across rows,
     the same results); a top-k band those leave (an ignored label, NaN,
     ``inf − inf``) takes the row code.
@@ -532,7 +550,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out):
     elif bands:
         start, acc = _margin_bands(start, stop, *args)
     topk = kind == TOPK_ALPHA or kind == TOPK_BETA
-    widest = TOPK_BAND_MAX_CLASSES_LARGE_K if params[2] > TOPK_SINK_MAX_K else TOPK_BAND_MAX_CLASSES
+    widest = topk_band_max_classes(params[2], scores.itemsize)
     if topk and indices.shape[0] == 0 and scores.shape[1] <= widest:
         while start < stop:
             start, acc = _topk_bands(start, stop, *args, acc)
