@@ -424,6 +424,24 @@ class _Lanes:  # pragma: no cover (compile-time code)
         return self.b.zext(mask, self.wide)
 
 
+def _walk_together(builder, n_cols, walks):  # pragma: no cover (compile-time code)
+    """Lane walks in one loop over columns ``0..n_cols``.
+
+    Each walk is a generator: it sets up, yields ``column(j)`` (the loop body for
+    column ``j``) and, resumed after the loop, finishes. A band's register groups
+    are independent; in one loop one group's chains can overlap the other's. Top-k's
+    gradient walk (a running ``g_y`` and a countdown): (2·10⁴, 10), k = 5, one thread,
+    0.95–0.96× against a loop per group (four pairs of processes); its sink and sums
+    walks and the multilabel pass gained nothing or lost this way (0.98–1.05×).
+    """
+    columns = [next(walk) for walk in walks]
+    with cgutils.for_range(builder, n_cols) as loop:
+        for column in columns:
+            column(loop.index)
+    for walk in walks:
+        next(walk, None)  # the finish
+
+
 def _registers(context, builder, signature, args):  # pragma: no cover (compile-time code)
     """A ``_Lanes`` for each register-wide group of a band's lanes (the scores' dtype first)."""
     lanes = band_rows(np.dtype(str(signature.args[0].dtype)))
@@ -675,16 +693,16 @@ def _topk_gradient(typingctx, tile, counts, lanes, gtile, n_classes, k, alpha, s
         return None
 
     def codegen(context, builder, signature, args):
-        for w in _registers(context, builder, signature, args):
-            _gradient_lanes(w, *args[4:])
+        groups = _registers(context, builder, signature, args)
+        _walk_together(builder, args[4], [_gradient_lanes(w, *args[5:]) for w in groups])
         return context.get_dummy_value()
 
     signature = types.none(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
     return signature, codegen
 
 
-def _gradient_lanes(w, n_cols, k, alpha, split, kink):  # pragma: no cover (compile-time code)
-    """``topk_gradient``'s walk for one group of lanes."""
+def _gradient_lanes(w, k, alpha, split, kink):  # pragma: no cover (compile-time code)
+    """``topk_gradient``'s walk for one group of lanes (``_walk_together``)."""
     b, (tile_d, counts_d, lanes_d, gtile_d) = w.b, w.data[:4]
     one = w.constant(1.0)
     label, tau = w.counts(counts_d, LABEL), w.row(lanes_d, TAU)
@@ -699,8 +717,8 @@ def _gradient_lanes(w, n_cols, k, alpha, split, kink):  # pragma: no cover (comp
     tied_left = cgutils.alloca_once_value(b, w.counts(counts_d, TIED_LEFT))
     g_y = cgutils.alloca_once_value(b, w.row(lanes_d, G_Y))
     zeros = lir.Constant(w.wide, None)
-    with cgutils.for_range(b, n_cols) as loop:
-        j = loop.index
+
+    def column(j):
         s = w.column(tile_d, j)
         is_label = b.icmp_signed("==", label, w.index(j))
         tied = b.fcmp_ordered("==", s, tau)
@@ -718,6 +736,8 @@ def _gradient_lanes(w, n_cols, k, alpha, split, kink):  # pragma: no cover (comp
         coef = b.select(b.fcmp_unordered("!=", member, w.zero), coef, w.zero)
         w.put(coef, gtile_d, b.mul(j, lir.Constant(_I64, BAND)))
         b.store(b.fsub(b.load(g_y), coef), g_y)
+
+    yield column
     w.set_counts(b.load(tied_left), counts_d, TIED_LEFT)
     w.set_row(b.load(g_y), lanes_d, G_Y)
 
