@@ -25,7 +25,7 @@ def _borrowed(typingctx, array):  # pragma: no cover (compile-time code)
     decrement it on exit, with atomic instructions, unless its pruning pass removes
     them, which it does not in large helpers (top-k's rows: five arrays a call, a
     row a call). Numba skips both for a NULL meminfo: (2·10⁴, 100) top-k k = 5, one
-    thread, 0.95× (the profile's share of the atomics fell from 18 % to 2 %);
+    thread, 0.94× over three process pairs (the atomics' profile share 18 % → 2 %);
     (2000, 10³) unchanged. Pass a borrowed array only to calls that neither keep nor
     return it, while the caller holds the original.
     """
