@@ -2,6 +2,7 @@
 the peers agree with fasthinge, the asv suite's code runs. No timing is asserted."""
 
 import functools
+import importlib.util
 import os
 import re
 import subprocess
@@ -105,6 +106,10 @@ def test_cli_tiny_run_has_a_row_per_function_pass_and_dtype(capsys):
     assert "import fasthinge, fresh process:" in out
     assert "first result, fresh process" in out
     assert re.search(r"Numba's own floor, fresh process: [0-9.]+ m?s ", out)
+    # where scipy is installed, the same two again as in fasthinge's own install
+    has_scipy = importlib.util.find_spec("scipy") is not None
+    assert ("scipy hidden as in fasthinge's own install):" in out) == has_scipy
+    assert bool(re.search(r"the same with scipy hidden: [0-9.]+ m?s ", out)) == has_scipy
     assert "machine :" in out and "numba" in out
     assert "PEER PROBLEMS" not in out
 
