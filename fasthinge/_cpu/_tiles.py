@@ -179,6 +179,9 @@ class _Band:  # pragma: no cover (compile-time code)
 
     #: Whether the tiles store gradient rows (``gradient_row``).
     writes_grad = True
+    #: Whether this walk is for calls without a gradient (``step`` may then skip
+    #: lane state only the gradient needs).
+    reading = False
 
     def __init__(self, context, builder, sig, args):
         flat, self.row_offset, self.stride = args[:3]
@@ -399,7 +402,7 @@ class _Band:  # pragma: no cover (compile-time code)
         else:
             transposed = [_narrow_columns(b, source_rows, lanes) for source_rows in loaded]
         self.columns(transposed, labels, j0, width, skip)
-        if not self.writes_grad:
+        if not self.writes_grad or self.reading:
             return
         with b.if_then(self.has_grad):
             for r in range(w):
@@ -478,7 +481,8 @@ class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)
         keep = b.fcmp_unordered(">", z, self.zero)  # not z <= 0: a NaN z is kept
         keep = b.and_(keep, b.icmp_signed("!=", labels, _int_vector([jj] * self.width)))
         total = b.fadd(total, b.select(keep, b.fmul(z, self.lane[WEIGHT]), self.zero))
-        g_y = b.fsub(g_y, b.select(keep, self.lane[SLOPE], self.zero))
+        if not self.reading:
+            g_y = b.fsub(g_y, b.select(keep, self.lane[SLOPE], self.zero))
         return total, g_y
 
     def lane_value(self, kind, r, lanes=None):
@@ -624,6 +628,16 @@ class _WestonWatkinsRows(_Rows, _WestonWatkinsBand):  # pragma: no cover (compil
         self.store_at(self.label_offsets, b.load(self.g_y))  # an ignored row is the caller's
         loss = b.fdiv(total, _splat(b, self.extra[0], self.width))
         return self.finish_rows(loss, b.fcmp_unordered("uno", total, total))
+
+
+class _WestonWatkinsLossRows(_WestonWatkinsRows):  # pragma: no cover (compile-time code)
+    """``_WestonWatkinsRows`` for calls without a gradient: no ``g_y`` chain, no stores.
+
+    Loss only, float32, against the same walk with ``g_y``: one thread
+    (2000, 10³) 0.8x, two threads (10⁶, 10) 0.9x.
+    """
+
+    reading = True
 
 
 class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
@@ -939,6 +953,20 @@ def ww_rows(  # pragma: no cover (compile-time code)
 
 
 @intrinsic
+def ww_loss_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+):
+    """``ww_rows`` for an empty ``grad`` (a call without a gradient): the losses only.
+
+    The ``G_Y`` row of ``lanes`` is left at 0 (``g_y`` is not summed).
+    """
+    sig = types.int64(
+        flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
+    )
+    return sig, lambda *a: _WestonWatkinsLossRows(*a).run()
+
+
+@intrinsic
 def cs_rows(  # pragma: no cover (compile-time code)
     typingctx, flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels,
     grad,
@@ -1167,7 +1195,7 @@ def _tile_rows_python(scores):
 
 
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
-    ww_rows = _ww_rows_python
+    ww_rows = ww_loss_rows = _ww_rows_python
     ova_rows = _ova_rows_python
     categorical_band = _categorical_band_python
     cs_rows = _cs_rows_python

@@ -31,7 +31,7 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import first_at_least, maximum, wrong_max
-from ._tiles import CACHE_BYTES, LANES, TOTAL, cs_rows, tile_rows, ww_rows
+from ._tiles import CACHE_BYTES, LANES, TOTAL, cs_rows, tile_rows, ww_loss_rows, ww_rows
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -201,7 +201,8 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     """Weston–Watkins rows ``start..`` in bands of W; returns (next row, loss sum).
 
     The defaults' rows (see ``_ww_chunk``) with row ``r`` of a band as SIMD
-    lane ``r`` (``_tiles.ww_rows``, set-up and finish included): each lane
+    lane ``r`` (``_tiles.ww_rows``, set-up and finish included; without a
+    gradient ``ww_loss_rows``, which sums no ``g_y``): each lane
     adds its row's terms in index order, with the row code's operations, so
     the results are the row code's bit for bit. In a band with an ignored
     row or a NaN loss, the rows are finished here: a NaN row is redone by
@@ -214,11 +215,12 @@ def _ww_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     flat, flat_grad, lanes = band_buffers(scores, grad, 5)
     acc = np.zeros(1)
     width = tile_rows(scores)
+    has_grad = grad.shape[0] > 0
     i = start
     while i + width <= stop:
         scalars = (i, margin, g_const, grad_denom, ignore, norm)
-        special = ww_rows(flat, i * n_classes, n_classes, lanes, weights, scalars, acc, loss_out,
-                          labels, flat_grad)  # fmt: skip
+        args = (flat, i * n_classes, n_classes, lanes, weights, scalars, acc, loss_out, labels)
+        special = ww_rows(*args, flat_grad) if has_grad else ww_loss_rows(*args, flat_grad)
         for r in range(width if special else 0):  # the band's rows, in row order
             row = i + r
             y = labels[row]
