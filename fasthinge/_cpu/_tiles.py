@@ -675,14 +675,20 @@ class _CrammerSingerBand(_Band):  # pragma: no cover (compile-time code)
         j = _splat(b, b.trunc(b.add(j0, lir.Constant(_I64, jj)), _I32), w)
         # any NaN in the row (the label's too: then z is NaN) sends it to the row code
         is_nan = b.zext(b.fcmp_unordered("uno", column, column), self.index_vector)
-        return b.select(take, column, best), b.select(take, j, j_best), b.or_(nan, is_nan)
+        j_best = j_best if self.reading else b.select(take, j, j_best)  # see ``finish``
+        return b.select(take, column, best), j_best, b.or_(nan, is_nan)
 
     def gradient_row(self, r, row):
         return lir.Constant(row.type, None)  # the caller writes the two non-zero entries
 
     def finish(self):
         b = self.builder
-        self.store(b.load(self.best), self.best_ptr)
+        best = b.load(self.best)
+        if self.reading:  # no index walked: −1 where no column was taken (best is −inf), else 0
+            taken = b.fcmp_ordered(">", best, self.splat_constant(float("-inf")))
+            first, none = lir.Constant(self.index_vector, None), _int_vector([-1] * self.width)
+            b.store(b.select(taken, first, none), self.j_best)
+        self.store(best, self.best_ptr)
         self.store_indices(b.load(self.j_best), self.index_type, self.index_array, 0)
         self.store_indices(b.load(self.nan), self.index_type, self.index_array, 1)
 
@@ -995,6 +1001,28 @@ def cs_rows(  # pragma: no cover (compile-time code)
     return sig, lambda *a: _CrammerSingerRows(*a).run()
 
 
+class _CrammerSingerLossRows(_CrammerSingerRows):  # pragma: no cover (compile-time code)
+    """``_CrammerSingerRows`` for calls without a gradient: the max alone, no stores."""
+
+    reading = True
+
+
+@intrinsic
+def cs_loss_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels,
+    grad,
+):  # fmt: skip
+    """``cs_rows`` for an empty ``grad`` (a call without a gradient): the losses only.
+
+    No column index is walked: ``index[0]`` is −1 in a lane where no wrong
+    score is above −inf (as ``cs_rows``'s), else 0.
+    """
+    sig = types.int64(
+        flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels, grad
+    )
+    return sig, lambda *a: _CrammerSingerLossRows(*a).run()
+
+
 def _sample_scale_python(flat, row, sample_weight, scalars):
     """``_Rows.sample_scale`` of one row as plain Python."""
     if not sample_weight.shape[0]:
@@ -1198,6 +1226,6 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_rows = ww_loss_rows = _ww_rows_python
     ova_rows = _ova_rows_python
     categorical_band = _categorical_band_python
-    cs_rows = _cs_rows_python
+    cs_rows = cs_loss_rows = _cs_rows_python
     structured_rows = _structured_rows_python
     tile_rows = _tile_rows_python

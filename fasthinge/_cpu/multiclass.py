@@ -31,7 +31,16 @@ import numpy as np
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
 from ._simd import first_at_least, maximum, wrong_max
-from ._tiles import CACHE_BYTES, LANES, TOTAL, cs_rows, tile_rows, ww_loss_rows, ww_rows
+from ._tiles import (
+    CACHE_BYTES,
+    LANES,
+    TOTAL,
+    cs_loss_rows,
+    cs_rows,
+    tile_rows,
+    ww_loss_rows,
+    ww_rows,
+)
 
 KINK_ZERO, KINK_FULL, KINK_HALF = 0, 1, 2
 
@@ -316,11 +325,15 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     index = np.empty((2, LANES), np.int64)
     acc = np.zeros(1)
     width = tile_rows(scores)
+    has_grad = grad.shape[0] > 0
     i0 = start
     while i0 + width <= stop:
         scalars = (i0, margin, g_const, grad_denom, ignore, p, kink_mode, half)
-        special = cs_rows(flat, i0 * n_classes, n_classes, best, index, weights, scalars, acc,
-                          loss_out, labels, flat_grad)  # fmt: skip
+        args = (flat, i0 * n_classes, n_classes, best, index, weights, scalars, acc, loss_out)
+        if has_grad:
+            special = cs_rows(*args, labels, flat_grad)
+        else:
+            special = cs_loss_rows(*args, labels, flat_grad)
         for r in range(width if special else 0):  # the band's rows, in row order
             i = i0 + r
             y = labels[i]
