@@ -905,6 +905,26 @@ def structured_rows(  # pragma: no cover (compile-time code)
     return sig, lambda *a: _StructuredRows(*a).run()
 
 
+class _StructuredLossRows(_StructuredRows):  # pragma: no cover (compile-time code)
+    """``_StructuredRows`` for calls without a gradient: the max alone, no stores."""
+
+    reading = True
+
+
+@intrinsic
+def structured_loss_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc,
+    loss_out, labels, grad,
+):  # fmt: skip
+    """``structured_rows`` for an empty ``grad``: the losses only.
+
+    ``index[0]`` as ``cs_loss_rows`` leaves it: −1 where no value is above −inf, else 0.
+    """
+    sig = types.int64(flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc,
+                      loss_out, labels, grad)  # fmt: skip
+    return sig, lambda *a: _StructuredLossRows(*a).run()
+
+
 @intrinsic
 def ova_rows(  # pragma: no cover (compile-time code)
     typingctx, flat, row_offset, n_classes, lanes, weights, scalars, acc, loss_out, labels, grad
@@ -1227,5 +1247,5 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ova_rows = _ova_rows_python
     categorical_band = _categorical_band_python
     cs_rows = cs_loss_rows = _cs_rows_python
-    structured_rows = _structured_rows_python
+    structured_rows = structured_loss_rows = _structured_rows_python
     tile_rows = _tile_rows_python

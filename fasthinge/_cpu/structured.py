@@ -31,7 +31,7 @@ from ._simd import (
     maximum,
     wrong_max,
 )
-from ._tiles import LANES, structured_rows, tile_rows
+from ._tiles import LANES, structured_loss_rows, structured_rows, tile_rows
 from ._transposed import (
     BAND,
     G_SCALE,
@@ -395,11 +395,15 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     vals = np.empty(n_classes, scores.dtype)
     acc = np.zeros(1)
     width = tile_rows(scores)
+    has_grad = grad.shape[0] > 0
     i = start
     while i + width <= stop:
         scalars = (i, margin, g_const, grad_denom, ignore, kink_mode)
-        special = structured_rows(flat, i * n_classes, n_classes, flat_cost, best, index, weights,
-                                  scalars, acc, loss_out, labels, flat_grad)  # fmt: skip
+        args = (flat, i * n_classes, n_classes, flat_cost, best, index, weights, scalars, acc)
+        if has_grad:
+            special = structured_rows(*args, loss_out, labels, flat_grad)
+        else:
+            special = structured_loss_rows(*args, loss_out, labels, flat_grad)
         for r in range(width if special else 0):  # the band's rows, in row order
             row = i + r
             y = labels[row]
