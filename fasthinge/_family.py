@@ -119,7 +119,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     if cost is None:
         cost_matrix = np.empty((0, 0), s.dtype)
     else:
-        cost_matrix = v.as_cost_matrix(cost, n_classes, s.dtype)
+        cost_matrix = v.as_cost_matrix(cost, n_classes, s.dtype, mc.call.n_threads)
     kink_mode = v.KINKS.index(mc.kink)
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[mc.kink])
     loss_params = (mc.margin, kind, k, kink_mode, kink_frac, mc.split_ties)

@@ -179,6 +179,36 @@ def test_categorical_hinge_keras_8083_and_docs_gradient():
     np.testing.assert_allclose(grad, [[0.25, 0.25, 0.25, -1.0]])  # hinge-semantics.md §5
 
 
+@pytest.mark.parametrize("n_classes", [3, 300])  # one chunk, and 2 of the parallel check's
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [([((1, 2), -1.0)], "be finite and >= 0, got cost[1, 2] = -1.0"),
+     ([((2, 0), np.nan), ((2, 1), -1.0)], "be finite and >= 0, got cost[2, 0] = nan"),
+     ([((0, 1), np.inf)], "be finite and >= 0, got cost[0, 1] = inf"),
+     ([((2, 1), -np.inf), ((2, 2), 1.0)], "be finite and >= 0, got cost[2, 1] = -inf"),
+     ([((1, 1), 2.0), ((2, 0), -1.0)], "have a zero diagonal, got cost[1, 1] = 2.0"),
+     ([((2, 2), -3.0)], "be finite and >= 0, got cost[2, 2] = -3.0"),
+     ([((0, 0), np.nan)], "be finite and >= 0, got cost[0, 0] = nan"),
+     ([((1, 0), -1e-300)], "be finite and >= 0, got cost[1, 0] = -1e-300")],
+)  # fmt: skip
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_cost_errors_name_the_first_bad_entry(entries, message, n_classes, n_threads):
+    """Row-major first, as the GPU path's check; the same on the small path."""
+    scores = np.zeros((4, n_classes))
+    labels = np.arange(4) % n_classes
+    cost = 1 - np.eye(n_classes)
+    for (i, j), value in entries:
+        cost[i + n_classes - 3 if i == 2 and n_classes > 3 else i, j] = value
+    if n_classes > 3:  # row 2 of the list is the last row: past the first chunk
+        message = message.replace("cost[2,", f"cost[{n_classes - 1},")
+    pattern = "cost must " + message.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")
+    with pytest.raises(ValueError, match=pattern):
+        fh.structured_hinge(scores, labels, cost, n_threads=n_threads)  # the general path
+    with pytest.raises(ValueError, match=pattern):
+        fh.structured_hinge(scores, labels, cost)  # the small path, then the general one
+    assert cost[0, 0] == 0 or np.isnan(cost[0, 0])  # the input is not modified
+
+
 def test_validation_of_family_arguments():
     S = np.zeros((2, 3))
     with pytest.raises(ValueError, match="cost must have a zero diagonal"):

