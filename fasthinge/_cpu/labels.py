@@ -153,7 +153,7 @@ def cost_chunk(c, flat, chunk):
     negative (the terms are never positive, so nothing cancels), else 0. Then,
     only if it is not 0, where. The sum vectorises: 0.09 ns an entry on one
     thread of an AMD EPYC, against 0.36 for a count of the compares (LLVM's
-    integer form of them) and about 0.11 for NumPy's ``min`` and ``max``.
+    integer form of them) and 0.11 for NumPy's ``min`` and ``max`` together.
     """
     n = flat.shape[0]
     lo = c * chunk
