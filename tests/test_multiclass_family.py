@@ -268,3 +268,21 @@ def test_topk_needs_two_classes():
 def test_modified_huber_linear_piece_is_exactly_sklearns():
     loss = fh.modified_huber(np.array([-1.3, -7.1]), [1, 1], reduction="none", return_grad=False)
     assert loss.tolist() == [-4 * -1.3, -4 * -7.1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cost_chunk_and_its_numpy_twin_agree(dtype):
+    """The compiled sweep and the NumPy twin that JIT-free runs use find the same entry."""
+    from fasthinge._cpu import labels
+
+    rng = np.random.default_rng(3)
+    for bad in (None, -1.0, np.nan, np.inf, -np.inf, -0.0, np.finfo(dtype).tiny * -0.5):
+        flat = rng.random(1000).astype(dtype)
+        if bad is not None:
+            flat[[137, 600]] = bad
+        for c, chunk in ((0, 1000), (1, 300), (2, 300), (3, 300)):
+            expected = labels._cost_chunk_python(c, flat, chunk)
+            assert labels.cost_chunk(c, flat, chunk) == expected
+        first = 1000 if bad is None or bad == 0 else 137  # -0.0 is >= 0; a subnormal < 0 is not
+        assert labels.cost_chunk(0, flat, 1000) == first
+        assert labels.cost_chunk(2, flat, 300) == (1000 if first == 1000 else 600)  # 600..899

@@ -144,7 +144,7 @@ def _first_not_binary(labels, lo, hi, pos, neg, ignore, has_ignore):
 
 
 @row_jit
-def cost_chunk(c, flat, chunk):
+def cost_chunk(c, flat, chunk):  # pragma: no cover (NUMBA_DISABLE_JIT: the twin)
     """First ``i`` in chunk ``c`` with ``flat[i]`` not finite and ``>= 0`` (NaN is not), or N.
 
     A cost matrix's entries (``_validation.as_cost_matrix``; the diagonal is
@@ -169,6 +169,18 @@ def cost_chunk(c, flat, chunk):
             if not (part[k] >= 0 and part[k] < np.inf):
                 return lo + k
     return n
+
+
+def _cost_chunk_python(c, flat, chunk):
+    """``cost_chunk`` with NumPy (``NUMBA_DISABLE_JIT=1``: a Python loop over C² is slow)."""
+    lo = c * chunk
+    part = flat[lo : lo + chunk]
+    bad = ~((part >= 0) & (part < np.inf))
+    return lo + int(np.argmax(bad)) if bad.any() else flat.shape[0]
+
+
+if numba.config.DISABLE_JIT:  # (the same results; the tests run both)
+    cost_chunk = _cost_chunk_python
 
 
 @serial_jit
