@@ -236,7 +236,8 @@ def _topk_hinge(scores, labels, k, **kw):
 
 #: Fewer under NUMBA_DISABLE_JIT (CI's coverage run), where the bands run as Python.
 TOPK_CLASSES = [2, 10] if numba.config.DISABLE_JIT else [2, 3, 10, 17, 63, 64, 72, 73, 80, 81,
-                                                         96, 97, 256, 257]  # fmt: skip
+                                                         96, 97, 100, 101, 128, 129, 256,
+                                                         257]  # fmt: skip
 TOPK_OPTIONS = [
     {},
     {"variant": "beta"},
@@ -252,8 +253,9 @@ TOPK_OPTIONS = [
 @pytest.mark.parametrize("option", range(len(TOPK_OPTIONS)))
 def test_topk_hinge_bands_match_rows(dtype, n_classes, option):
     """Bands of 16 rows (up to ``structured.topk_band_max_classes``: 63–96 classes for
-    k ≤ 8 by k and dtype, 1024 for k > 8) against the row code (from 64 classes, k ≤ 8:
-    ``_simd.kth_largest``), k = 1, 2, C/2 and C − 1; past the limit both sides are rows."""
+    k ≤ 8 by k and dtype, 100–256 without a gradient, 1024 for k > 8) against the row
+    code (from 64 classes, k ≤ 8: ``_simd.kth_largest``), k = 1, 2, C/2 and C − 1; past
+    the limit both sides are rows."""
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, class_weight) = _cases(rng, 203, n_classes, dtype)
     scores[60, :] = scores[60, labels[60]]  # every wrong score ties with s_y: h = m
