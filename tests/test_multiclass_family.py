@@ -197,10 +197,9 @@ def test_cost_errors_name_the_first_bad_entry(entries, message, n_classes, n_thr
     scores = np.zeros((4, n_classes))
     labels = np.arange(4) % n_classes
     cost = 1 - np.eye(n_classes)
-    for (i, j), value in entries:
-        cost[i + n_classes - 3 if i == 2 and n_classes > 3 else i, j] = value
-    if n_classes > 3:  # row 2 of the list is the last row: past the first chunk
-        message = message.replace("cost[2,", f"cost[{n_classes - 1},")
+    for (i, j), value in entries:  # row 2 of the list is the last row (past the first chunk)
+        cost[n_classes - 1 if i == 2 else i, j] = value
+    message = message.replace("cost[2,", f"cost[{n_classes - 1},")
     pattern = "cost must " + message.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")
     with pytest.raises(ValueError, match=pattern):
         fh.structured_hinge(scores, labels, cost, n_threads=n_threads)  # the general path
