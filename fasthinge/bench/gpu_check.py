@@ -322,20 +322,44 @@ def time_shape(backend: Backend, shape: tuple, dtype: str, repeat: int, rng: Any
     return rows
 
 
+def versions(backend: Backend) -> str:
+    """The card, its threads-per-block setting and the versions that matter, in one line."""
+    import numba
+
+    from fasthinge._cuda._runtime import MAX_BLOCKS, TPB
+
+    parts = [f"numpy {np.__version__}", f"numba {numba.__version__}"]
+    if importlib.util.find_spec("numba_cuda") is not None:  # pragma: no cover (GPU only)
+        import numba_cuda
+
+        parts.append(f"numba-cuda {numba_cuda.__version__}")
+    if backend.torch is not None:
+        parts.append(f"torch {backend.torch.__version__}")
+    name = "the simulator"
+    if not backend.simulator:  # pragma: no cover (GPU only)
+        device = backend.cuda.get_current_device()
+        name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+    return f"{name}; {', '.join(parts)}; {TPB} threads a block, at most {MAX_BLOCKS} blocks"
+
+
 def main(argv: list | None = None) -> int:
     """Run the checks and print the table; returns 1 if a correctness check failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one tiny shape, float32 only")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per measurement")
     parser.add_argument("--functions", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--dtypes", default="", help="comma-separated subset of float32,float64")
     options = parser.parse_args(argv)
     backend = Backend()
     rng = np.random.default_rng(20261128)
     shapes = QUICK_SHAPES if options.quick else SHAPES
     dtypes = ("float32",) if options.quick else ("float32", "float64")
+    if options.dtypes:
+        dtypes = tuple(options.dtypes.split(","))
     functions = tuple(name for name in (*MULTICLASS, *BINARY)
                       if not options.functions or name in options.functions.split(","))  # fmt: skip
     print(f"fasthinge {fh.__version__} GPU check on {backend.name}")
+    print(versions(backend))
     print("\nCorrectness on fresh random inputs (CPU path: 'mean' and 'none'; PyTorch: 'mean')")
     print(f"{'function':<20} {'dtype':<8} {'vs CPU':<14} {'vs PyTorch':<10}")
     failed = False

@@ -1,7 +1,8 @@
 """The GPU path under Numba's CUDA simulator, compared with the CPU path on tiny inputs.
 
-Runs only with ``NUMBA_ENABLE_CUDASIM=1`` (``tests/test_gpu.py`` starts it in a
-subprocess with that variable). Each call's rows are independent, so one call
+Runs with ``NUMBA_ENABLE_CUDASIM=1`` (``tests/test_gpu.py`` starts it in a
+subprocess with that variable), or on a real GPU with ``FASTHINGE_GPU_HARDWARE_TESTS=1``
+(``scripts/gpu_session.sh``). Each call's rows are independent, so one call
 carries many cases at once (ties, kinks, NaN, ignored rows).
 """
 
@@ -20,12 +21,15 @@ from fast_simulator import simulator_without_busy_loop  # noqa: F401 (autouse fi
 
 import fasthinge as fh
 
+#: The simulator (CI), or a real GPU when asked for (``FASTHINGE_GPU_HARDWARE_TESTS=1``).
+RUNS = bool(numba.config.ENABLE_CUDASIM) or os.environ.get("FASTHINGE_GPU_HARDWARE_TESTS") == "1"
 pytestmark = pytest.mark.skipif(
-    not numba.config.ENABLE_CUDASIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (tests/test_gpu.py)"
+    not RUNS,
+    reason="needs NUMBA_ENABLE_CUDASIM=1 (tests/test_gpu.py) or FASTHINGE_GPU_HARDWARE_TESTS=1",
 )
 
-if numba.config.ENABLE_CUDASIM:
-    from fasthinge._cuda._runtime import cuda
+if RUNS:
+    from fasthinge._cuda._runtime import TPB, cuda, is_device_array
     from fasthinge.bench import gpu_check
 
 TOL = {np.float16: (2e-3, 2e-3), np.float32: (2e-5, 1e-6), np.float64: (1e-12, 1e-12)}
@@ -64,7 +68,7 @@ def compare(fn, *args, dtype=np.float32, cpu_dtype=None, **kw):
     assert len(got) == len(expected)
     rtol, atol = TOL[dtype]
     for g, e in zip(got, expected, strict=True):
-        assert type(g).__module__.startswith("numba.cuda.simulator")  # stays on the device
+        assert is_device_array(g)  # stays on the device
         g = host(g)
         assert g.shape == np.shape(e)
         assert g.dtype == np.dtype(dtype)
@@ -260,7 +264,7 @@ def test_bfloat16_rounding_is_round_to_nearest_even():
     values = words.view(np.float32)
     values[4:6] = [np.nan, -0.0]
     bits = cuda.device_array(values.shape, np.int16)
-    _kernels.to_bfloat16[2, 32](dev(values), bits)
+    _kernels.to_bfloat16[2, TPB](dev(values), bits)  # the kernels stride by TPB
     with np.errstate(invalid="ignore"):  # NaN payloads
         expected = values.astype(BFLOAT16)
     got = host(bits).view(BFLOAT16)
