@@ -75,8 +75,9 @@ class Backend:
             if array.dtype == self.torch.bfloat16:
                 array = array.float()
             return array.detach().cpu().numpy()
-        host = array.copy_to_host()
-        return host.astype(np.float32) if host.dtype.name == "bfloat16" else host
+        if array.dtype.name == "bfloat16":  # numba-cuda's copies have no bfloat16: the bits
+            return array.view(np.int16).copy_to_host().view(array.dtype).astype(np.float32)
+        return array.copy_to_host()
 
     def to_bfloat16(self, array: np.ndarray) -> Any:
         """A bfloat16 device copy of float32 ``array`` (None without a bfloat16 to use)."""
@@ -86,7 +87,8 @@ class Backend:
             return None
         import ml_dtypes
 
-        return self.cuda.to_device(np.ascontiguousarray(array).astype(ml_dtypes.bfloat16))
+        bits = np.ascontiguousarray(array).astype(ml_dtypes.bfloat16).view(np.int16)
+        return self.cuda.to_device(bits).view(ml_dtypes.bfloat16)
 
     def empty_like(self, array: Any) -> Any:
         """A new device array like ``array``."""

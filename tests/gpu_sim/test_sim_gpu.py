@@ -44,11 +44,22 @@ except ImportError:  # pragma: no cover
 
 
 def dev(x):
-    return cuda.to_device(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    """A device copy of a host array (bfloat16 travels as its int16 bits: numba-cuda's
+    transfers use the buffer protocol, which has no bfloat16 on real hardware)."""
+    if not isinstance(x, np.ndarray):
+        return x
+    if BFLOAT16 is not None and x.dtype == BFLOAT16:
+        return cuda.to_device(np.ascontiguousarray(x).view(np.int16)).view(BFLOAT16)
+    return cuda.to_device(np.ascontiguousarray(x))
 
 
 def host(x):
-    return x.copy_to_host() if hasattr(x, "copy_to_host") else np.asarray(x)
+    """A host copy of a device array (bfloat16 as ``dev`` sends it)."""
+    if not hasattr(x, "copy_to_host"):
+        return np.asarray(x)
+    if BFLOAT16 is not None and x.dtype == BFLOAT16:
+        return x.view(np.int16).copy_to_host().view(BFLOAT16)
+    return x.copy_to_host()
 
 
 def grid(rng, shape, dtype, nan_at=None):
