@@ -345,6 +345,12 @@ def build(T, bfloat16=False):
         def put(x):
             return x
 
+    from ._rows import make_rows  # here: _rows imports this module's device functions
+
+    parts = make_rows(T, load, put)
+    clear, ww_part, ova_part = parts.clear, parts.ww_part, parts.ova_part
+    cs_max, cs_coef, cs_grad = parts.cs_max, parts.cs_coef, parts.cs_grad
+
     @cuda.jit
     def label_stats(labels, sw, kind, n_classes, pos, neg, ignore, has_ignore, stats):
         """Per block: first invalid label index, number of kept rows, Σ kept sample weights.
@@ -424,33 +430,26 @@ def build(T, bfloat16=False):
             total = 0.0
             coefs = 0.0
             if live:
-                base = margin - load(scores[i, y])
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                slope = g0 * w_y
-                kink_coef = g0 * kink_frac * w_y
-                for j in range(lane, n_classes, G):
-                    z = base + load(scores[i, j])
-                    term = (z if hinge else z * z) * w_y
-                    coef = slope if hinge else ((g0 + g0) * z) * w_y
-                    if not z > 0:
-                        term = zero
-                        coef = zero
-                    if z == 0 and hinge:
-                        coef = kink_coef
-                    if z != z and keep_nan:  # NaN propagates into loss and gradient
-                        term = z
-                        coef = z
-                    if j == y:
-                        term = zero
-                        coef = zero
-                    total += term
-                    coefs += coef
-                    if want_grad and j != y:
-                        grad[i, j] = put(coef)
+                total, coefs = ww_part(
+                    scores,
+                    grad,
+                    i,
+                    y,
+                    lane,
+                    G,
+                    n_classes,
+                    margin,
+                    hinge,
+                    keep_nan,
+                    w_y,
+                    g0,
+                    kink_frac,
+                    want_grad,
+                )
             elif inside and want_grad:
-                for j in range(lane, n_classes, G):
-                    grad[i, j] = put(zero)
+                clear(grad, i, lane, G, n_classes, zero)
             total, coefs = group_sum2(buf, buf2, t, lane, G, total, coefs)
             if lane == 0 and inside:
                 loss = zero
@@ -494,49 +493,18 @@ def build(T, bfloat16=False):
             bi = int64(n_classes)
             bn = int64(0)
             if live:
-                for j in range(lane, n_classes, G):
-                    if j != y:
-                        bv, bi, bn = merge(bv, bi, bn, float64(load(scores[i, j])), int64(j),
-                                           int64(1))  # fmt: skip
+                bv, bi, bn = cs_max(scores, i, y, lane, G, n_classes)
             bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
             loss = zero
             if live:
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                best = T(bv)
-                coef = zero
-                k = int64(1)
-                if n_classes > 1:  # a row of one class has no wrong class: loss 0
-                    z = margin - (load(scores[i, y]) - best)
-                    if z > 0:
-                        loss = (z if p == 1 else z * z) * w_y
-                        coef = (g0 if p == 1 else (g0 + g0) * z) * w_y
-                    elif z != z:  # NaN propagates into the loss and the gradient
-                        loss = z
-                        coef = z
-                    elif z == 0 and p == 1 and kink_mode != KINK_ZERO:
-                        coef = g0 * w_y
-                    if split_ties:
-                        k = bn
-                    if z == 0 and kink_mode == KINK_HALF:  # jax: y joins the max's tie set
-                        coef = coef * T(k) / T(k + 1)
+                loss, coef, k, best = cs_coef(scores, i, y, n_classes, margin, p, kink_mode,
+                                                   split_ties, w_y, g0, bv, bn)  # fmt: skip
                 if want_grad:
-                    share = coef / T(k)
-                    active = coef != zero or coef != coef
-                    for j in range(lane, n_classes, G):
-                        g = zero
-                        if active:
-                            if j == y:
-                                g = zero - coef
-                            elif k > 1:
-                                if load(scores[i, j]) == best:
-                                    g = share
-                            elif j == bi:
-                                g = share
-                        grad[i, j] = put(g)
+                    cs_grad(scores, grad, i, y, lane, G, n_classes, coef, k, bi, best, zero)
             elif inside and want_grad:
-                for j in range(lane, n_classes, G):
-                    grad[i, j] = put(zero)
+                clear(grad, i, lane, G, n_classes, zero)
             if lane == 0 and inside:
                 if live and has_sw:
                     loss = loss * T(sw[i])
@@ -572,26 +540,10 @@ def build(T, bfloat16=False):
             total = 0.0
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                for j in range(lane, n_classes, G):
-                    s = load(scores[i, j])
-                    positive = j == y
-                    u = margin - (s if positive else zero - s)
-                    h = zero
-                    coef = zero
-                    if u > 0:
-                        h = u if hinge else u * u
-                        coef = g0 if hinge else (g0 + g0) * u
-                    if u == 0 and hinge:
-                        coef = g0 * kink_frac
-                    if u != u:  # NaN propagates into the loss and the gradient
-                        h = u
-                        coef = u
-                    total += h
-                    if want_grad:
-                        grad[i, j] = put((zero - coef) if positive else coef)
+                total = ova_part(scores, grad, i, y, lane, G, n_classes, margin, hinge, g0,
+                                      kink_frac, want_grad)  # fmt: skip
             elif inside and want_grad:
-                for j in range(lane, n_classes, G):
-                    grad[i, j] = put(zero)
+                clear(grad, i, lane, G, n_classes, zero)
             total = group_sum(buf, t, lane, G, total)
             if lane == 0 and inside:
                 loss = zero
@@ -1174,6 +1126,8 @@ def build(T, bfloat16=False):
             partials[cuda.blockIdx.x] = total
 
     return SimpleNamespace(
+        load=load,
+        put=put,
         label_stats=label_stats,
         weston_watkins=weston_watkins,
         crammer_singer=crammer_singer,

@@ -30,6 +30,48 @@ from numba import config, cuda
 #: True under ``NUMBA_ENABLE_CUDASIM=1`` (kernels run as Python threads on the CPU).
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
+
+def _shared_module_swap() -> None:
+    """Make the simulator's ``cuda`` swap safe for device functions of another module.
+
+    The simulator runs a device function with its module's ``cuda`` global replaced
+    by the fake module, and puts the real one back when *that call* returns. A kernel
+    of ``_tiles`` calling ``_kernels``' block reductions from 32 threads then fails:
+    the first thread to return restores the real module under the others, still
+    inside (between barriers). Here the swap is counted per module: the first
+    entry replaces, the last exit restores.
+    """
+    import threading
+    from contextlib import contextmanager
+
+    from numba.cuda.simulator import kernel
+
+    lock = threading.Lock()
+    depth: dict = {}
+
+    @contextmanager
+    def swapped_cuda_module(fn: Any, fake_cuda_module: Any) -> Any:
+        globs = fn.__globals__
+        with lock:
+            if depth.get(id(globs), 0) == 0:
+                names = [name for name, value in globs.items() if value is cuda]
+                depth[id(globs), "names"] = names
+                globs.update(dict.fromkeys(names, fake_cuda_module))
+            depth[id(globs)] = depth.get(id(globs), 0) + 1
+        try:
+            yield
+        finally:
+            with lock:
+                depth[id(globs)] -= 1
+                if depth[id(globs)] == 0:
+                    globs.update(dict.fromkeys(depth.pop((id(globs), "names")), cuda))
+
+    kernel.swapped_cuda_module = swapped_cuda_module
+
+
+if SIMULATOR:
+    _shared_module_swap()
+
 INSTALL_HINT = (
     "fasthinge's GPU path needs the numba-cuda package: "
     "pip install 'fasthinge[cuda]' (CUDA 12) or 'fasthinge[cuda13]' (CUDA 13)"

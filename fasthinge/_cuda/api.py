@@ -23,6 +23,7 @@ from numba.core.errors import NumbaPerformanceWarning
 from .. import _validation as v
 from . import _kernels as k
 from . import _runtime as rt
+from . import _tiles as tiles
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
@@ -74,7 +75,9 @@ class Ctx:
         self.np_compute = np.dtype(np.float64 if double else np.float32)
         #: the dtype the kernels write losses in (bfloat16: float32, rounded at the end)
         self.loss_dtype = self.np_compute if self.bfloat16 else dtype
-        self.kernels = k.build(nb_float64 if double else nb_float32, self.bfloat16)
+        #: the kernels' compute type (a Numba type)
+        self.compute = nb_float64 if double else nb_float32
+        self.kernels = k.build(self.compute, self.bfloat16)
         self.inputs: list = [scores]
 
     @property
@@ -331,6 +334,24 @@ def _row_groups(ctx: Ctx, n_rows: int, n_classes: int) -> tuple:
     return group, blocks, _partials(ctx, blocks)
 
 
+def _tiles_or_groups(ctx: Ctx, name: str) -> tuple:
+    """``(kernel, blocks, partials, extra)`` of kernel ``name`` for the scores' shape.
+
+    Up to ``_tiles.MAX_CLASSES`` classes, the tile kernel (a thread per row of a
+    shared-memory tile; up to 8 × ``MAX_BLOCKS`` blocks, so that the last wave of blocks
+    is a small part of the launch); above, the row-group kernel, whose last argument
+    ``extra`` is the group size.
+    """
+    n_rows, n_classes = ctx.n_rows, int(ctx.s.shape[1])
+    width = tiles.width_for(n_classes)
+    if not width:
+        group, blocks, partials = _row_groups(ctx, n_rows, n_classes)
+        return getattr(ctx.kernels, name), blocks, partials, (group,)
+    kernels = tiles.build(ctx.compute, ctx.bfloat16, width)
+    blocks = max(1, min(8 * rt.MAX_BLOCKS, -(-n_rows // kernels.rows)))
+    return getattr(kernels, name), blocks, _partials(ctx, blocks), ()
+
+
 def _partials(ctx: Ctx, blocks: int) -> tuple:
     """Per-block loss sums and first invalid label index (float64 each)."""
     return ctx.dev.empty((blocks,), np.float64)[1], ctx.dev.empty((blocks,), np.float64)[1]
@@ -376,12 +397,11 @@ def weston_watkins(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     norm = float(n_classes) if normalize else 1.0
     g_const, grad_denom = sh.scales(ctx, norm)
-    group, blocks, partials = _row_groups(ctx, n, n_classes)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "weston_watkins")
     if n:
-        ctx.launch(ctx.kernels.weston_watkins, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
-                   sh.loss_view, *partials, m, p, ctx.scalar(norm),
-                   ctx.scalar(v.KINK_FRACTIONS[kink]), nan == "drop", g_const, grad_denom, ignore,
-                   group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view, *partials, m,
+                   p, ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), nan == "drop",
+                   g_const, grad_denom, ignore, *extra)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
@@ -396,13 +416,13 @@ def crammer_singer(scores: Any, labels: Any, *, margin: Any, p: Any, class_weigh
         ignore_index=ignore_index, sample_weight=sample_weight, reduction=reduction,
         return_grad=return_grad, out=out, n_threads=n_threads,
     )  # fmt: skip
-    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
+    n = ctx.n_rows
     g_const, grad_denom = sh.scales(ctx)
-    group, blocks, partials = _row_groups(ctx, n, n_classes)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "crammer_singer")
     if n:
-        ctx.launch(ctx.kernels.crammer_singer, blocks, ctx.s, y, cw, sh.sw, sh.grad_view,
-                   sh.loss_view, *partials, m, p, v.KINKS.index(kink), split_ties, g_const,
-                   grad_denom, ignore, group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view, *partials, m,
+                   p, v.KINKS.index(kink), split_ties, g_const, grad_denom, ignore,
+                   *extra)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
@@ -421,11 +441,11 @@ def one_vs_all(scores: Any, labels: Any, *, margin: Any, p: Any, normalize: Any,
     n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     norm = float(n_classes) if normalize else 1.0
     g_const, grad_denom = sh.scales(ctx, norm)
-    group, blocks, partials = _row_groups(ctx, n, n_classes)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "one_vs_all")
     if n:
-        ctx.launch(ctx.kernels.one_vs_all, blocks, ctx.s, y, sh.sw, sh.grad_view, sh.loss_view,
-                   *partials, m, p, ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), g_const,
-                   grad_denom, ignore, group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, y, sh.sw, sh.grad_view, sh.loss_view, *partials, m, p,
+                   ctx.scalar(norm), ctx.scalar(v.KINK_FRACTIONS[kink]), g_const, grad_denom,
+                   ignore, *extra)  # fmt: skip
     if not per_class:
         return sh.finish(ctx, partials, blocks if n else 0)
     sh.reduction = "none"  # the row losses are not reduced: only check the labels

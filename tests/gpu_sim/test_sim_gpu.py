@@ -91,13 +91,24 @@ def compare(fn, *args, dtype=np.float32, cpu_dtype=None, **kw):
 MULTICLASS = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
 
 
+@pytest.fixture(params=["tiles", "row groups"])
+def layout(request, monkeypatch):
+    """Both layouts of Weston–Watkins, Crammer–Singer and one-vs-all (``_cuda._tiles``).
+
+    Up to ``_tiles.MAX_CLASSES`` classes they take tiles; "row groups" sets that to 0.
+    """
+    if request.param == "row groups":
+        monkeypatch.setattr("fasthinge._cuda._tiles.MAX_CLASSES", 0)
+    return request.param
+
+
 SHAPE_CASES = [(np.float32, 1), (np.float32, 2), (np.float64, 3), (np.float32, 17),
                (np.float64, 40)]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(("dtype", "n_classes"), SHAPE_CASES)
-def test_shapes(fn, dtype, n_classes, rng):
+def test_shapes(fn, dtype, n_classes, rng, layout):
     n_rows = 6 if n_classes < 17 else 3
     scores = grid(rng, (n_rows, n_classes), dtype, nan_at=(1, n_classes - 1))
     labels = rng.integers(0, n_classes, n_rows)
@@ -106,11 +117,26 @@ def test_shapes(fn, dtype, n_classes, rng):
 
 @pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("n_rows", [0, 1])
-def test_tiny_batches(fn, n_rows, rng):
+def test_tiny_batches(fn, n_rows, rng, layout):
     scores = grid(rng, (n_rows, 4), np.float64)
     labels = rng.integers(0, 4, n_rows)
     for reduction in ("mean", "sum"):
         compare(fn, scores, labels, dtype=np.float64, reduction=reduction)
+
+
+@pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
+def test_tiles_over_several_blocks_and_trips(fn, rng):
+    """More rows than a tile (32 with the suite's blocks of 32 threads) times the blocks:
+    each block takes several tiles, the last one partial; ignored rows among them."""
+    from fasthinge._cuda import _tiles
+    from fasthinge._cuda._runtime import MAX_BLOCKS
+
+    n_rows = _tiles.rows_per_tile(17, 4) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
+    scores = grid(rng, (n_rows, 3), np.float32, nan_at=(n_rows - 2, 1))
+    labels = rng.integers(0, 3, n_rows)
+    assert _tiles.width_for(3) == 17
+    compare(fn, scores, labels, reduction="none", ignore_index=2)
+    compare(fn, scores, labels, reduction="sum", return_grad=False)
 
 
 def _keyword_cases(rng, n_rows, n_classes):
@@ -119,7 +145,7 @@ def _keyword_cases(rng, n_rows, n_classes):
     return w, cw
 
 
-def test_weston_watkins_keywords(rng):
+def test_weston_watkins_keywords(rng, layout):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, cw = _keyword_cases(rng, 9, 5)
@@ -130,7 +156,7 @@ def test_weston_watkins_keywords(rng):
             reduction="sum_over_batch_size", return_grad=False)  # fmt: skip
 
 
-def test_crammer_singer_keywords(rng):
+def test_crammer_singer_keywords(rng, layout):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, cw = _keyword_cases(rng, 9, 5)
@@ -140,7 +166,7 @@ def test_crammer_singer_keywords(rng):
     compare(fh.crammer_singer, scores, labels, kink="full", return_grad=False, reduction="sum")
 
 
-def test_one_vs_all_keywords(rng):
+def test_one_vs_all_keywords(rng, layout):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, _ = _keyword_cases(rng, 9, 5)
@@ -254,7 +280,7 @@ def test_binary_keywords(rng):
 
 
 @pytest.mark.parametrize("fn", [fh.weston_watkins, fh.crammer_singer], ids=lambda f: f.__name__)
-def test_float16_accumulates_in_float32(fn, rng):
+def test_float16_accumulates_in_float32(fn, rng, layout):
     scores = (rng.normal(size=(7, 6))).astype(np.float16)
     labels = rng.integers(0, 6, 7)
     compare(fn, scores, labels, dtype=np.float16, cpu_dtype=np.float32, reduction="none")
@@ -286,7 +312,7 @@ def test_bfloat16_rounding_is_round_to_nearest_even():
 
 @needs_bfloat16
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_bfloat16_scores_without_a_copy(reduction, rng):
+def test_bfloat16_scores_without_a_copy(reduction, rng, layout):
     """bfloat16 scores are read as bits and widened in the kernel; outputs are bfloat16."""
     scores = grid(rng, (9, 5), BFLOAT16, nan_at=(4, 2))
     labels = rng.integers(0, 5, 9)
@@ -360,7 +386,7 @@ def test_deterministic(rng):
     assert first.tobytes() == again.tobytes()
 
 
-def test_out_of_range_label_raises(rng):
+def test_out_of_range_label_raises(rng, layout):
     scores = grid(rng, (5, 3), np.float32)
     bad = dev(np.array([0, 1, 3, 0, -1]))
     out = cuda.to_device(np.full((5, 3), 7.0, np.float32))
@@ -457,7 +483,7 @@ KINK_LABELS = np.array([0, 0, 0, 0, 1])
 
 @pytest.mark.filterwarnings("ignore:.*invalid value:RuntimeWarning")  # NumPy scalars: inf - inf
 @pytest.mark.parametrize("kink", ["full", "half"])
-def test_kinks_ties_and_infinities(kink):
+def test_kinks_ties_and_infinities(kink, layout):
     """Rows exactly at the kink (z = 0), tied maxima and inf − inf, every max-type loss."""
     s, y = KINK_ROWS, KINK_LABELS
     compare(fh.crammer_singer, s, y, dtype=np.float64, kink=kink, ties="split", reduction="none")

@@ -1,0 +1,265 @@
+"""Tile kernels for few classes: Weston–Watkins, Crammer–Singer and one-vs-all.
+
+A row group (``_kernels``) spends ``log2(G)`` barriers of shared-memory reduction on each
+row and waits for each row's loads one after the other; with C ≤ 128 classes a row is too
+short to hide that (0.03–0.07 of copy bandwidth at C = 10 and 100 on an H200). Here a
+block works through **tiles** of ``ROWS`` consecutive rows:
+
+1. Each thread reads its row's label (row ``t`` of the tile), then the block copies the
+   tile's ``ROWS × C`` scores, which are contiguous, into shared memory: consecutive
+   threads read consecutive elements (coalesced), ``UNROLL`` loads in flight per thread
+   before any is stored.
+2. Thread ``t`` computes row ``t`` alone with the row parts of ``_rows`` (``lane = 0``,
+   ``G = 1``: no group step), writing the gradient over the scores in the tile.
+3. The block copies the gradient tile out, again coalesced.
+
+The tile's row stride ``width`` is odd (17, 33, 65 or 129 ≥ C + 1), so the threads of a
+warp, each walking its own row, hit 32 different shared-memory banks. A thread walks the
+tile's elements with an incremental (row, column) pair: one division per kernel, none
+per element. Everything here is shared memory and ``syncthreads``: the simulator runs
+every line.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from types import SimpleNamespace
+from typing import Any
+
+from numba import float64, int64
+
+from . import _kernels as k
+from ._rows import make_rows, same
+from ._runtime import TPB, cuda
+
+#: Shared memory of a tile: 32 KB, so that seven blocks fit on an H100/H200 multiprocessor.
+TILE_BYTES = 32 * 1024
+#: Odd row strides of the tiles (conflict-free banks); C + 1 ≤ the largest takes a tile.
+WIDTHS = (17, 33, 65, 129)
+#: Loads each thread issues before it stores them into the tile.
+UNROLL = 8
+
+
+def _max_classes() -> int:
+    text = os.environ.get("FASTHINGE_CUDA_TILE_MAX_CLASSES", str(WIDTHS[-1] - 1))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(
+            f"FASTHINGE_CUDA_TILE_MAX_CLASSES must be an integer, got {text!r}"
+        ) from None
+    return min(value, WIDTHS[-1] - 1)
+
+
+#: Up to this many classes, Weston–Watkins, Crammer–Singer and one-vs-all take tiles
+#: (``FASTHINGE_CUDA_TILE_MAX_CLASSES``, read at import; 0 turns tiles off).
+MAX_CLASSES = _max_classes()
+
+
+def width_for(n_classes: int) -> int:
+    """The tile row stride for ``n_classes`` classes, or 0 where rows take row groups."""
+    if n_classes > MAX_CLASSES:
+        return 0
+    return next(width for width in WIDTHS if width > n_classes)
+
+
+def rows_per_tile(width: int, itemsize: int) -> int:
+    """Rows of a tile (one thread each): as many as ``TILE_BYTES`` hold, at most a block."""
+    return min(TPB, TILE_BYTES // (width * itemsize))
+
+
+@cuda.jit(device=True)
+def advance(r, j, dr, dj, n_classes):
+    """The (row, column) ``TPB`` elements after ``(r, j)`` in a tile of ``n_classes`` columns."""
+    j += dj
+    r += dr
+    if j >= n_classes:
+        j -= n_classes
+        r += 1
+    return r, j
+
+
+@functools.cache
+def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
+    """The tile kernels computing in ``T`` with row stride ``width``."""
+    base = k.build(T, bfloat16)
+    load, put = base.load, base.put
+    parts = make_rows(T, same, same)  # a tile holds values of the compute type
+    clear, ww_part, ova_part = parts.clear, parts.ww_part, parts.ova_part
+    cs_max, cs_coef, cs_grad = parts.cs_max, parts.cs_coef, parts.cs_grad
+    n_rows_tile = rows_per_tile(width, T.bitwidth // 8)
+
+    @cuda.jit(device=True)
+    def fill(tile, scores, row0, count, n_classes):
+        """``tile[:count, :C]`` = ``scores[row0:row0 + count]``, coalesced, UNROLL loads a time."""
+        t = cuda.threadIdx.x
+        dr, dj = TPB // n_classes, TPB % n_classes
+        r, j = t // n_classes, t % n_classes
+        held = cuda.local.array(UNROLL, T)
+        while r < count:
+            r_next, j_next = r, j
+            for u in range(UNROLL):
+                if r_next < count:
+                    held[u] = load(scores[row0 + r_next, j_next])
+                r_next, j_next = advance(r_next, j_next, dr, dj, n_classes)
+            for u in range(UNROLL):
+                if r < count:
+                    tile[r, j] = held[u]
+                r, j = advance(r, j, dr, dj, n_classes)
+
+    @cuda.jit(device=True)
+    def drain(grad, tile, row0, count, n_classes):
+        """``grad[row0:row0 + count]`` = ``tile[:count, :C]``, coalesced."""
+        t = cuda.threadIdx.x
+        dr, dj = TPB // n_classes, TPB % n_classes
+        r, j = t // n_classes, t % n_classes
+        while r < count:
+            grad[row0 + r, j] = put(tile[r, j])
+            r, j = advance(r, j, dr, dj, n_classes)
+
+    @cuda.jit
+    def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p, norm,
+                       kink_frac, drop_nan, g_const, grad_denom, ignore):  # fmt: skip
+        """Weston–Watkins, one thread per row of a shared-memory tile."""
+        tile = cuda.shared.array((n_rows_tile, width), T)
+        buf = cuda.shared.array(TPB, float64)
+        mbuf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        hinge = p == 1
+        keep_nan = not drop_nan
+        acc = 0.0
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
+        while row0 < n_rows:  # the same trip count for the whole block
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
+            i = row0 + t
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
+            cuda.syncthreads()
+            loss = zero
+            if live:
+                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                total, coefs = ww_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge,
+                                            keep_nan, w_y, g0, kink_frac, want_grad)  # fmt: skip
+                tile[t, y] = zero - T(coefs)
+                loss = T(total) / norm
+                if has_sw:
+                    loss = loss * T(sw[i])
+            elif inside:
+                clear(tile, t, 0, 1, n_classes, zero)
+            if inside:
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            cuda.syncthreads()
+            if want_grad:
+                drain(grad, tile, row0, count, n_classes)
+                cuda.syncthreads()
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
+        k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
+
+    @cuda.jit
+    def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p,
+                       kink_mode, split_ties, g_const, grad_denom, ignore):  # fmt: skip
+        """Crammer–Singer, one thread per row of a shared-memory tile."""
+        tile = cuda.shared.array((n_rows_tile, width), T)
+        buf = cuda.shared.array(TPB, float64)
+        mbuf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        acc = 0.0
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
+        while row0 < n_rows:
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
+            i = row0 + t
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
+            cuda.syncthreads()
+            loss = zero
+            if live:
+                bv, bi, bn = cs_max(tile, t, y, 0, 1, n_classes)
+                w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                loss, coef, ties, best = cs_coef(tile, t, y, n_classes, margin, p, kink_mode,
+                                                 split_ties, w_y, g0, bv, bn)  # fmt: skip
+                if want_grad:
+                    cs_grad(tile, tile, t, y, 0, 1, n_classes, coef, ties, bi, best, zero)
+                if has_sw:
+                    loss = loss * T(sw[i])
+            elif inside:
+                clear(tile, t, 0, 1, n_classes, zero)
+            if inside:
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            cuda.syncthreads()
+            if want_grad:
+                drain(grad, tile, row0, count, n_classes)
+                cuda.syncthreads()
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
+        k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
+
+    @cuda.jit
+    def one_vs_all(scores, labels, sw, grad, loss_out, partials, bad, margin, p, norm,
+                   kink_frac, g_const, grad_denom, ignore):  # fmt: skip
+        """One-vs-all, one thread per row of a shared-memory tile."""
+        tile = cuda.shared.array((n_rows_tile, width), T)
+        buf = cuda.shared.array(TPB, float64)
+        mbuf = cuda.shared.array(TPB, float64)
+        t = cuda.threadIdx.x
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
+        zero = margin - margin
+        hinge = p == 1
+        acc = 0.0
+        first_bad = float64(2.0**62)
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
+        while row0 < n_rows:
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
+            i = row0 + t
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
+            cuda.syncthreads()
+            loss = zero
+            if live:
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                total = ova_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, g0,
+                                      kink_frac, want_grad)  # fmt: skip
+                loss = T(total) / norm
+                if has_sw:
+                    loss = loss * T(sw[i])
+            elif inside:
+                clear(tile, t, 0, 1, n_classes, zero)
+            if inside:
+                if want_loss:
+                    loss_out[i] = loss
+                acc += float64(loss)
+            cuda.syncthreads()
+            if want_grad:
+                drain(grad, tile, row0, count, n_classes)
+                cuda.syncthreads()
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
+        k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
+
+    return SimpleNamespace(rows=n_rows_tile, weston_watkins=weston_watkins,
+                           crammer_singer=crammer_singer, one_vs_all=one_vs_all)  # fmt: skip
