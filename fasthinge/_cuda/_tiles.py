@@ -35,14 +35,16 @@ from ._runtime import TPB, cuda
 
 #: Shared memory of a tile: 32 KB, so that seven blocks fit on an H100/H200 multiprocessor.
 TILE_BYTES = 32 * 1024
-#: Odd row strides of the tiles (conflict-free banks); C + 1 ≤ the largest takes a tile.
-WIDTHS = (17, 33, 65, 129)
+#: Odd row strides of the tiles (conflict-free banks). By default C ≤ 128 takes a tile;
+#: the wider ones are there for ``FASTHINGE_CUDA_TILE_MAX_CLASSES`` up to 1024.
+WIDTHS = (17, 33, 65, 129, 257, 513, 1025)
+DEFAULT_MAX_CLASSES = 128
 #: Loads each thread issues before it stores them into the tile.
 UNROLL = 8
 
 
 def _max_classes() -> int:
-    text = os.environ.get("FASTHINGE_CUDA_TILE_MAX_CLASSES", str(WIDTHS[-1] - 1))
+    text = os.environ.get("FASTHINGE_CUDA_TILE_MAX_CLASSES", str(DEFAULT_MAX_CLASSES))
     try:
         value = int(text)
     except ValueError:
