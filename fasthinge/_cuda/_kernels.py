@@ -144,6 +144,25 @@ def block_min(buf, t, value):
 
 
 @cuda.jit(device=True)
+def label_at(labels, i, n_rows, ignore):
+    """``labels[i]`` for a row of the launch, else ``ignore`` (never read out of bounds)."""
+    y = ignore
+    if i < n_rows:
+        y = labels[i]
+    return y
+
+
+@cuda.jit(device=True)
+def classify(y, i, n_rows, n_classes, ignore, lane, first_bad):
+    """``(inside, live, first_bad)`` of row ``i`` with label ``y`` (see ``row_label``)."""
+    inside = i < n_rows
+    live = inside and y != ignore and y >= 0 and y < n_classes
+    if inside and not live and y != ignore and lane == 0 and i < first_bad:
+        first_bad = float64(i)
+    return inside, live, first_bad
+
+
+@cuda.jit(device=True)
 def row_label(labels, i, n_rows, n_classes, ignore, lane, first_bad):
     """``(inside, y, live, first_bad)`` for row ``i`` of a row group.
 
@@ -151,13 +170,8 @@ def row_label(labels, i, n_rows, n_classes, ignore, lane, first_bad):
     invalid label lowers ``first_bad`` to ``i`` (lane 0 only), which the caller
     reports after the launch; it is never used as an index.
     """
-    inside = i < n_rows
-    y = ignore
-    if inside:
-        y = labels[i]
-    live = inside and y != ignore and y >= 0 and y < n_classes
-    if inside and not live and y != ignore and lane == 0 and i < first_bad:
-        first_bad = float64(i)
+    y = label_at(labels, i, n_rows, ignore)
+    inside, live, first_bad = classify(y, i, n_rows, n_classes, ignore, lane, first_bad)
     return inside, y, live, first_bad
 
 

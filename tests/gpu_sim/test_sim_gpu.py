@@ -57,8 +57,9 @@ def host(x):
     """A host copy of a device array (bfloat16 as ``dev`` sends it)."""
     if not hasattr(x, "copy_to_host"):
         return np.asarray(x)
-    if BFLOAT16 is not None and x.dtype == BFLOAT16:
-        return x.view(np.int16).copy_to_host().view(BFLOAT16)
+    if BFLOAT16 is not None and x.dtype == BFLOAT16:  # flat first: numba-cuda 0.30 cannot
+        bits = x.reshape((x.size,)).view(np.int16).copy_to_host()  # view a 0-d device array
+        return bits.view(BFLOAT16).reshape(x.shape)
     return x.copy_to_host()
 
 
@@ -131,7 +132,7 @@ def test_tiles_over_several_blocks_and_trips(fn, rng):
     from fasthinge._cuda import _tiles
     from fasthinge._cuda._runtime import MAX_BLOCKS
 
-    n_rows = _tiles.rows_per_tile(17, 4) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
+    n_rows = _tiles.rows_per_tile(17, 4, 3) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
     scores = grid(rng, (n_rows, 3), np.float32, nan_at=(n_rows - 2, 1))
     labels = rng.integers(0, 3, n_rows)
     assert _tiles.width_for(3) == 17
