@@ -265,6 +265,26 @@ def test_binary_family(fn, dtype, rng):
     compare(fn, f, t, dtype=dtype, sample_weight=w, ignore_index=None)
 
 
+@pytest.mark.parametrize("extra", [1, 2, 3, 4])
+def test_binary_four_elements_a_trip(extra, rng):
+    """Each thread takes elements ``k, k + step, k + 2·step, k + 3·step`` a trip (``step`` =
+    all threads): lengths that leave 1 to 4 of them inside the last trip, an invalid label
+    in the last element, NaN in the middle."""
+    from fasthinge._cuda._runtime import MAX_BLOCKS, TPB
+
+    if MAX_BLOCKS > 8:
+        pytest.skip("a grid of MAX_BLOCKS blocks is too many elements for this test")
+    step = TPB * MAX_BLOCKS  # the grid: its size is capped at MAX_BLOCKS for these lengths
+    n = 4 * step + (extra - 1) * step + 3  # one full trip, then `extra` elements for thread 0..2
+    f = grid(rng, n, np.float32, nan_at=n // 2)
+    t = np.where(rng.random(n) < 0.5, 1, -1)
+    compare(fh.binary_hinge, f, t, reduction="none")
+    compare(fh.smooth_hinge, f, t, sample_weight=rng.random(n), reduction="sum")
+    t[-1] = 0
+    with pytest.raises(ValueError, match=rf"labels\[{n - 1}\] = 0"):
+        fh.binary_hinge(dev(f), dev(t))
+
+
 def test_binary_keywords(rng):
     f = grid(rng, 40, np.float64)
     t01 = (rng.random(40) < 0.5).astype(np.int8)
