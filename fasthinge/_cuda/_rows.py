@@ -44,12 +44,48 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
             dst[i, j] = put(zero)
 
     @cuda.jit(device=True)
+    def four(src, i, j, G, n_classes, zero):
+        """``src[i, j + u·G]`` for u = 0..3 (``zero`` past the row): four loads in flight."""
+        x1, x2, x3 = zero, zero, zero
+        x0 = load(src[i, j])
+        if j + G < n_classes:
+            x1 = load(src[i, j + G])
+        if j + 2 * G < n_classes:
+            x2 = load(src[i, j + 2 * G])
+        if j + 3 * G < n_classes:
+            x3 = load(src[i, j + 3 * G])
+        return x0, x1, x2, x3
+
+    @cuda.jit(device=True)
+    def ww_column(dst, i, j, y, s, base, zero, hinge, keep_nan, w_y, g0, slope, kink_coef,
+                  want_grad, total, coefs):  # fmt: skip
+        """Column ``j`` (score ``s``) of ``ww_part``: the sums with its term and coefficient."""
+        z = base + s
+        term = (z if hinge else z * z) * w_y
+        coef = slope if hinge else ((g0 + g0) * z) * w_y
+        if not z > 0:
+            term = zero
+            coef = zero
+        if z == 0 and hinge:
+            coef = kink_coef
+        if z != z and keep_nan:  # NaN propagates into loss and gradient
+            term = z
+            coef = z
+        if j == y:
+            term = zero
+            coef = zero
+        if want_grad and j != y:
+            dst[i, j] = put(coef)
+        return total + term, coefs + coef
+
+    @cuda.jit(device=True)
     def ww_part(src, dst, i, y, lane, G, n_classes, margin, hinge, keep_nan, w_y, g0,
                 kink_frac, want_grad):  # fmt: skip
         """Weston–Watkins over the lane's columns: ``(Σ terms, Σ coefficients)`` in float64.
 
         Writes the gradient of every wrong class; the caller writes ``−Σ coefficients``
-        at the true class once the lanes' sums are combined.
+        at the true class once the lanes' sums are combined. Columns go four a trip
+        (``four``), summed in column order.
         """
         zero = margin - margin
         base = margin - load(src[i, y])
@@ -57,26 +93,29 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
         kink_coef = g0 * kink_frac * w_y
         total = 0.0
         coefs = 0.0
-        for j in range(lane, n_classes, G):
-            z = base + load(src[i, j])
-            term = (z if hinge else z * z) * w_y
-            coef = slope if hinge else ((g0 + g0) * z) * w_y
-            if not z > 0:
-                term = zero
-                coef = zero
-            if z == 0 and hinge:
-                coef = kink_coef
-            if z != z and keep_nan:  # NaN propagates into loss and gradient
-                term = z
-                coef = z
-            if j == y:
-                term = zero
-                coef = zero
-            total += term
-            coefs += coef
-            if want_grad and j != y:
-                dst[i, j] = put(coef)
+        j = lane
+        while j < n_classes:
+            x0, x1, x2, x3 = four(src, i, j, G, n_classes, zero)
+            total, coefs = ww_column(dst, i, j, y, x0, base, zero, hinge, keep_nan, w_y, g0, slope,
+                                     kink_coef, want_grad, total, coefs)  # fmt: skip
+            if j + G < n_classes:
+                total, coefs = ww_column(dst, i, j + G, y, x1, base, zero, hinge, keep_nan, w_y, g0,
+                                         slope, kink_coef, want_grad, total, coefs)  # fmt: skip
+            if j + 2 * G < n_classes:
+                total, coefs = ww_column(dst, i, j + 2 * G, y, x2, base, zero, hinge, keep_nan, w_y,
+                                         g0, slope, kink_coef, want_grad, total, coefs)  # fmt: skip
+            if j + 3 * G < n_classes:
+                total, coefs = ww_column(dst, i, j + 3 * G, y, x3, base, zero, hinge, keep_nan, w_y,
+                                         g0, slope, kink_coef, want_grad, total, coefs)  # fmt: skip
+            j += 4 * G
         return total, coefs
+
+    @cuda.jit(device=True)
+    def cs_column(bv, bi, bn, x, j, y, n_classes):
+        """``merge`` of column ``j`` (score ``x``) when it is a wrong class of the row."""
+        if j < n_classes and j != y:
+            return merge(bv, bi, bn, float64(x), int64(j), int64(1))
+        return bv, bi, bn
 
     @cuda.jit(device=True)
     def cs_max(src, i, y, lane, G, n_classes):
@@ -84,9 +123,14 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
         bv = -math.inf
         bi = int64(n_classes)
         bn = int64(0)
-        for j in range(lane, n_classes, G):
-            if j != y:
-                bv, bi, bn = merge(bv, bi, bn, float64(load(src[i, j])), int64(j), int64(1))
+        j = lane
+        while j < n_classes:  # four columns a trip (``four``), merged in column order
+            x0, x1, x2, x3 = four(src, i, j, G, n_classes, T(0.0))
+            bv, bi, bn = cs_column(bv, bi, bn, x0, j, y, n_classes)
+            bv, bi, bn = cs_column(bv, bi, bn, x1, j + G, y, n_classes)
+            bv, bi, bn = cs_column(bv, bi, bn, x2, j + 2 * G, y, n_classes)
+            bv, bi, bn = cs_column(bv, bi, bn, x3, j + 3 * G, y, n_classes)
+            j += 4 * G
         return bv, bi, bn
 
     @cuda.jit(device=True)
@@ -131,27 +175,44 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
             dst[i, j] = put(g)
 
     @cuda.jit(device=True)
+    def ova_column(dst, i, j, y, s, n_classes, margin, hinge, g0, kink_frac, want_grad, total):
+        """Column ``j`` (score ``s``) of ``ova_part``, if inside the row: the sum with its term."""
+        if j >= n_classes:
+            return total
+        zero = margin - margin
+        positive = j == y
+        u = margin - (s if positive else zero - s)
+        h = zero
+        coef = zero
+        if u > 0:
+            h = u if hinge else u * u
+            coef = g0 if hinge else (g0 + g0) * u
+        if u == 0 and hinge:
+            coef = g0 * kink_frac
+        if u != u:  # NaN propagates into the loss and the gradient
+            h = u
+            coef = u
+        if want_grad:
+            dst[i, j] = put((zero - coef) if positive else coef)
+        return total + h
+
+    @cuda.jit(device=True)
     def ova_part(src, dst, i, y, lane, G, n_classes, margin, hinge, g0, kink_frac, want_grad):
         """One-vs-all over the lane's columns: the float64 sum of the terms; writes the gradient."""
         zero = margin - margin
         total = 0.0
-        for j in range(lane, n_classes, G):
-            s = load(src[i, j])
-            positive = j == y
-            u = margin - (s if positive else zero - s)
-            h = zero
-            coef = zero
-            if u > 0:
-                h = u if hinge else u * u
-                coef = g0 if hinge else (g0 + g0) * u
-            if u == 0 and hinge:
-                coef = g0 * kink_frac
-            if u != u:  # NaN propagates into the loss and the gradient
-                h = u
-                coef = u
-            total += h
-            if want_grad:
-                dst[i, j] = put((zero - coef) if positive else coef)
+        j = lane
+        while j < n_classes:  # four columns a trip (``four``), summed in column order
+            x0, x1, x2, x3 = four(src, i, j, G, n_classes, zero)
+            total = ova_column(dst, i, j, y, x0, n_classes, margin, hinge, g0, kink_frac,
+                               want_grad, total)  # fmt: skip
+            total = ova_column(dst, i, j + G, y, x1, n_classes, margin, hinge, g0, kink_frac,
+                               want_grad, total)  # fmt: skip
+            total = ova_column(dst, i, j + 2 * G, y, x2, n_classes, margin, hinge, g0, kink_frac,
+                               want_grad, total)  # fmt: skip
+            total = ova_column(dst, i, j + 3 * G, y, x3, n_classes, margin, hinge, g0, kink_frac,
+                               want_grad, total)  # fmt: skip
+            j += 4 * G
         return total
 
     return SimpleNamespace(clear=clear, ww_part=ww_part, cs_max=cs_max, cs_coef=cs_coef,

@@ -103,8 +103,10 @@ def layout(request, monkeypatch):
     return request.param
 
 
+#: C = 130: more than four columns a lane in a row group of 32 (the suite's blocks), and
+#: more classes than a tile takes.
 SHAPE_CASES = [(np.float32, 1), (np.float32, 2), (np.float64, 3), (np.float32, 17),
-               (np.float64, 40)]  # fmt: skip
+               (np.float64, 40), (np.float64, 130)]  # fmt: skip
 
 
 @pytest.mark.parametrize("fn", MULTICLASS, ids=lambda f: f.__name__)
