@@ -100,7 +100,20 @@ def test_threads_per_block_setting_is_checked(monkeypatch, value):
 
     monkeypatch.setenv("FASTHINGE_CUDA_THREADS", value)
     with pytest.raises(ValueError, match="FASTHINGE_CUDA_THREADS must be"):
-        _runtime._threads_per_block()
+        _runtime._threads_per_block("FASTHINGE_CUDA_THREADS", 256, 32)
+    assert _runtime._threads_per_block("FASTHINGE_CUDA_UNSET_HERE", 256, 32) == 256
+
+
+@pytest.mark.parametrize(("value", "ok"), [("1", True), ("64", True), ("0", False), ("96", False)])
+def test_row_group_limit_setting_is_checked(monkeypatch, value, ok):
+    from fasthinge._cuda import _runtime
+
+    monkeypatch.setenv("FASTHINGE_CUDA_MAX_GROUP", value)
+    if ok:
+        assert _runtime._threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1) == int(value)
+    else:
+        with pytest.raises(ValueError, match=r"FASTHINGE_CUDA_MAX_GROUP must be .*\[1, 1024\]"):
+            _runtime._threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
 
 
 def test_cuda_import_lives_in_one_module():

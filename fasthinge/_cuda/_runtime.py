@@ -12,6 +12,8 @@ Environment knobs, read once at import:
   default 256). The simulator tests use 64 so that tiny inputs span several
   blocks and every code path (several rows per block, several warps per row)
   runs.
+- ``FASTHINGE_CUDA_MAX_GROUP``: the most threads sharing a row in the row-group kernels
+  (a power of two, default 128).
 - ``FASTHINGE_CUDA_MAX_BLOCKS``: the most blocks of a launch (default 2048;
   grid-stride loops cover the rest). The simulator tests use 2, so that every
   grid-stride loop takes several trips (and the simulator runs fast).
@@ -78,21 +80,25 @@ INSTALL_HINT = (
 )
 
 
-def _threads_per_block() -> int:
-    text = os.environ.get("FASTHINGE_CUDA_THREADS", "256")
+def _threads_per_block(name: str, default: int, least: int) -> int:
+    """The power of two in ``[least, 1024]`` set by environment variable ``name``."""
+    text = os.environ.get(name, str(default))
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"FASTHINGE_CUDA_THREADS must be an integer, got {text!r}") from None
-    if value < 32 or value > 1024 or value & (value - 1):
-        raise ValueError(
-            f"FASTHINGE_CUDA_THREADS must be a power of two in [32, 1024], got {value}"
-        )
+        raise ValueError(f"{name} must be an integer, got {text!r}") from None
+    if value < least or value > 1024 or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two in [{least}, 1024], got {value}")
     return value
 
 
 #: Threads per block of every kernel (a compile-time constant of the kernels).
-TPB = _threads_per_block()
+TPB = _threads_per_block("FASTHINGE_CUDA_THREADS", 256, 32)
+#: At most this many threads share a row (``FASTHINGE_CUDA_MAX_GROUP``): a wide row is
+#: then swept by 128 threads, four columns a trip each, two rows a block of 256 (on an
+#: H200, blocks of 128 threads ran Weston–Watkins at C = 1000 in 0.75 of the time of
+#: blocks of 256 with one row each).
+MAX_GROUP = _threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
 #: At most this many blocks (grid-stride loops beyond): the number of partial sums,
 #: fixed by the shape only, so the two-stage reduction is deterministic.
 MAX_BLOCKS = int(os.environ.get("FASTHINGE_CUDA_MAX_BLOCKS", "2048"))

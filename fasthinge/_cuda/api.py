@@ -252,9 +252,9 @@ def _check_out(ctx: Ctx, out: Any, shape: tuple) -> tuple:
 
 
 def _group(n_classes: int) -> int:
-    """Threads per row: the power of two ≥ C, at most a block."""
+    """Threads per row: the power of two ≥ C, at most ``MAX_GROUP`` and a block."""
     group = 1
-    while group < n_classes and group < rt.TPB:
+    while group < n_classes and group < min(rt.TPB, rt.MAX_GROUP):
         group *= 2
     return group
 

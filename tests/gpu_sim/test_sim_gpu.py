@@ -43,6 +43,14 @@ except ImportError:  # pragma: no cover
     ml_dtypes = None
 
 
+@pytest.fixture(params=[None, 8])
+def group_cap(request, monkeypatch):
+    """Row groups as wide as C needs, or at most 8 threads (lanes take several columns)."""
+    if request.param is not None:
+        monkeypatch.setattr("fasthinge._cuda._runtime.MAX_GROUP", request.param)
+    return request.param
+
+
 def dev(x):
     """A device copy of a host array (bfloat16 travels as its int16 bits: numba-cuda's
     transfers use the buffer protocol, which has no bfloat16 on real hardware)."""
@@ -92,14 +100,18 @@ def compare(fn, *args, dtype=np.float32, cpu_dtype=None, **kw):
 MULTICLASS = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
 
 
-@pytest.fixture(params=["tiles", "row groups"])
+@pytest.fixture(params=["tiles", "row groups", "groups of 8"])
 def layout(request, monkeypatch):
     """Both layouts of Weston–Watkins, Crammer–Singer and one-vs-all (``_cuda._tiles``).
 
-    Up to ``_tiles.MAX_CLASSES`` classes they take tiles; "row groups" sets that to 0.
+    Up to ``_tiles.MAX_CLASSES`` classes they take tiles; "row groups" sets that to 0;
+    "groups of 8" also caps the group size (``FASTHINGE_CUDA_MAX_GROUP``) at 8, so
+    that lanes take several columns, four a trip, and a block several rows.
     """
-    if request.param == "row groups":
+    if request.param != "tiles":
         monkeypatch.setattr("fasthinge._cuda._tiles.MAX_CLASSES", 0)
+    if request.param == "groups of 8":
+        monkeypatch.setattr("fasthinge._cuda._runtime.MAX_GROUP", 8)
     return request.param
 
 
@@ -192,7 +204,7 @@ def test_structured_and_topk(rng):
     compare(fh.topk_hinge, scores, labels, 1, variant="alpha", kink="full", sample_weight=w)
 
 
-def test_target_matrices(rng):
+def test_target_matrices(rng, group_cap):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, _ = _keyword_cases(rng, 9, 5)
@@ -221,7 +233,7 @@ def _row_group_scores(rng, dtype, n_classes):
 
 
 @pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
-def test_topk_row_groups(dtype, n_classes, rng):
+def test_topk_row_groups(dtype, n_classes, rng, group_cap):
     scores, w = _row_group_scores(rng, dtype, n_classes)
     labels = rng.integers(0, n_classes, scores.shape[0])
     labels[2] = -1  # ignored
@@ -237,7 +249,7 @@ def test_topk_row_groups(dtype, n_classes, rng):
 
 
 @pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
-def test_multilabel_margin_row_groups(dtype, n_classes, rng):
+def test_multilabel_margin_row_groups(dtype, n_classes, rng, group_cap):
     scores, w = _row_group_scores(rng, dtype, n_classes)
     n_rows = scores.shape[0]
     targets = rng.integers(-1, n_classes, size=(n_rows, n_classes))  # read up to the first -1
@@ -519,7 +531,7 @@ def test_kinks_ties_and_infinities(kink, layout):
 
 @pytest.mark.parametrize("n_classes", [2, 40])
 @pytest.mark.parametrize("rescaling", ["margin", "slack"])
-def test_structured_hinge_shapes(n_classes, rescaling, rng):
+def test_structured_hinge_shapes(n_classes, rescaling, rng, group_cap):
     scores = grid(rng, (4, n_classes), np.float64, nan_at=(1, n_classes - 1))
     labels = rng.integers(0, n_classes, 4)
     cost = (1 - np.eye(n_classes)) * rng.integers(1, 3, size=(n_classes, n_classes))
