@@ -361,7 +361,7 @@ def build(T, bfloat16=False):
 
     from ._rows import make_rows  # here: _rows imports this module's device functions
 
-    parts = make_rows(T, load, put)
+    parts = make_rows(T, load, put, True)
     clear, ww_part, ova_part = parts.clear, parts.ww_part, parts.ova_part
     cs_max, cs_coef, cs_grad = parts.cs_max, parts.cs_coef, parts.cs_grad
 
@@ -683,121 +683,91 @@ def build(T, bfloat16=False):
         if t == 0:
             partials[cuda.blockIdx.x] = total
 
-    @cuda.jit(device=True)
-    def binary_element(k, f, label, sw, grad, loss_out, margin, mode, kink_frac, smooth, scale,
-                       pos, neg, g_const, grad_denom, ignore, first_bad):  # fmt: skip
-        """Element ``k`` of ``binary`` (score ``f``, label ``label``): ``(h, first_bad)``.
-
-        ``smooth`` = ``(γ, 1/γ, 1/(2γ), γ/2)``. Writes the gradient and the element's
-        loss where asked for. See ``_cpu.binary._margin_block`` and ``_embedding_block``.
-        """
-        has_sw = sw.shape[0] > 0
-        zero = margin - margin
-        one = zero + T(1.0)
-        g0 = T(T(sw[k]) / grad_denom) if has_sw else g_const
-        if mode == EMBEDDING:
-            u = margin - f
-            linear = label != neg
-            hinged = label != pos
-            slope = zero
-            if u > 0:
-                slope = one
-            elif u == 0:
-                slope = kink_frac
-            h = (f if linear else zero) + ((u if u > 0 else zero) if hinged else zero)
-            coef = (g0 if linear else zero) - (g0 * slope if hinged else zero)
-            if f != f:  # NaN propagates into the loss and the derivative
-                h = f
-                coef = f
-        else:
-            sign = one if label == pos else zero - one
-            u = margin - sign * f
-            if mode == HINGE:
-                h = u
-                coef = g0
-            elif mode == SQUARED:
-                h = u * u
-                coef = (g0 + g0) * u
-            else:
-                gamma, inv_gamma, half_inv_gamma, half_gamma = smooth
-                beyond = u > gamma
-                if mode == MODIFIED_HUBER:  # scikit-learn's linear piece: −4z, z = t·f
-                    linear_piece = scale * (zero - sign * f)
-                else:
-                    linear_piece = scale * (u - half_gamma)
-                h = linear_piece if beyond else scale * (u * u * half_inv_gamma)
-                coef = scale * (g0 if beyond else g0 * u * inv_gamma)
-            if not u > 0:
-                h = zero
-                coef = zero
-            if u == 0 and mode == HINGE:
-                coef = g0 * kink_frac
-            if u != u:  # NaN propagates into the loss and the derivative
-                h = u
-                coef = u
-            coef = zero - sign * coef
-        if mode != EMBEDDING and label != pos and label != neg and label != ignore:
-            if k < first_bad:
-                first_bad = float64(k)  # an invalid label: reported by the caller
-            h = zero
-            coef = zero
-        if has_sw:
-            h = h * T(sw[k])
-        if label == ignore:
-            h = zero
-            coef = zero
-        if grad.shape[0] > 0:
-            grad[k] = put(coef)
-        if loss_out.shape[0] > 0:
-            loss_out[k] = h
-        return h, first_bad
-
     @cuda.jit
     def binary(scores, labels, sw, grad, loss_out, partials, bad, margin, mode, kink_frac, gamma,
                scale, pos, neg, g_const, grad_denom, ignore):  # fmt: skip
-        """Binary margin losses and the hinge embedding, grid-stride over the elements.
+        """Binary margin losses and the hinge embedding, one thread per element.
 
-        A thread loads its next four elements (``k``, ``k + step``, …) before it
-        computes any, so four loads of each array are in flight; it sums their losses
-        in that order, as one element a trip would.
+        See ``_cpu.binary._margin_block`` and ``_embedding_block``.
         """
         buf = cuda.shared.array(TPB, float64)
-        mbuf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
         n = scores.shape[0]
+        has_sw = sw.shape[0] > 0
+        want_grad = grad.shape[0] > 0
+        want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         one = zero + T(1.0)
-        smooth = (gamma, one / gamma, one / gamma / (one + one), gamma / (one + one))
+        two = one + one
+        inv_gamma = one / gamma
+        half_inv_gamma = inv_gamma / two
+        half_gamma = gamma / two
         acc = 0.0
+        mbuf = cuda.shared.array(TPB, float64)
         first_bad = float64(2.0**62)
         k = int64(cuda.blockIdx.x) * TPB + t
         step = int64(cuda.gridDim.x) * TPB
         while k < n:
-            k1, k2, k3 = k + step, k + 2 * step, k + 3 * step
-            y0, f0 = labels[k], load(scores[k])
-            y1, f1 = (labels[k1], load(scores[k1])) if k1 < n else (y0, zero)
-            y2, f2 = (labels[k2], load(scores[k2])) if k2 < n else (y0, zero)
-            y3, f3 = (labels[k3], load(scores[k3])) if k3 < n else (y0, zero)
-            h, first_bad = binary_element(k, f0, y0, sw, grad, loss_out, margin, mode, kink_frac,
-                                          smooth, scale, pos, neg, g_const, grad_denom, ignore,
-                                          first_bad)  # fmt: skip
+            label = labels[k]
+            f = load(scores[k])
+            g0 = T(T(sw[k]) / grad_denom) if has_sw else g_const
+            if mode == EMBEDDING:
+                u = margin - f
+                linear = label != neg
+                hinged = label != pos
+                slope = zero
+                if u > 0:
+                    slope = one
+                elif u == 0:
+                    slope = kink_frac
+                h = (f if linear else zero) + ((u if u > 0 else zero) if hinged else zero)
+                coef = (g0 if linear else zero) - (g0 * slope if hinged else zero)
+                if f != f:  # NaN propagates into the loss and the derivative
+                    h = f
+                    coef = f
+                sign = one
+            else:
+                sign = one if label == pos else zero - one
+                u = margin - sign * f
+                if mode == HINGE:
+                    h = u
+                    coef = g0
+                elif mode == SQUARED:
+                    h = u * u
+                    coef = (g0 + g0) * u
+                else:
+                    beyond = u > gamma
+                    if mode == MODIFIED_HUBER:  # scikit-learn's linear piece: −4z, z = t·f
+                        linear_piece = scale * (zero - sign * f)
+                    else:
+                        linear_piece = scale * (u - half_gamma)
+                    h = linear_piece if beyond else scale * (u * u * half_inv_gamma)
+                    coef = scale * (g0 if beyond else g0 * u * inv_gamma)
+                if not u > 0:
+                    h = zero
+                    coef = zero
+                if u == 0 and mode == HINGE:
+                    coef = g0 * kink_frac
+                if u != u:  # NaN propagates into the loss and the derivative
+                    h = u
+                    coef = u
+                coef = zero - sign * coef
+            if mode != EMBEDDING and label != pos and label != neg and label != ignore:
+                if k < first_bad:
+                    first_bad = float64(k)  # an invalid label: reported by the caller
+                h = zero
+                coef = zero
+            if has_sw:
+                h = h * T(sw[k])
+            if label == ignore:
+                h = zero
+                coef = zero
+            if want_grad:
+                grad[k] = put(coef)
+            if want_loss:
+                loss_out[k] = h
             acc += float64(h)
-            if k1 < n:
-                h, first_bad = binary_element(k1, f1, y1, sw, grad, loss_out, margin, mode,
-                                              kink_frac, smooth, scale, pos, neg, g_const,
-                                              grad_denom, ignore, first_bad)  # fmt: skip
-                acc += float64(h)
-            if k2 < n:
-                h, first_bad = binary_element(k2, f2, y2, sw, grad, loss_out, margin, mode,
-                                              kink_frac, smooth, scale, pos, neg, g_const,
-                                              grad_denom, ignore, first_bad)  # fmt: skip
-                acc += float64(h)
-            if k3 < n:
-                h, first_bad = binary_element(k3, f3, y3, sw, grad, loss_out, margin, mode,
-                                              kink_frac, smooth, scale, pos, neg, g_const,
-                                              grad_denom, ignore, first_bad)  # fmt: skip
-                acc += float64(h)
-            k += 4 * step
+            k += step
         store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit(device=True)

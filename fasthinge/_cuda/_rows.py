@@ -34,8 +34,14 @@ def same(x):
 
 
 @functools.cache
-def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
-    """The row parts computing in ``T``, reading with ``load`` and writing with ``put``."""
+def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
+    """The row parts computing in ``T``, reading with ``load`` and writing with ``put``.
+
+    With ``quad`` (the row groups), a lane takes its columns four a trip (``four``: four
+    loads in flight); without (the tiles, in shared memory), one at a time. The order of
+    the sums and merges is the same either way. On an H200 the four-column trips ran the
+    row groups of C = 1000 and 10⁴ 1.3–1.7x faster, and the tiles 1.1–1.3x slower.
+    """
 
     @cuda.jit(device=True)
     def clear(dst, i, lane, G, n_classes, zero):
@@ -93,6 +99,12 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
         kink_coef = g0 * kink_frac * w_y
         total = 0.0
         coefs = 0.0
+        if not quad:
+            for j in range(lane, n_classes, G):
+                total, coefs = ww_column(dst, i, j, y, load(src[i, j]), base, zero, hinge,
+                                         keep_nan, w_y, g0, slope, kink_coef, want_grad, total,
+                                         coefs)  # fmt: skip
+            return total, coefs
         j = lane
         while j < n_classes:
             x0, x1, x2, x3 = four(src, i, j, G, n_classes, zero)
@@ -123,6 +135,10 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
         bv = -math.inf
         bi = int64(n_classes)
         bn = int64(0)
+        if not quad:
+            for j in range(lane, n_classes, G):
+                bv, bi, bn = cs_column(bv, bi, bn, load(src[i, j]), j, y, n_classes)
+            return bv, bi, bn
         j = lane
         while j < n_classes:  # four columns a trip (``four``), merged in column order
             x0, x1, x2, x3 = four(src, i, j, G, n_classes, T(0.0))
@@ -201,6 +217,11 @@ def make_rows(T: Any, load: Any, put: Any) -> SimpleNamespace:
         """One-vs-all over the lane's columns: the float64 sum of the terms; writes the gradient."""
         zero = margin - margin
         total = 0.0
+        if not quad:
+            for j in range(lane, n_classes, G):
+                total = ova_column(dst, i, j, y, load(src[i, j]), n_classes, margin, hinge, g0,
+                                   kink_frac, want_grad, total)  # fmt: skip
+            return total
         j = lane
         while j < n_classes:  # four columns a trip (``four``), summed in column order
             x0, x1, x2, x3 = four(src, i, j, G, n_classes, zero)

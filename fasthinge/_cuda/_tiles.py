@@ -5,17 +5,14 @@ row and waits for each row's loads one after the other; with C ≤ 128 classes a
 short to hide that (0.03–0.07 of copy bandwidth at C = 10 and 100 on an H200). Here a
 block works through **tiles** of ``ROWS`` consecutive rows:
 
-1. While the block computes a tile, each thread already holds the next tile's scores
-   in registers (``UNROLL`` of them: the loads of a whole tile are in flight at once,
-   hidden behind the compute) and its row's label; at the top of the loop it stores
-   them into shared memory. Consecutive threads read consecutive elements
-   (coalesced), since a tile's ``rows × C`` scores are contiguous.
+1. Each thread reads its row's label (row ``t`` of the tile), then the block copies the
+   tile's ``ROWS × C`` scores, which are contiguous, into shared memory: consecutive
+   threads read consecutive elements (coalesced), ``UNROLL`` loads in flight per thread
+   before any is stored.
 2. Thread ``t`` computes row ``t`` alone with the row parts of ``_rows`` (``lane = 0``,
    ``G = 1``: no group step), writing the gradient over the scores in the tile.
 3. The block copies the gradient tile out, again coalesced.
 
-A tile has at most ``TPB × UNROLL`` elements, so its rows depend on C
-(``rows_per_tile``).
 The tile's row stride ``width`` is odd (17, 33, 65 or 129 ≥ C + 1), so the threads of a
 warp, each walking its own row, hit 32 different shared-memory banks. A thread walks the
 tile's elements with an incremental (row, column) pair: one division per kernel, none
@@ -42,8 +39,8 @@ TILE_BYTES = 32 * 1024
 #: the wider ones are there for ``FASTHINGE_CUDA_TILE_MAX_CLASSES`` up to 1024.
 WIDTHS = (17, 33, 65, 129, 257, 513, 1025)
 DEFAULT_MAX_CLASSES = 128
-#: Scores of the next tile each thread holds in registers, by compute type's bytes.
-UNROLL = {4: 16, 8: 8}
+#: Loads each thread issues before it stores them into the tile.
+UNROLL = 8
 
 
 def _max_classes() -> int:
@@ -69,13 +66,9 @@ def width_for(n_classes: int) -> int:
     return next(width for width in WIDTHS if width > n_classes)
 
 
-def rows_per_tile(width: int, itemsize: int, n_classes: int) -> int:
-    """Rows of a tile (one thread each) for ``n_classes`` classes at row stride ``width``.
-
-    As many as fit in ``TILE_BYTES``, in a block, and in ``UNROLL`` registers a thread.
-    """
-    held = TPB * UNROLL[itemsize] // n_classes
-    return min(TPB, TILE_BYTES // (width * itemsize), held)
+def rows_per_tile(width: int, itemsize: int) -> int:
+    """Rows of a tile (one thread each): as many as ``TILE_BYTES`` hold, at most a block."""
+    return min(TPB, TILE_BYTES // (width * itemsize))
 
 
 @cuda.jit(device=True)
@@ -94,43 +87,28 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
     """The tile kernels computing in ``T`` with row stride ``width``."""
     base = k.build(T, bfloat16)
     load, put = base.load, base.put
-    parts = make_rows(T, same, same)  # a tile holds values of the compute type
+    parts = make_rows(T, same, same, False)  # a tile holds values of the compute type
     clear, ww_part, ova_part = parts.clear, parts.ww_part, parts.ova_part
     cs_max, cs_coef, cs_grad = parts.cs_max, parts.cs_coef, parts.cs_grad
-    unroll = UNROLL[T.bitwidth // 8]
-    max_rows = min(TPB, TILE_BYTES // (width * (T.bitwidth // 8)))  # the shared array's rows
+    n_rows_tile = rows_per_tile(width, T.bitwidth // 8)
 
     @cuda.jit(device=True)
-    def gather(held, scores, row0, count, n_classes):
-        """``held[u]`` = element ``t + u·TPB`` of the tile of ``count`` rows at ``row0``."""
+    def fill(tile, scores, row0, count, n_classes):
+        """``tile[:count, :C]`` = ``scores[row0:row0 + count]``, coalesced, UNROLL loads a time."""
         t = cuda.threadIdx.x
         dr, dj = TPB // n_classes, TPB % n_classes
         r, j = t // n_classes, t % n_classes
-        for u in range(unroll):
-            if r < count:
-                held[u] = load(scores[row0 + r, j])
-            r, j = advance(r, j, dr, dj, n_classes)
-
-    @cuda.jit(device=True)
-    def scatter(tile, held, count, n_classes):
-        """The tile's elements from the threads' registers (``gather``'s order)."""
-        t = cuda.threadIdx.x
-        dr, dj = TPB // n_classes, TPB % n_classes
-        r, j = t // n_classes, t % n_classes
-        for u in range(unroll):
-            if r < count:
-                tile[r, j] = held[u]
-            r, j = advance(r, j, dr, dj, n_classes)
-
-    @cuda.jit(device=True)
-    def next_tile(held, scores, labels, row0, n_rows, rows, ignore):
-        """Start loading the tile at ``row0``: ``(count, the thread's label)``."""
-        count = n_rows - row0 if n_rows - row0 < rows else int64(rows)
-        y = ignore
-        if count > 0:
-            gather(held, scores, row0, count, scores.shape[1])
-            y = k.label_at(labels, row0 + cuda.threadIdx.x, row0 + count, ignore)
-        return count, y
+        held = cuda.local.array(UNROLL, T)
+        while r < count:
+            r_next, j_next = r, j
+            for u in range(UNROLL):
+                if r_next < count:
+                    held[u] = load(scores[row0 + r_next, j_next])
+                r_next, j_next = advance(r_next, j_next, dr, dj, n_classes)
+            for u in range(UNROLL):
+                if r < count:
+                    tile[r, j] = held[u]
+                r, j = advance(r, j, dr, dj, n_classes)
 
     @cuda.jit(device=True)
     def drain(grad, tile, row0, count, n_classes):
@@ -144,10 +122,9 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
 
     @cuda.jit
     def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p, norm,
-                       kink_frac, drop_nan, g_const, grad_denom, ignore, rows):  # fmt: skip
+                       kink_frac, drop_nan, g_const, grad_denom, ignore):  # fmt: skip
         """Weston–Watkins, one thread per row of a shared-memory tile."""
-        tile = cuda.shared.array((max_rows, width), T)
-        held = cuda.local.array(unroll, T)
+        tile = cuda.shared.array((n_rows_tile, width), T)
         buf = cuda.shared.array(TPB, float64)
         mbuf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
@@ -161,22 +138,20 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         keep_nan = not drop_nan
         acc = 0.0
         first_bad = float64(2.0**62)
-        row0 = int64(cuda.blockIdx.x) * rows
-        count, y = next_tile(held, scores, labels, row0, n_rows, rows, ignore)
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
         while row0 < n_rows:  # the same trip count for the whole block
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
             i = row0 + t
-            inside, live, first_bad = k.classify(y, i, row0 + count, n_classes, ignore, 0,
-                                                 first_bad)  # fmt: skip
-            scatter(tile, held, count, n_classes)
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
             cuda.syncthreads()
-            after = row0 + int64(cuda.gridDim.x) * rows
-            after_count, after_y = next_tile(held, scores, labels, after, n_rows, rows, ignore)
             loss = zero
             if live:
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                total, coefs = ww_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, keep_nan,
-                                       w_y, g0, kink_frac, want_grad)  # fmt: skip
+                total, coefs = ww_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge,
+                                            keep_nan, w_y, g0, kink_frac, want_grad)  # fmt: skip
                 tile[t, y] = zero - T(coefs)
                 loss = T(total) / norm
                 if has_sw:
@@ -191,15 +166,14 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
             if want_grad:
                 drain(grad, tile, row0, count, n_classes)
                 cuda.syncthreads()
-            row0, count, y = after, after_count, after_y
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def crammer_singer(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p,
-                       kink_mode, split_ties, g_const, grad_denom, ignore, rows):  # fmt: skip
+                       kink_mode, split_ties, g_const, grad_denom, ignore):  # fmt: skip
         """Crammer–Singer, one thread per row of a shared-memory tile."""
-        tile = cuda.shared.array((max_rows, width), T)
-        held = cuda.local.array(unroll, T)
+        tile = cuda.shared.array((n_rows_tile, width), T)
         buf = cuda.shared.array(TPB, float64)
         mbuf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
@@ -211,16 +185,14 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         zero = margin - margin
         acc = 0.0
         first_bad = float64(2.0**62)
-        row0 = int64(cuda.blockIdx.x) * rows
-        count, y = next_tile(held, scores, labels, row0, n_rows, rows, ignore)
-        while row0 < n_rows:  # the same trip count for the whole block
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
+        while row0 < n_rows:
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
             i = row0 + t
-            inside, live, first_bad = k.classify(y, i, row0 + count, n_classes, ignore, 0,
-                                                 first_bad)  # fmt: skip
-            scatter(tile, held, count, n_classes)
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
             cuda.syncthreads()
-            after = row0 + int64(cuda.gridDim.x) * rows
-            after_count, after_y = next_tile(held, scores, labels, after, n_rows, rows, ignore)
             loss = zero
             if live:
                 bv, bi, bn = cs_max(tile, t, y, 0, 1, n_classes)
@@ -242,15 +214,14 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
             if want_grad:
                 drain(grad, tile, row0, count, n_classes)
                 cuda.syncthreads()
-            row0, count, y = after, after_count, after_y
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
     @cuda.jit
     def one_vs_all(scores, labels, sw, grad, loss_out, partials, bad, margin, p, norm,
-                   kink_frac, g_const, grad_denom, ignore, rows):  # fmt: skip
+                   kink_frac, g_const, grad_denom, ignore):  # fmt: skip
         """One-vs-all, one thread per row of a shared-memory tile."""
-        tile = cuda.shared.array((max_rows, width), T)
-        held = cuda.local.array(unroll, T)
+        tile = cuda.shared.array((n_rows_tile, width), T)
         buf = cuda.shared.array(TPB, float64)
         mbuf = cuda.shared.array(TPB, float64)
         t = cuda.threadIdx.x
@@ -263,21 +234,19 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         hinge = p == 1
         acc = 0.0
         first_bad = float64(2.0**62)
-        row0 = int64(cuda.blockIdx.x) * rows
-        count, y = next_tile(held, scores, labels, row0, n_rows, rows, ignore)
-        while row0 < n_rows:  # the same trip count for the whole block
+        row0 = int64(cuda.blockIdx.x) * n_rows_tile
+        while row0 < n_rows:
+            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
             i = row0 + t
-            inside, live, first_bad = k.classify(y, i, row0 + count, n_classes, ignore, 0,
-                                                 first_bad)  # fmt: skip
-            scatter(tile, held, count, n_classes)
+            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
+                                                     0, first_bad)  # fmt: skip
+            fill(tile, scores, row0, count, n_classes)
             cuda.syncthreads()
-            after = row0 + int64(cuda.gridDim.x) * rows
-            after_count, after_y = next_tile(held, scores, labels, after, n_rows, rows, ignore)
             loss = zero
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                total = ova_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, g0, kink_frac,
-                                 want_grad)  # fmt: skip
+                total = ova_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, g0,
+                                      kink_frac, want_grad)  # fmt: skip
                 loss = T(total) / norm
                 if has_sw:
                     loss = loss * T(sw[i])
@@ -291,8 +260,8 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
             if want_grad:
                 drain(grad, tile, row0, count, n_classes)
                 cuda.syncthreads()
-            row0, count, y = after, after_count, after_y
+            row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
-    return SimpleNamespace(weston_watkins=weston_watkins,
+    return SimpleNamespace(rows=n_rows_tile, weston_watkins=weston_watkins,
                            crammer_singer=crammer_singer, one_vs_all=one_vs_all)  # fmt: skip

@@ -340,17 +340,16 @@ def _tiles_or_groups(ctx: Ctx, name: str) -> tuple:
     Up to ``_tiles.MAX_CLASSES`` classes, the tile kernel (a thread per row of a
     shared-memory tile; up to 8 × ``MAX_BLOCKS`` blocks, so that the last wave of blocks
     is a small part of the launch); above, the row-group kernel, whose last argument
-    ``extra`` is the group size (the tile kernels': the rows of a tile).
+    ``extra`` is the group size.
     """
     n_rows, n_classes = ctx.n_rows, int(ctx.s.shape[1])
     width = tiles.width_for(n_classes)
     if not width:
         group, blocks, partials = _row_groups(ctx, n_rows, n_classes)
         return getattr(ctx.kernels, name), blocks, partials, (group,)
-    rows = tiles.rows_per_tile(width, ctx.np_compute.itemsize, n_classes)
-    blocks = max(1, min(8 * rt.MAX_BLOCKS, -(-n_rows // rows)))
-    kernel = getattr(tiles.build(ctx.compute, ctx.bfloat16, width), name)
-    return kernel, blocks, _partials(ctx, blocks), (rows,)
+    kernels = tiles.build(ctx.compute, ctx.bfloat16, width)
+    blocks = max(1, min(8 * rt.MAX_BLOCKS, -(-n_rows // kernels.rows)))
+    return getattr(kernels, name), blocks, _partials(ctx, blocks), ()
 
 
 def _partials(ctx: Ctx, blocks: int) -> tuple:

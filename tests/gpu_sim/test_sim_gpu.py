@@ -146,7 +146,7 @@ def test_tiles_over_several_blocks_and_trips(fn, rng):
     from fasthinge._cuda import _tiles
     from fasthinge._cuda._runtime import MAX_BLOCKS
 
-    n_rows = _tiles.rows_per_tile(17, 4, 3) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
+    n_rows = _tiles.rows_per_tile(17, 4) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
     scores = grid(rng, (n_rows, 3), np.float32, nan_at=(n_rows - 2, 1))
     labels = rng.integers(0, 3, n_rows)
     assert _tiles.width_for(3) == 17
@@ -280,16 +280,15 @@ def test_binary_family(fn, dtype, rng):
 
 
 @pytest.mark.parametrize("extra", [1, 2, 3, 4])
-def test_binary_four_elements_a_trip(extra, rng):
-    """Each thread takes elements ``k, k + step, k + 2·step, k + 3·step`` a trip (``step`` =
-    all threads): lengths that leave 1 to 4 of them inside the last trip, an invalid label
-    in the last element, NaN in the middle."""
+def test_binary_grid_stride_trips(extra, rng):
+    """Five to eight grid-stride trips (a trip covers ``step`` = all threads), the last one
+    partial; an invalid label in the last element, NaN in the middle."""
     from fasthinge._cuda._runtime import MAX_BLOCKS, TPB
 
     if MAX_BLOCKS > 8:
         pytest.skip("a grid of MAX_BLOCKS blocks is too many elements for this test")
     step = TPB * MAX_BLOCKS  # the grid: its size is capped at MAX_BLOCKS for these lengths
-    n = 4 * step + (extra - 1) * step + 3  # one full trip, then `extra` elements for thread 0..2
+    n = (3 + extra) * step + 3  # the last trip: threads 0..2 only
     f = grid(rng, n, np.float32, nan_at=n // 2)
     t = np.where(rng.random(n) < 0.5, 1, -1)
     compare(fh.binary_hinge, f, t, reduction="none")
