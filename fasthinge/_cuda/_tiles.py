@@ -120,6 +120,42 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
             grad[row0 + r, j] = put(tile[r, j])
             r, j = advance(r, j, dr, dj, n_classes)
 
+    @cuda.jit(device=True)
+    def open_tile(tile, scores, labels, row0, ignore, first_bad):
+        """The tile at ``row0`` in shared memory: ``(count, i, inside, y, live, first_bad)``.
+
+        ``count`` rows; the thread's row ``i`` = ``row0 + t``, its label ``y``, whether
+        it is a row of the tile (``inside``) with a valid, kept label (``live``).
+        """
+        n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
+        count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
+        i = row0 + cuda.threadIdx.x
+        inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore, 0,
+                                                 first_bad)  # fmt: skip
+        fill(tile, scores, row0, count, n_classes)
+        cuda.syncthreads()
+        return count, i, inside, y, live, first_bad
+
+    @cuda.jit(device=True)
+    def close_tile(tile, grad, loss_out, row0, count, n_classes, i, inside, live, loss, acc,
+                   zero):  # fmt: skip
+        """The thread's row done: its loss out and into ``acc`` (returned), the gradient out.
+
+        A row of the tile without a live label gets a zero gradient and loss.
+        """
+        if inside and not live:
+            clear(tile, cuda.threadIdx.x, 0, 1, n_classes, zero)
+        if inside:
+            if loss_out.shape[0] > 0:
+                loss_out[i] = loss
+            acc += float64(loss)
+        cuda.syncthreads()
+        if grad.shape[0] > 0:
+            drain(grad, tile, row0, count, n_classes)
+            cuda.syncthreads()
+        return acc
+
     @cuda.jit
     def weston_watkins(scores, labels, cw, sw, grad, loss_out, partials, bad, margin, p, norm,
                        kink_frac, drop_nan, g_const, grad_denom, ignore):  # fmt: skip
@@ -132,7 +168,6 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         n_classes = scores.shape[1]
         has_sw = sw.shape[0] > 0
         want_grad = grad.shape[0] > 0
-        want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         hinge = p == 1
         keep_nan = not drop_nan
@@ -140,32 +175,20 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * n_rows_tile
         while row0 < n_rows:  # the same trip count for the whole block
-            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
-            i = row0 + t
-            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
-                                                     0, first_bad)  # fmt: skip
-            fill(tile, scores, row0, count, n_classes)
-            cuda.syncthreads()
+            count, i, inside, y, live, first_bad = open_tile(tile, scores, labels, row0, ignore,
+                                                             first_bad)  # fmt: skip
             loss = zero
             if live:
                 w_y = T(cw[y]) if cw.shape[0] > 0 else zero + T(1.0)
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                total, coefs = ww_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge,
-                                            keep_nan, w_y, g0, kink_frac, want_grad)  # fmt: skip
+                total, coefs = ww_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, keep_nan,
+                                       w_y, g0, kink_frac, want_grad)  # fmt: skip
                 tile[t, y] = zero - T(coefs)
                 loss = T(total) / norm
                 if has_sw:
                     loss = loss * T(sw[i])
-            elif inside:
-                clear(tile, t, 0, 1, n_classes, zero)
-            if inside:
-                if want_loss:
-                    loss_out[i] = loss
-                acc += float64(loss)
-            cuda.syncthreads()
-            if want_grad:
-                drain(grad, tile, row0, count, n_classes)
-                cuda.syncthreads()
+            acc = close_tile(tile, grad, loss_out, row0, count, n_classes, i, inside, live, loss,
+                             acc, zero)  # fmt: skip
             row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
@@ -181,18 +204,13 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         n_classes = scores.shape[1]
         has_sw = sw.shape[0] > 0
         want_grad = grad.shape[0] > 0
-        want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         acc = 0.0
         first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * n_rows_tile
-        while row0 < n_rows:
-            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
-            i = row0 + t
-            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
-                                                     0, first_bad)  # fmt: skip
-            fill(tile, scores, row0, count, n_classes)
-            cuda.syncthreads()
+        while row0 < n_rows:  # the same trip count for the whole block
+            count, i, inside, y, live, first_bad = open_tile(tile, scores, labels, row0, ignore,
+                                                             first_bad)  # fmt: skip
             loss = zero
             if live:
                 bv, bi, bn = cs_max(tile, t, y, 0, 1, n_classes)
@@ -204,16 +222,8 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
                     cs_grad(tile, tile, t, y, 0, 1, n_classes, coef, ties, bi, best, zero)
                 if has_sw:
                     loss = loss * T(sw[i])
-            elif inside:
-                clear(tile, t, 0, 1, n_classes, zero)
-            if inside:
-                if want_loss:
-                    loss_out[i] = loss
-                acc += float64(loss)
-            cuda.syncthreads()
-            if want_grad:
-                drain(grad, tile, row0, count, n_classes)
-                cuda.syncthreads()
+            acc = close_tile(tile, grad, loss_out, row0, count, n_classes, i, inside, live, loss,
+                             acc, zero)  # fmt: skip
             row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
@@ -229,37 +239,24 @@ def build(T: Any, bfloat16: bool, width: int) -> SimpleNamespace:
         n_classes = scores.shape[1]
         has_sw = sw.shape[0] > 0
         want_grad = grad.shape[0] > 0
-        want_loss = loss_out.shape[0] > 0
         zero = margin - margin
         hinge = p == 1
         acc = 0.0
         first_bad = float64(2.0**62)
         row0 = int64(cuda.blockIdx.x) * n_rows_tile
-        while row0 < n_rows:
-            count = n_rows - row0 if n_rows - row0 < n_rows_tile else int64(n_rows_tile)
-            i = row0 + t
-            inside, y, live, first_bad = k.row_label(labels, i, row0 + count, n_classes, ignore,
-                                                     0, first_bad)  # fmt: skip
-            fill(tile, scores, row0, count, n_classes)
-            cuda.syncthreads()
+        while row0 < n_rows:  # the same trip count for the whole block
+            count, i, inside, y, live, first_bad = open_tile(tile, scores, labels, row0, ignore,
+                                                             first_bad)  # fmt: skip
             loss = zero
             if live:
                 g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
-                total = ova_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, g0,
-                                      kink_frac, want_grad)  # fmt: skip
+                total = ova_part(tile, tile, t, y, 0, 1, n_classes, margin, hinge, g0, kink_frac,
+                                 want_grad)  # fmt: skip
                 loss = T(total) / norm
                 if has_sw:
                     loss = loss * T(sw[i])
-            elif inside:
-                clear(tile, t, 0, 1, n_classes, zero)
-            if inside:
-                if want_loss:
-                    loss_out[i] = loss
-                acc += float64(loss)
-            cuda.syncthreads()
-            if want_grad:
-                drain(grad, tile, row0, count, n_classes)
-                cuda.syncthreads()
+            acc = close_tile(tile, grad, loss_out, row0, count, n_classes, i, inside, live, loss,
+                             acc, zero)  # fmt: skip
             row0 += int64(cuda.gridDim.x) * n_rows_tile
         k.store_block_results(buf, mbuf, t, acc, first_bad, partials, bad)
 
