@@ -100,8 +100,8 @@ def test_threads_per_block_setting_is_checked(monkeypatch, value):
 
     monkeypatch.setenv("FASTHINGE_CUDA_THREADS", value)
     with pytest.raises(ValueError, match="FASTHINGE_CUDA_THREADS must be"):
-        _runtime._threads_per_block("FASTHINGE_CUDA_THREADS", 256, 32)
-    assert _runtime._threads_per_block("FASTHINGE_CUDA_UNSET_HERE", 256, 32) == 256
+        _runtime._power_of_two_setting("FASTHINGE_CUDA_THREADS", 256, 32)
+    assert _runtime._power_of_two_setting("FASTHINGE_CUDA_UNSET_HERE", 256, 32) == 256
 
 
 @pytest.mark.parametrize(("value", "ok"), [("1", True), ("64", True), ("0", False), ("96", False)])
@@ -110,10 +110,24 @@ def test_row_group_limit_setting_is_checked(monkeypatch, value, ok):
 
     monkeypatch.setenv("FASTHINGE_CUDA_MAX_GROUP", value)
     if ok:
-        assert _runtime._threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1) == int(value)
+        assert _runtime._power_of_two_setting("FASTHINGE_CUDA_MAX_GROUP", 128, 1) == int(value)
     else:
         with pytest.raises(ValueError, match=r"FASTHINGE_CUDA_MAX_GROUP must be .*\[1, 1024\]"):
-            _runtime._threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
+            _runtime._power_of_two_setting("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", 0), ("64", 64), ("5000", 1024)])
+def test_tile_limit_setting(monkeypatch, value, expected):
+    from fasthinge._cuda import _tiles
+
+    monkeypatch.setenv("FASTHINGE_CUDA_TILE_MAX_CLASSES", value)
+    assert _tiles._max_classes() == expected
+    monkeypatch.setenv("FASTHINGE_CUDA_TILE_MAX_CLASSES", "many")
+    with pytest.raises(ValueError, match="FASTHINGE_CUDA_TILE_MAX_CLASSES must be an integer"):
+        _tiles._max_classes()
+    monkeypatch.setattr(_tiles, "MAX_CLASSES", expected)
+    for n_classes, width in ((1, 17), (16, 17), (17, 33), (128, 129), (129, 257)):
+        assert _tiles.width_for(n_classes) == (width if n_classes <= expected else 0)
 
 
 def test_cuda_import_lives_in_one_module():

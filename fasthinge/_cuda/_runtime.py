@@ -9,7 +9,7 @@ the same device.
 Environment knobs, read once at import:
 
 - ``FASTHINGE_CUDA_THREADS``: threads per block (a power of two in [32, 1024],
-  default 256). The simulator tests use 64 so that tiny inputs span several
+  default 256). The simulator tests use 32 so that tiny inputs span several
   blocks and every code path (several rows per block, several warps per row)
   runs.
 - ``FASTHINGE_CUDA_MAX_GROUP``: the most threads sharing a row in the row-group kernels
@@ -49,24 +49,25 @@ def _shared_module_swap() -> None:
     from numba.cuda.simulator import kernel
 
     lock = threading.Lock()
-    depth: dict = {}
+    depth: dict = {}  # id(module globals) -> calls inside
+    swapped: dict = {}  # id(module globals) -> the names that held the real module
 
     @contextmanager
     def swapped_cuda_module(fn: Any, fake_cuda_module: Any) -> Any:
         globs = fn.__globals__
+        key = id(globs)
         with lock:
-            if depth.get(id(globs), 0) == 0:
-                names = [name for name, value in globs.items() if value is cuda]
-                depth[id(globs), "names"] = names
-                globs.update(dict.fromkeys(names, fake_cuda_module))
-            depth[id(globs)] = depth.get(id(globs), 0) + 1
+            if depth.get(key, 0) == 0:
+                swapped[key] = [name for name, value in globs.items() if value is cuda]
+                globs.update(dict.fromkeys(swapped[key], fake_cuda_module))
+            depth[key] = depth.get(key, 0) + 1
         try:
             yield
         finally:
             with lock:
-                depth[id(globs)] -= 1
-                if depth[id(globs)] == 0:
-                    globs.update(dict.fromkeys(depth.pop((id(globs), "names")), cuda))
+                depth[key] -= 1
+                if depth[key] == 0:
+                    globs.update(dict.fromkeys(swapped.pop(key), cuda))
 
     kernel.swapped_cuda_module = swapped_cuda_module
 
@@ -80,7 +81,7 @@ INSTALL_HINT = (
 )
 
 
-def _threads_per_block(name: str, default: int, least: int) -> int:
+def _power_of_two_setting(name: str, default: int, least: int) -> int:
     """The power of two in ``[least, 1024]`` set by environment variable ``name``."""
     text = os.environ.get(name, str(default))
     try:
@@ -93,12 +94,12 @@ def _threads_per_block(name: str, default: int, least: int) -> int:
 
 
 #: Threads per block of every kernel (a compile-time constant of the kernels).
-TPB = _threads_per_block("FASTHINGE_CUDA_THREADS", 256, 32)
+TPB = _power_of_two_setting("FASTHINGE_CUDA_THREADS", 256, 32)
 #: At most this many threads share a row (``FASTHINGE_CUDA_MAX_GROUP``): a wide row is
 #: then swept by 128 threads, two rows a block of 256 (on an H200, Weston–Watkins at
 #: C = 1000 took 3.92 ms with groups of 128 against 4.63 with 256; at C = 10⁴, 2.69
 #: against 2.61).
-MAX_GROUP = _threads_per_block("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
+MAX_GROUP = _power_of_two_setting("FASTHINGE_CUDA_MAX_GROUP", 128, 1)
 #: At most this many blocks (grid-stride loops beyond): the number of partial sums,
 #: fixed by the shape only, so the two-stage reduction is deterministic.
 MAX_BLOCKS = int(os.environ.get("FASTHINGE_CUDA_MAX_BLOCKS", "2048"))
