@@ -7,6 +7,11 @@
 # The device machine's python3 (3.12) has numba, numba-cuda, PyTorch (CUDA) and CuPy, but
 # a numpy that numba-cuda cannot use: carry a numpy 2.4.x wheel in .whl/ (see
 # docs/gpu.md, "Running it on a lent GPU"); it is installed into /tmp/site first.
+#
+# Settings (environment): CHECK_ARGS (extra arguments of the check script, e.g.
+# "--functions weston_watkins --dtypes float32"), CHECK_SECONDS (300), TEST_SECONDS (200:
+# the first test run), TOTAL_SECONDS (560: the second test run only starts with more than
+# a minute left of it), TEST_WORKERS (8). On an H200 the whole script took 3.5-4.5 minutes.
 set -u
 OUT=${OUT:-/tmp/fasthinge_gpu}
 mkdir -p "$OUT"
