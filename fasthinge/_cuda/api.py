@@ -12,6 +12,7 @@ device.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -27,6 +28,8 @@ from . import _tiles as tiles
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
+#: Held while a kernel is launched (``Ctx.launch``).
+_LAUNCH = threading.Lock()
 HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
 
 
@@ -114,9 +117,16 @@ class Ctx:
         return array
 
     def launch(self, kernel: Any, blocks: Any, *args: Any) -> None:
-        """Launch ``kernel`` on the caller's stream with ``TPB`` threads per block."""
-        with self.dev.context(), warnings.catch_warnings():
-            # small grids (the finalising block, tiny batches) are deliberate
+        """Launch ``kernel`` on the caller's stream with ``TPB`` threads per block.
+
+        Small grids (the finalising block, tiny batches) are deliberate: numba-cuda's
+        low-occupancy warning is silenced for the launch. ``catch_warnings`` saves and
+        restores the process's warning filters, so launches from several threads take
+        turns (``_LAUNCH``): interleaved, one thread would put back a list that still
+        holds another's filter. A launch only queues the kernel; the simulator, which
+        runs it there and then, cannot run two at once anyway.
+        """
+        with _LAUNCH, self.dev.context(), warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaPerformanceWarning)
             kernel[blocks, rt.TPB, self.dev.stream](*args)
 

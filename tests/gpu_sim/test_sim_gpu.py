@@ -565,3 +565,33 @@ def test_shape_and_dtype_errors(rng):
     for error, match, fn, args, kwargs in cases:
         with pytest.raises(error, match=match):
             fn(*args, **kwargs)
+
+
+def test_concurrent_calls_leave_the_warning_filters_as_they_were(rng):
+    """Launches silence numba-cuda's low-occupancy warning for their own small grids only:
+    calls from several threads at once must not leave that filter installed (a
+    ``catch_warnings`` per launch, interleaved between threads, would), and must all
+    succeed (the simulator runs one kernel at a time: without the launch lock, three of
+    the four threads failed with "concurrent simulated kernel not supported")."""
+    import threading
+    import warnings
+
+    scores = dev(grid(rng, (5, 3), np.float32))
+    labels = dev(rng.integers(0, 3, 5))
+    before = list(warnings.filters)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(6):
+                fh.crammer_singer(scores, labels)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert list(warnings.filters) == before
