@@ -5,16 +5,25 @@ launches are intercepted and each kernel is compiled for the argument types it w
 get (``cuda.compile_ptx``, compute capability 9.0 by default). This checks typing and
 lowering, which the simulator does not: it runs kernels as Python.
 
-    python scripts/gpu_compile_check.py [--cc 9.0]
+    python scripts/gpu_compile_check.py [--cc 9.0] [--registers]
 
 Needs libnvvm (the CUDA toolkit's, or the ``nvidia-cuda-nvcc`` wheels'); no driver.
+``--registers`` also assembles each kernel with ``ptxas -v`` (from a CUDA toolkit) and
+prints its registers a thread, spills and static shared memory: with 256 threads a
+block, 64 registers allow 4 blocks on a multiprocessor (half its 2048 threads), 72 only
+3, 96 only 2. The GPU kernels are latency-bound (docs/performance.md), so this is the
+first number to look at after a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +38,7 @@ from fasthinge._cuda import _runtime as rt
 from fasthinge._cuda import api
 
 COMPILED: dict = {}
+PTX: dict = {}
 BFLOAT16 = ml_dtypes.bfloat16
 
 
@@ -51,7 +61,7 @@ def fake_launch(self, kernel, blocks, *args):
     key = (f"{module}.{kernel.py_func.__name__}", types)
     if key not in COMPILED:
         start = time.perf_counter()
-        rt.cuda.compile_ptx(kernel.py_func, types, cc=CC)
+        PTX[key], _ = rt.cuda.compile_ptx(kernel.py_func, types, cc=CC)
         COMPILED[key] = time.perf_counter() - start
     name = kernel.py_func.__name__
     if name == "label_stats":  # pretend every label is valid
@@ -111,12 +121,29 @@ def calls(dtype):
         yield fn, (f, t.astype(np.float32)), dict(return_grad=False)
 
 
+def registers(ptx: str) -> str:
+    """``ptxas -v``'s registers, spill stores and shared memory of one kernel's PTX."""
+    with tempfile.NamedTemporaryFile("w", suffix=".ptx") as source:
+        source.write(ptx)
+        source.flush()
+        arch = f"-arch=sm_{CC[0]}{CC[1]}"
+        report = subprocess.run(["ptxas", arch, "-v", source.name, "-o", os.devnull],
+                                capture_output=True, text=True, check=True).stderr  # fmt: skip
+    found = {key: re.search(pattern, report) for key, pattern in
+             (("regs", r"Used (\d+) registers"), ("spill", r"(\d+) bytes spill stores"),
+              ("smem", r"(\d+) bytes smem"))}  # fmt: skip
+    regs, spill, smem = (int(m.group(1)) if m else 0 for m in found.values())
+    return f"{regs:3d} regs {spill:4d} B spilled {smem:6d} B smem  "
+
+
 def main() -> int:
     """Compile everything and print one line per kernel signature."""
     global CC
     parser = argparse.ArgumentParser()
     parser.add_argument("--cc", default="9.0")
-    CC = tuple(int(x) for x in parser.parse_args().cc.split("."))
+    parser.add_argument("--registers", action="store_true", help="ptxas -v of every kernel")
+    options = parser.parse_args()
+    CC = tuple(int(x) for x in options.cc.split("."))
     patch()
     from fasthinge._cuda import _kernels, _tiles
 
@@ -134,7 +161,8 @@ def main() -> int:
                         cc=CC)  # fmt: skip
     COMPILED["_kernels.read_pass", ()] = 0.0
     for (name, types), seconds in sorted(COMPILED.items(), key=lambda kv: kv[0][0]):
-        print(f"{seconds:6.2f} s  {name}{types}")
+        usage = registers(PTX[name, types]) if options.registers and (name, types) in PTX else ""
+        print(f"{seconds:6.2f} s  {usage}{name}{types}")
     print(f"{len(COMPILED)} kernel signatures compiled to PTX for sm_{CC[0]}{CC[1]}")
     return 0
 
