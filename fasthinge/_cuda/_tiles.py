@@ -15,7 +15,7 @@ block works through **tiles** of ``ROWS`` consecutive rows:
 
 The tile's row stride ``width`` is odd (17, 33, 65 or 129 ≥ C + 1), so the threads of a
 warp, each walking its own row, hit 32 different shared-memory banks. A thread walks the
-tile's elements with an incremental (row, column) pair: one division per kernel, none
+tile's elements with an incremental (row, column) pair: a few divisions per tile, none
 per element. Everything here is shared memory and ``syncthreads``: the simulator runs
 every line.
 """
