@@ -40,7 +40,8 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
     With ``quad`` (the row groups), a lane takes its columns four a trip (``four``: four
     loads in flight); without (the tiles, in shared memory), one at a time. The order of
     the sums and merges is the same either way. On an H200 the four-column trips ran the
-    row groups of C = 1000 and 10⁴ 1.3–1.7x faster, and the tiles 1.1–1.3x slower.
+    row groups of C = 1000 and 10⁴ 1.4x faster (groups of 256); tiles with them and a
+    register prefetch of the next tile ran 1.1–1.35x slower (the two were not timed apart).
     """
 
     @cuda.jit(device=True)
