@@ -59,6 +59,10 @@ from ._buffers import new_gradient
 F = TypeVar("F", bound=Callable[..., Any])
 
 _FLOAT32, _FLOAT64, _INT64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
+#: dtype -> its 1.0, whose product with a Python float is that float rounded to the
+#: dtype (NumPy 2's promotion, NEP 50): ~0.09 µs, where ``dtype.type(x)`` takes
+#: ~0.25. Empty under NumPy 1's promotion (the product would be float64).
+ONES = {d: d.type(1.0) for d in (_FLOAT32, _FLOAT64) if type(np.float32(1.0) * 0.5) is np.float32}
 
 
 @functools.cache
@@ -195,7 +199,8 @@ def small_path(
                 total, first_bad = compiled(scores, labels, grad, denominator)
             if first_bad != -1:  # a bad label, or out sharing memory with an input
                 return None
-            return dtype.type(total / denominator), grad
+            loss = total / denominator
+            return (ONES[dtype] * loss if ONES else dtype.type(loss)), grad
         if not remember:
             return None
         key = (func, dtype, shape, per_row, return_grad, arguments)

@@ -315,27 +315,42 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
     active = b.fcmp_unordered("!=", active, lir.Constant(vectors.vector, None))
     zero = lir.Constant(vectors.vector, None)
     g0_kink = b.fmul(g0, _splat(b, kink, lanes))
-    keep_nan = _splat(b, b.icmp_unsigned("!=", keep, lir.Constant(keep.type, 0)), lanes)
     g_target = cgutils.alloca_once_value(b, vectors.load(lanes_d, lane_row(G_TARGET)))
     total = cgutils.alloca_once_value(b, doubles.load(totals_d, lane_row(0)))
-    with cgutils.for_range(b, n_cols) as loop:
-        index = b.add(b.mul(loop.index, lir.Constant(_I64, BAND)), lir.Constant(_I64, first))
-        pointer = b.bitcast(b.gep(target_d, [index]), flags.as_pointer())
-        is_target = b.icmp_unsigned("!=", b.load(pointer, align=1), lir.Constant(flags, None))
-        on = b.and_(active, b.not_(is_target))
-        z = b.fadd(base, vectors.load(tile_d, index))
-        positive = b.fcmp_ordered(">", z, zero)
-        coef = b.select(b.fcmp_ordered("==", z, zero), g0_kink, zero)
-        coef = b.select(positive, g0, coef)
-        nan_kept = b.and_(b.fcmp_unordered("uno", z, z), keep_nan)
-        coef = b.select(nan_kept, z, coef)
-        coef = b.select(on, coef, zero)
-        adds = b.and_(on, b.or_(positive, nan_kept))
-        wide = b.fpext(z, doubles.vector) if z.type != doubles.vector else z
-        term = b.select(adds, wide, lir.Constant(doubles.vector, None))
-        b.store(b.fadd(b.load(total), term), total)
-        b.store(b.fsub(b.load(g_target), coef), g_target)
-        vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
+    element = vectors.vector.element
+    minus_inf = lir.Constant(vectors.vector, [lir.Constant(element, -np.inf)] * lanes)
+    of_two = lir.FunctionType(vectors.vector, [vectors.vector] * 2)
+    suffix = f"v{lanes}f{8 * vectors.align}"
+    largest = {  # maximum propagates a NaN, maxnum drops it
+        keep_nan: cgutils.get_or_insert_function(b.module, of_two, f"llvm.{name}.{suffix}")
+        for keep_nan, name in ((True, "maximum"), (False, "maxnum"))
+    }
+
+    def walk(keep_nan):  # one loop for each value of the flag: no flag in the lanes' masks
+        with cgutils.for_range(b, n_cols) as loop:
+            index = b.add(b.mul(loop.index, lir.Constant(_I64, BAND)), lir.Constant(_I64, first))
+            pointer = b.bitcast(b.gep(target_d, [index]), flags.as_pointer())
+            is_target = b.icmp_unsigned("!=", b.load(pointer, align=1), lir.Constant(flags, None))
+            on = b.and_(active, b.not_(is_target))
+            # an off lane walks −inf: no coefficient, no term (+0.0 added everywhere)
+            z = b.select(on, b.fadd(base, vectors.load(tile_d, index)), minus_inf)
+            coef = b.select(b.fcmp_ordered("==", z, zero), g0_kink, zero)
+            coef = b.select(b.fcmp_ordered(">", z, zero), g0, coef)
+            if keep_nan:
+                coef = b.select(b.fcmp_unordered("uno", z, z), z, coef)
+            # the term: z where z > 0 (or NaN, kept), else ±0.0, which adds nothing to a
+            # total that is never −0.0 (a select here had its masks widened to float64 lanes)
+            term = b.call(largest[keep_nan], [z, zero])
+            wide = b.fpext(term, doubles.vector) if term.type != doubles.vector else term
+            b.store(b.fadd(b.load(total), wide), total)
+            b.store(b.fsub(b.load(g_target), coef), g_target)
+            vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
+
+    with b.if_else(b.icmp_unsigned("!=", keep, lir.Constant(keep.type, 0))) as (kept, dropped):
+        with kept:
+            walk(True)
+        with dropped:
+            walk(False)
     vectors.store(b.load(g_target), lanes_d, lane_row(G_TARGET))
     doubles.store(b.load(total), totals_d, lane_row(0))
 
