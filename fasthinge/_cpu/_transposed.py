@@ -798,65 +798,80 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
         ctpop = cgutils.get_or_insert_function(
             b.module, lir.FunctionType(_I32, [_I32]), "llvm.ctpop.i32"
         )
-        with cgutils.for_range(b, n_rows) as rows:
-            r = rows.index
-            mode = b.load(b.gep(modes.data, [r]))
-            start = b.add(offset, b.mul(r, n_cols))
-            is_zero = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ZERO))
-            is_active = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ACTIVE))
-            with b.if_then(is_zero):
+        def row_loop(split):  # once for each value of the flag: no flag in the masks
+            with cgutils.for_range(b, n_rows) as rows:
+                r = rows.index
+                mode = b.load(b.gep(modes.data, [r]))
+                start = b.add(offset, b.mul(r, n_cols))
+                is_zero = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ZERO))
+                is_active = b.icmp_signed("==", mode, lir.Constant(mode.type, ROW_ACTIVE))
+                with b.if_then(is_zero):
 
-                def zeros(j0, mask, fresh):
-                    vectors.store(zero, grad.data, b.add(start, j0), mask)
+                    def zeros(j0, mask, fresh):
+                        vectors.store(zero, grad.data, b.add(start, j0), mask)
 
-                _row_blocks(b, n_cols, zeros, width)
-            with b.if_then(is_active):
-                neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, LANES), r)]))  # sums[1, r]
-                neg = _splat(b, neg, width)
-                scale = b.load(b.gep(scales.data, [r]))
-                first = cgutils.alloca_once_value(b, n_cols)
-                ties = cgutils.alloca_once_value(b, lir.Constant(_I64, 0))
+                    _row_blocks(b, n_cols, zeros, width)
+                with b.if_then(is_active):
+                    active_row(r, start, split)
 
-                def hits(j0, mask):
-                    s = vectors.load(src.data, b.add(start, j0), mask)
-                    t = vectors.load(targets.data, b.add(start, j0), mask)
-                    v = b.fmul(b.fsub(one, t), s)
-                    return t, b.fcmp_ordered("==", v, neg)
+        def active_row(r, start, split):
+            neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, LANES), r)]))  # sums[1, r]
+            neg = _splat(b, neg, width)
+            scale = b.load(b.gep(scales.data, [r]))
+            first = cgutils.alloca_once_value(b, n_cols)
+            ties = cgutils.alloca_once_value(b, lir.Constant(_I64, 0))
 
-                scale_v = _splat(b, scale, width)
+            def hits(j0, mask):
+                s = vectors.load(src.data, b.add(start, j0), mask)
+                t = vectors.load(targets.data, b.add(start, j0), mask)
+                v = b.fmul(b.fsub(one, t), s)
+                return t, b.fcmp_ordered("==", v, neg)
 
-                def write(j0, mask, t, hit, share):
+            scale_v = _splat(b, scale, width)
+
+            def write(j0, mask, t, hit, share):
+                if split:
+                    wins = hit
+                else:
                     columns = b.add(_int_vector(list(range(width)), 64), _splat(b, j0, width))
-                    first_v = _splat(b, b.load(first), width)
-                    wins = b.select(split, hit, b.icmp_signed("==", columns, first_v))
-                    g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
-                    vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
+                    wins = b.icmp_signed("==", columns, _splat(b, b.load(first), width))
+                g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
+                vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
 
-                def count_and_write(j0, mask, fresh):
-                    # the blocks go in column order, so the first tied column is known
-                    # when its block is written; the share assumes one tie (rewritten if not)
-                    t, hit = hits(j0, mask)
-                    counted = hit if fresh is None else b.and_(hit, fresh)
-                    bits = b.zext(b.bitcast(counted, lir.IntType(width)), _I32)
+            def count_and_write(j0, mask, fresh):
+                # the blocks go in column order, so the first tied column is known
+                # when its block is written; the share assumes one tie (rewritten if not)
+                t, hit = hits(j0, mask)
+                counted = hit if fresh is None else b.and_(hit, fresh)
+                bits = b.zext(b.bitcast(counted, lir.IntType(width)), _I32)
+                if split:
+                    b.store(b.add(b.load(ties), b.zext(b.call(ctpop, [bits]), _I64)), ties)
+                else:
                     found = b.icmp_unsigned("!=", bits, lir.Constant(_I32, 0))
                     lowest = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 1)])
                     at = b.add(j0, b.zext(lowest, _I64))
                     seen = b.load(first)
                     earlier = b.and_(found, b.icmp_signed("<", at, seen))
                     b.store(b.select(earlier, at, seen), first)
-                    b.store(b.add(b.load(ties), b.zext(b.call(ctpop, [bits]), _I64)), ties)
-                    write(j0, mask, t, hit, scale_v)
+                write(j0, mask, t, hit, scale_v)
 
-                _row_blocks(b, n_cols, count_and_write, width)
-                n_ties = b.load(ties)
-                several = b.and_(split, b.icmp_signed(">", n_ties, lir.Constant(_I64, 1)))
-                with b.if_then(several, likely=False):  # ties split: scale / n_ties each
-                    share = _splat(b, b.fdiv(scale, b.sitofp(n_ties, element)), width)
+            _row_blocks(b, n_cols, count_and_write, width)
+            if not split:
+                return
+            n_ties = b.load(ties)
+            with b.if_then(b.icmp_signed(">", n_ties, lir.Constant(_I64, 1)), likely=False):
+                share = _splat(b, b.fdiv(scale, b.sitofp(n_ties, element)), width)
 
-                    def rewrite(j0, mask, fresh):
-                        write(j0, mask, *hits(j0, mask), share)
+                def rewrite(j0, mask, fresh):  # ties split: scale / n_ties each
+                    write(j0, mask, *hits(j0, mask), share)
 
-                    _row_blocks(b, n_cols, rewrite, width)
+                _row_blocks(b, n_cols, rewrite, width)
+
+        with b.if_else(split) as (split_ties, first_tie):
+            with split_ties:
+                row_loop(True)
+            with first_tie:
+                row_loop(False)
         return context.get_dummy_value()
 
     sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
