@@ -432,7 +432,10 @@ class _Lanes:  # pragma: no cover (compile-time code)
         return _splat(self.b, value, self.lanes)
 
     def flag(self, value):
-        """A boolean argument, in every lane (i1)."""
+        """A boolean argument (or a Python bool: a constant), in every lane (i1)."""
+        if isinstance(value, bool):
+            mask = lir.VectorType(lir.IntType(1), self.lanes)
+            return lir.Constant(mask, [int(value)] * self.lanes)
         return self.splat(self.b.icmp_unsigned("!=", value, lir.Constant(value.type, 0)))
 
     def count(self, mask):
@@ -456,6 +459,23 @@ def _walk_together(builder, n_cols, walks):  # pragma: no cover (compile-time co
             column(loop.index)
     for walk in walks:
         next(walk, None)  # the finish
+
+
+def _for_each_flag(builder, flags, emit, chosen=()):  # pragma: no cover (compile-time code)
+    """``emit(values)`` under each combination of the boolean arguments ``flags`` (IR values).
+
+    ``values`` are the combination's Python bools: each branch is compiled with
+    its flags as constants (a flag splat into the lanes' masks cost ~25 % of a
+    top-k band at C = 10).
+    """
+    if not flags:
+        emit(chosen)
+        return
+    with builder.if_else(builder.icmp_unsigned("!=", flags[0], flags[0].type(0))) as (on, off):
+        with on:
+            _for_each_flag(builder, flags[1:], emit, (*chosen, True))
+        with off:
+            _for_each_flag(builder, flags[1:], emit, (*chosen, False))
 
 
 def _registers(context, builder, signature, args):  # pragma: no cover (compile-time code)
@@ -617,10 +637,16 @@ def _topk_sums(typingctx, tile, counts, lanes, top, n_classes, alpha, margin,
 
     def codegen(context, builder, signature, args):
         b, k = builder, _leading(context, builder, signature, args, 3)
-        special = [
-            _sums_lanes(w, k, *args[4:]) for w in _registers(context, builder, signature, args)
-        ]
-        return functools.reduce(b.or_, special)
+        n_cols, alpha, margin, kink = args[4:]
+        groups = _registers(context, builder, signature, args)
+        special = cgutils.alloca_once(b, lir.IntType(1))
+
+        def emit(flags):
+            lanes = [_sums_lanes(w, k, n_cols, *flags, margin, kink) for w in groups]
+            b.store(functools.reduce(b.or_, lanes), special)
+
+        _for_each_flag(b, [alpha], emit)
+        return b.load(special)
 
     signature = types.boolean(tile, counts, lanes, top, n_classes, alpha, margin, kink_frac)
     return signature, codegen
@@ -710,7 +736,12 @@ def _topk_gradient(typingctx, tile, counts, lanes, gtile, n_classes, k, alpha, s
 
     def codegen(context, builder, signature, args):
         groups = _registers(context, builder, signature, args)
-        _walk_together(builder, args[4], [_gradient_lanes(w, *args[5:]) for w in groups])
+        n_cols, k, alpha, split, kink = args[4:]
+
+        def emit(flags):
+            _walk_together(builder, n_cols, [_gradient_lanes(w, k, *flags, kink) for w in groups])
+
+        _for_each_flag(builder, [alpha, split], emit)
         return context.get_dummy_value()
 
     signature = types.none(tile, counts, lanes, gtile, n_classes, k, alpha, split_ties, kink_frac)
@@ -798,6 +829,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
         ctpop = cgutils.get_or_insert_function(
             b.module, lir.FunctionType(_I32, [_I32]), "llvm.ctpop.i32"
         )
+
         def row_loop(split):  # once for each value of the flag: no flag in the masks
             with cgutils.for_range(b, n_rows) as rows:
                 r = rows.index
