@@ -346,11 +346,7 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
             b.store(b.fsub(b.load(g_target), coef), g_target)
             vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
 
-    with b.if_else(b.icmp_unsigned("!=", keep, lir.Constant(keep.type, 0))) as (kept, dropped):
-        with kept:
-            walk(True)
-        with dropped:
-            walk(False)
+    _for_each_flag(b, [keep], lambda flags: walk(*flags))
     vectors.store(b.load(g_target), lanes_d, lane_row(G_TARGET))
     doubles.store(b.load(total), totals_d, lane_row(0))
 
@@ -817,11 +813,10 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                   for kind, value in zip(signature.args, args, strict=True)
                   if isinstance(kind, types.Array)]  # fmt: skip
         src, targets, sums, scales, modes, grad = arrays
-        offset, n_cols, split = args[2], args[3], args[8]
+        offset, n_cols = args[2], args[3]
         element = vectors.vector.element
         one = lir.Constant(vectors.vector, [lir.Constant(element, 1.0)] * width)
         zero = lir.Constant(vectors.vector, None)
-        split = b.icmp_unsigned("!=", split, lir.Constant(split.type, 0))
         n_rows = b.extract_value(modes.shape, 0)
         cttz = cgutils.get_or_insert_function(
             b.module, lir.FunctionType(_I32, [_I32, lir.IntType(1)]), "llvm.cttz.i32"
@@ -899,11 +894,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
 
                 _row_blocks(b, n_cols, rewrite, width)
 
-        with b.if_else(split) as (split_ties, first_tie):
-            with split_ties:
-                row_loop(True)
-            with first_tie:
-                row_loop(False)
+        _for_each_flag(b, [args[8]], lambda flags: row_loop(*flags))  # split_ties
         return context.get_dummy_value()
 
     sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
