@@ -235,7 +235,8 @@ def _replay(
     else:
         grad = new_gradient(scores.shape, dtype) if return_grad else ex.empty(dtype, scores.ndim)
     partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
-    loss = dtype.type(ex.chunk_total(partials) / denominator)
+    loss = ex.chunk_total(partials) / denominator
+    loss = ONES[dtype] * loss if ONES else dtype.type(loss)
     return (loss, grad) if return_grad else loss
 
 
