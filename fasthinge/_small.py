@@ -199,7 +199,7 @@ def small_path(
                 total, first_bad = compiled(scores, labels, grad, denominator)
             if first_bad != -1:  # a bad label, or out sharing memory with an input
                 return None
-            loss = total / denominator
+            loss = float(total) / denominator  # (a NumPy float64 when run without the JIT)
             return (ONES[dtype] * loss if ONES else dtype.type(loss)), grad
         if not remember:
             return None

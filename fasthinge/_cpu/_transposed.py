@@ -246,17 +246,14 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
     return types.none(tile, flat, row_offset, stride), codegen
 
 
-#: Rows of ``multilabel_pass``'s ``lanes`` argument.
-G0, BASE, G_TARGET, ACTIVE = range(4)
-
-
-def _multilabel_pass_python(tile, is_target, gtile, lanes, totals, n_classes, kink_frac,
-                            keep_nan):  # fmt: skip
+def _multilabel_pass_python(tile, is_target, gtile, g0s, totals, targets, row_offset, t,
+                            n_targets, n_classes, margin, kink_frac, keep_nan):  # fmt: skip
     """``multilabel_pass`` as plain Python, lane after lane (the same operations)."""
     zero = tile.dtype.type(0.0)
     for r in range(BAND):
-        active = lanes[ACTIVE, r] != 0
-        g0, base, g_target = lanes[G0, r], lanes[BASE, r], lanes[G_TARGET, r]
+        active = t < n_targets[r]
+        target = targets[row_offset + r * n_classes + t] if active else 0
+        g0, base, g_target = g0s[r], margin - tile[target, r], gtile[target, r]
         for d in range(n_classes):
             on = active and not is_target[d, r]
             z = base + tile[d, r]
@@ -267,18 +264,24 @@ def _multilabel_pass_python(tile, is_target, gtile, lanes, totals, n_classes, ki
             totals[r] += np.float64(z) if on and (z > 0 or nan_kept) else 0.0
             g_target -= coef
             gtile[d, r] += coef
-        lanes[G_TARGET, r] = g_target
+        gtile[target, r] = g_target
 
 
 @intrinsic
-def _multilabel_pass(typingctx, tile, is_target, gtile, lanes, totals, n_classes, kink_frac,
-                     keep_nan):  # fmt: skip  # pragma: no cover
-    """One target of each active lane against columns ``0..n_classes``, in order.
+def _multilabel_pass(  # pragma: no cover (compile-time code)
+    typingctx, tile, is_target, gtile, g0s, totals, targets, row_offset, t, n_targets, n_classes,
+    margin, kink_frac, keep_nan,
+):  # fmt: skip
+    """Target ``t`` of each lane against columns ``0..n_classes``, in order.
 
-    Per lane, as ``_multilabel_row``: ``z = base + s_d``; a column that is one
-    of the lane's targets (or an inactive lane) adds ``+0.0`` to the float64
-    ``totals`` and to ``gtile[d]``, and subtracts it from ``g_target`` (no
-    change: neither starts from −0.0).
+    Lane ``r`` is the row at ``row_offset + r·n_classes`` of the flattened
+    ``targets``; it is active when ``t < n_targets[r]``, and its target's
+    ``base = margin − s_target`` and ``g_target`` (from ``gtile``) are gathered
+    here and ``g_target`` stored back. Per lane, as ``_multilabel_row``: ``z =
+    base + s_d``; a column that is one of the lane's targets (or an inactive
+    lane, which walks with target 0 and stores its ``gtile[0]`` back unchanged)
+    adds ``±0.0`` to the float64 ``totals`` and ``+0.0`` to ``gtile[d]``, and
+    subtracts ``+0.0`` from ``g_target`` (no change: none is ever −0.0).
     """
     if not isinstance(tile, types.Array) or tile.dtype != kink_frac:
         return None
@@ -289,34 +292,42 @@ def _multilabel_pass(typingctx, tile, is_target, gtile, lanes, totals, n_classes
             _multilabel_lanes(context, builder, signature, args, first, lanes)
         return context.get_dummy_value()
 
-    signature = types.none(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)
+    signature = types.none(tile, is_target, gtile, g0s, totals, targets, row_offset, t,
+                           n_targets, n_classes, margin, kink_frac, keep_nan)  # fmt: skip
     return signature, codegen
 
 
 def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragma: no cover
     """``multilabel_pass`` for lanes ``first..first + lanes`` (compile-time code)."""
-    n_cols, kink, keep = args[5:]
+    row_offset, t = args[6:8]
+    n_cols, margin, kink, keep = args[9:]
     b = builder
     vectors = _Vectors(context, builder, signature.args[0].dtype, lanes)
     doubles = _Vectors(context, builder, types.float64, lanes)
     flags = lir.VectorType(lir.IntType(8), lanes)
-    data = [
-        context.make_array(kind)(context, builder, value).data
-        for kind, value in zip(signature.args[:5], args[:5], strict=True)
-    ]
-    tile_d, target_d, gtile_d, lanes_d, totals_d = data
-
-    def lane_row(row):
-        return lir.Constant(_I64, row * BAND + first)
-
-    g0 = vectors.load(lanes_d, lane_row(G0))
-    base = vectors.load(lanes_d, lane_row(BASE))
-    active = vectors.load(lanes_d, lane_row(ACTIVE))
-    active = b.fcmp_unordered("!=", active, lir.Constant(vectors.vector, None))
+    arrays = (0, 1, 2, 3, 4, 5, 8)
+    data = [context.make_array(signature.args[a])(context, builder, args[a]).data for a in arrays]
+    tile_d, target_d, gtile_d, g0_d, totals_d, targets_d, n_targets_d = data
+    first_lane = lir.Constant(_I64, first)
+    n_targets = lir.VectorType(_I64, lanes)
+    n_targets = b.load(b.bitcast(b.gep(n_targets_d, [first_lane]), n_targets.as_pointer()), align=8)
+    active = b.icmp_signed("<", _splat(b, t, lanes), n_targets)
+    at = []  # each lane's gtile[target, r]: gathered, and stored back after the walk
+    base = g_start = lir.Constant(vectors.vector, None)
+    for r in range(lanes):
+        lane = lir.Constant(_I32, r)
+        row = b.add(row_offset, b.mul(lir.Constant(_I64, first + r), n_cols))
+        target = b.load(b.gep(targets_d, [b.add(row, t)]))  # in the row: t < C
+        target = b.select(b.extract_element(active, lane), target, lir.Constant(_I64, 0))
+        at.append(b.add(b.mul(target, lir.Constant(_I64, BAND)), lir.Constant(_I64, first + r)))
+        base = b.insert_element(base, b.load(b.gep(tile_d, [at[-1]])), lane)
+        g_start = b.insert_element(g_start, b.load(b.gep(gtile_d, [at[-1]])), lane)
+    base = b.fsub(_splat(b, margin, lanes), base)
+    g0 = vectors.load(g0_d, first_lane)
     zero = lir.Constant(vectors.vector, None)
     g0_kink = b.fmul(g0, _splat(b, kink, lanes))
-    g_target = cgutils.alloca_once_value(b, vectors.load(lanes_d, lane_row(G_TARGET)))
-    total = cgutils.alloca_once_value(b, doubles.load(totals_d, lane_row(0)))
+    g_target = cgutils.alloca_once_value(b, g_start)
+    total = cgutils.alloca_once_value(b, doubles.load(totals_d, first_lane))
     element = vectors.vector.element
     minus_inf = lir.Constant(vectors.vector, [lir.Constant(element, -np.inf)] * lanes)
     of_two = lir.FunctionType(vectors.vector, [vectors.vector] * 2)
@@ -347,8 +358,10 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
             vectors.store(b.fadd(vectors.load(gtile_d, index), coef), gtile_d, index)
 
     _for_each_flag(b, [keep], lambda flags: walk(*flags))
-    vectors.store(b.load(g_target), lanes_d, lane_row(G_TARGET))
-    doubles.store(b.load(total), totals_d, lane_row(0))
+    g_end = b.load(g_target)
+    for r, index in enumerate(at):
+        b.store(b.extract_element(g_end, lir.Constant(_I32, r)), b.gep(gtile_d, [index]))
+    doubles.store(b.load(total), totals_d, first_lane)
 
 
 #: Rows of the top-k lane arrays: ``lanes`` (scores' dtype) and ``counts`` (int64).

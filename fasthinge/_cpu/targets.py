@@ -21,11 +21,7 @@ from ._jit import parallel_jit, row_jit, serial_jit
 from ._simd import maximum
 from ._tiles import LANES, categorical_band, tile_rows
 from ._transposed import (
-    ACTIVE,
     BAND,
-    BASE,
-    G0,
-    G_TARGET,
     ROW_ACTIVE,
     ROW_DONE,
     ROW_ZERO,
@@ -254,11 +250,11 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
     tile = np.empty((padded, width), scores.dtype)
     gtile = np.empty((padded, width), scores.dtype)
     is_target = np.empty((padded, width), np.bool_)
-    lanes = np.empty((4, width), scores.dtype)  # G0, BASE, G_TARGET, ACTIVE
+    g0s = np.empty(width, scores.dtype)
     totals = np.empty(width, np.float64)
     n_targets = np.empty(width, np.int64)
-    target = np.empty(width, np.int64)
     flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
+    flat_targets = targets.reshape(targets.size)
     i = start
     while i + width <= stop:
         transpose_in(flat, i * n_classes, n_classes, tile)
@@ -267,7 +263,7 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
         most = 0
         for r in range(width):
             row = i + r
-            lanes[G0, r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
+            g0s[r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
             totals[r] = 0.0
             n = 0
             while n < n_classes and targets[row, n] >= 0:
@@ -276,15 +272,8 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
             n_targets[r] = n
             most = max(most, n)
         for t in range(most):
-            for r in range(width):
-                target[r] = targets[i + r, t] if t < n_targets[r] else 0
-                lanes[BASE, r] = margin - tile[target[r], r]
-                lanes[G_TARGET, r] = gtile[target[r], r]
-                lanes[ACTIVE, r] = 1 if t < n_targets[r] else 0
-            multilabel_pass(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)
-            for r in range(width):
-                if t < n_targets[r]:
-                    gtile[target[r], r] = lanes[G_TARGET, r]
+            multilabel_pass(tile, is_target, gtile, g0s, totals, flat_targets, i * n_classes, t,
+                            n_targets, n_classes, margin, kink_frac, keep_nan)  # fmt: skip
         if grad.shape[0]:
             transpose_out(gtile, gflat, i * n_classes, n_classes)
         for r in range(width):
