@@ -125,7 +125,8 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     loss_params = (mc.margin, kind, k, kink_mode, kink_frac, mc.split_ties)
     indices, values = compact_buffers(mc, k + 1 if compact else 0)
     weights = (mc.class_weight, mc.call.sample_weight, cost_matrix, indices, values)
-    result = launch(drivers("structured", "structured"), mc, loss_params, weights)
+    walks = "topk" if kind in (TOPK_ALPHA, TOPK_BETA) else "rescaling"  # each compiles its own
+    result = launch(drivers("structured", walks), mc, loss_params, weights)
     return (result, (indices, values)) if compact else result
 
 

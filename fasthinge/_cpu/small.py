@@ -51,7 +51,7 @@ from .labels import NO_IGNORE, cost_chunk, first_bad_class
 from .labels import _binary_int_chunk as _binary_labels
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
-from .structured import MARGIN_RESCALING, TOPK_ALPHA, _structured_chunk
+from .structured import MARGIN_RESCALING, RESCALING, TOPK, TOPK_ALPHA, _structured_chunk
 from .targets import _categorical_chunk, _multilabel_chunk
 
 #: ``first_bad`` of an entry whose ``grad`` shares memory with an input.
@@ -131,9 +131,10 @@ def topk_hinge_small(scores, labels, grad, denominator, k):
     bad = _bad_class(scores, labels, grad)
     weights, params, no_rows = _topk_defaults(scores, denominator, k)
     first = np.int64(0)  # the one chunk
-    args = (scores, labels, weights, params, grad, no_rows)
-    total = _structured_chunk(first, *args) if bad == -1 else 0.0
-    return total, bad
+    if bad != -1:
+        return 0.0, bad
+    # the marker as written (in a tuple, or after a star, it would lose its constant type)
+    return _structured_chunk(first, scores, labels, weights, params, grad, no_rows, TOPK), bad
 
 
 @serial_jit
@@ -148,9 +149,10 @@ def structured_hinge_small(scores, labels, grad, denominator, cost):
     bad = bad if bad != -1 or _valid_cost(cost) else np.int64(0)
     weights, params, no_rows = _max_type_defaults(scores, denominator, MARGIN_RESCALING, 0, cost)
     first = np.int64(0)  # the one chunk
-    args = (scores, labels, weights, params, grad, no_rows)
-    total = _structured_chunk(first, *args) if bad == -1 else 0.0
-    return total, bad
+    if bad != -1:
+        return 0.0, bad
+    # the marker as written (in a tuple, or after a star, it would lose its constant type)
+    return _structured_chunk(first, scores, labels, weights, params, grad, no_rows, RESCALING), bad
 
 
 @serial_jit
