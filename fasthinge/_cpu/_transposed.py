@@ -17,13 +17,20 @@ again at every select.
   ``stride`` on hold anything. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
-- ``multilabel_pass(tile, is_target, gtile, lanes, totals, n_classes, kink_frac, keep_nan)``:
-  one target of each lane against every column, ``_multilabel_row``'s
-  operations lane-wise and branch-free.
+- ``multilabel_pass(tile, is_target, gtile, g0s, totals, targets, row_offset, t,
+  n_targets, n_classes, margin, kink_frac, keep_nan)``: target ``t`` of each lane
+  (gathered here from the flattened targets) against every column,
+  ``_multilabel_row``'s operations lane-wise and branch-free.
 - ``topk_sink``, ``topk_sums``, ``topk_gradient``: top-k's k largest wrong scores,
   its loss and its gradient, lane-wise (``structured._topk_bands``).
 - ``categorical_grad_rows``: Keras' categorical hinge gradient rows of a band,
   row-major (its lanes are ``_tiles.categorical_band``'s).
+
+A boolean argument that would enter the lanes' masks (top-k's ``alpha`` and
+``split_ties``, the multilabel ``keep_nan``, the categorical ``split_ties``)
+is branched on once, outside the walk, and each branch compiled with it as a
+constant (``_for_each_flag``): LLVM had kept such a flag splat in every
+select and packed and widened the masks around it.
 
 Scratch arrays have C rows rounded up to a multiple of ``BAND``, so every
 block is whole in scratch.

@@ -236,8 +236,9 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
     after target (a lane past its last target adds nothing), ``multilabel_pass``
     runs ``_multilabel_row``'s operations lane-wise and branch-free, column
     after column, in its order: a target column, or a lane without that target,
-    adds ``+0.0`` to the float64 sum and the gradient (no change: neither
-    starts from −0.0). The gradient tile goes back transposed.
+    adds ``±0.0`` to the float64 sum and ``+0.0`` to the gradient (no change:
+    neither is ever −0.0). The pass gathers each lane's target itself. The
+    gradient tile goes back transposed.
     """
     margin, kink_frac, drop_nan, g_const, grad_denom, _ = params
     (sample_weight,) = weights
