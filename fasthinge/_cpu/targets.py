@@ -117,13 +117,15 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
     flat = scores.reshape(scores.size)
     flat_targets = targets.reshape(targets.size)
     gflat = grad.reshape(grad.size)
-    sums = np.empty((2, LANES), scores.dtype)
-    nan = np.empty((1, LANES), np.int64)
-    no_labels = np.full(LANES, -1, np.int64)
-    gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
     width = tile_rows(scores)
-    scales = np.empty(width, scores.dtype)
-    modes = np.empty(width, np.int64)
+    # the lanes' state in two arrays (views of them cost no allocation, ~30 ns each):
+    # the two sums and the scales; the NaN flags, the modes and the (unused) labels
+    floats = np.empty((3, LANES), scores.dtype)
+    ints = np.empty((3, LANES), np.int64)
+    sums, scales = floats[:2], floats[2, :width]
+    nan, modes, no_labels = ints[:1], ints[1, :width], ints[2]
+    no_labels[:] = -1
+    gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
