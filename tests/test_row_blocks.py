@@ -277,6 +277,38 @@ def test_topk_hinge_large_k_bands_up_to_1024_classes(dtype, n_classes):
         _check_bands_match_rows(functools.partial(_topk_hinge, k=k), scores, labels, {})
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compiled signatures need the JIT")
+def test_structured_families_reach_the_chunk_with_a_constant_marker(rng, monkeypatch):
+    """Top-k and the rescaling losses compile apart: the shared chunk and row code get
+    ``TOPK`` as ``Literal[bool](True)`` and ``RESCALING`` as ``none``, on which Numba prunes
+    the other family's walks. Passed through a tuple or after a star, the marker would
+    arrive as a plain ``bool`` and both families would compile on a first call."""
+    from numba.core import types
+    from numba.core.caching import NullCache
+
+    from fasthinge._cpu import small, structured
+
+    # a fresh, uncached chunk, compiled here for what the callers pass it: typing it
+    # registers the row code's signatures (a chunk loaded from the cache would not)
+    chunk = numba.njit(nogil=True)(structured._structured_chunk.py_func)
+    monkeypatch.setattr(structured, "_structured_chunk", chunk)
+    monkeypatch.setattr(small, "_structured_chunk", chunk)
+    callers = (small.topk_hinge_small, small.structured_hinge_small, structured.topk_serial,
+               structured.rescaling_serial)  # fmt: skip
+    for caller in callers:  # compiled again (not loaded), so that they call the fresh chunk
+        monkeypatch.setattr(caller, "_cache", NullCache())
+        caller.recompile()
+    scores = rng.standard_normal((40, 12)).astype(np.float32)
+    labels = rng.integers(0, 12, 40)
+    cost = 1 - np.eye(12, dtype=np.float32)
+    for reduction in ("mean", "none"):  # the small entries, then the general path's drivers
+        fh.topk_hinge(scores, labels, 3, reduction=reduction)
+        fh.structured_hinge(scores, labels, cost, reduction=reduction)
+    for kernel in (chunk, structured._structured_rows):
+        markers = {signature[-1] for signature in kernel.signatures}
+        assert {types.none, types.literal(True)} <= markers <= {types.none, types.literal(True)}
+
+
 MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [129, 1024, 1025])
 MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"nan": "drop"},
                       "weights"]  # fmt: skip
