@@ -350,7 +350,7 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
             pointer = b.bitcast(b.gep(target_d, [index]), flags.as_pointer())
             is_target = b.icmp_unsigned("!=", b.load(pointer, align=1), lir.Constant(flags, None))
             on = b.and_(active, b.not_(is_target))
-            # an off lane walks −inf: no coefficient, no term (+0.0 added everywhere)
+            # an off lane walks −inf: no coefficient, no term (±0.0 added everywhere)
             z = b.select(on, b.fadd(base, vectors.load(tile_d, index)), minus_inf)
             coef = b.select(b.fcmp_ordered("==", z, zero), g0_kink, zero)
             coef = b.select(b.fcmp_ordered(">", z, zero), g0, coef)
@@ -448,11 +448,9 @@ class _Lanes:  # pragma: no cover (compile-time code)
         return _splat(self.b, value, self.lanes)
 
     def flag(self, value):
-        """A boolean argument (or a Python bool: a constant), in every lane (i1)."""
-        if isinstance(value, bool):
-            mask = lir.VectorType(lir.IntType(1), self.lanes)
-            return lir.Constant(mask, [int(value)] * self.lanes)
-        return self.splat(self.b.icmp_unsigned("!=", value, lir.Constant(value.type, 0)))
+        """A Python bool (a flag ``_for_each_flag`` made a constant), in every lane (i1)."""
+        mask = lir.VectorType(lir.IntType(1), self.lanes)
+        return lir.Constant(mask, [int(value)] * self.lanes)
 
     def count(self, mask):
         return self.b.zext(mask, self.wide)
