@@ -98,8 +98,12 @@ LAUNCHES: dict[tuple, ex.Launch] = {}
 MAX_LAUNCHES = 256
 
 
-def structured_cost(scores: np.ndarray, cost: Any) -> tuple | None:
-    """``(cost,)`` for ``structured_hinge_small``, or ``None``.
+#: What ``extra`` returns for a third argument the general path must check.
+DECLINED = object()
+
+
+def structured_cost(scores: np.ndarray, cost: Any) -> Any:
+    """``cost`` for ``structured_hinge_small``, or ``DECLINED``.
 
     The cost must be a (C, C) array of the scores' dtype, C-contiguous, aligned
     and writeable; the entry checks its values.
@@ -111,12 +115,12 @@ def structured_cost(scores: np.ndarray, cost: Any) -> tuple | None:
         and cost.shape == (n_classes, n_classes)
         and cost.flags.carray
     )
-    return (cost,) if usable else None
+    return cost if usable else DECLINED
 
 
-def topk_k(scores: np.ndarray, k: Any) -> tuple | None:
-    """``(k,)`` for ``topk_hinge_small`` if ``k`` is a plain int in ``[1, C − 1]``, or ``None``."""
-    return (k,) if type(k) is int and 0 < k < scores.shape[-1] else None
+def topk_k(scores: np.ndarray, k: Any) -> Any:
+    """``k`` for ``topk_hinge_small`` if it is a plain int in ``[1, C − 1]``, or ``DECLINED``."""
+    return k if type(k) is int and 0 < k < scores.shape[-1] else DECLINED
 
 
 def _valid_threads(n_threads: Any) -> bool:
@@ -131,30 +135,31 @@ def small_path(
     constants: tuple = (),
     ndim: int = 2,
     targets: str = "labels",
-    extra: Callable[..., tuple | None] | None = None,
+    extra: Callable[..., Any] | None = None,
     remember: bool = True,
 ) -> Callable[..., Any]:
-    """``run(func, args, kwargs)``: what ``func(*args, **kwargs)`` returns, or ``None``.
+    """``run(func, scores, labels, value, kwargs)``: what ``func`` returns, or ``None``.
 
-    ``args`` is ``(scores, labels)``, or ``(scores, labels, value)`` for a
-    function with a third argument, ``kwargs`` has no key but those of
-    ``KEYWORDS``. ``None`` when the call is not for the fast paths (see the
-    module's docstring) or a label is invalid. ``ndim`` is the scores',
-    ``targets`` (a ``TARGETS`` key) what the second argument is, and
+    ``func`` is called as ``func(scores, labels, **kwargs)``, or
+    ``func(scores, labels, value, **kwargs)`` for a function with a third
+    argument (``value`` is ignored for the others), and ``kwargs`` has no key
+    but those of ``KEYWORDS``. ``None`` when the call is not for the fast paths
+    (see the module's docstring) or a label is invalid. ``ndim`` is the
+    scores', ``targets`` (a ``TARGETS`` key) what the second argument is, and
     ``constants`` follow the arrays in the entry's arguments (the binary
     losses' mode and parameters). ``extra``, for the function with a third
-    argument (top-k's ``k``), maps ``(scores, value)`` to the entry's
-    arguments before ``constants``, or to ``None`` for a value the general
-    path must check. ``remember``: whether larger calls reuse launches (not
-    when the third argument is an array).
+    argument, maps ``(scores, value)`` to the entry's last argument, or to
+    ``DECLINED`` for a value the general path must check. ``remember``:
+    whether larger calls reuse launches (not when the third argument is an
+    array).
     """
     labels_dtype, full_shape, check_labels = TARGETS[targets]
     max_size = ex.CHUNK_ELEMENTS
     batch_denominator = ex.BATCH_DENOMINATOR.get
     ndarray = np.ndarray
+    ones = ONES
 
-    def run(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        scores, labels = args[0], args[1]
+    def run(func: Callable[..., Any], scores: Any, labels: Any, value: Any, kwargs: dict) -> Any:
         out, per_row, return_grad, n_threads = None, True, True, None
         if kwargs:
             out = kwargs.get("out")
@@ -172,40 +177,43 @@ def small_path(
         dtype, shape = scores.dtype, scores.shape
         if len(shape) != ndim or (dtype is not _FLOAT32 and dtype is not _FLOAT64):
             return None
-        n_rows = shape[0]
+        n_rows, size = shape[0], scores.size
         if (
             labels.dtype is not (labels_dtype or dtype)
             or labels.shape != (shape if full_shape else (n_rows,))
-            or not scores.size
+            or not size
             or not scores.flags.carray
             or not labels.flags.carray
             or batch_denominator() is not None
             or (out is not None and not _usable_out(out, scores))
         ):
             return None
-        arguments = () if extra is None else extra(scores, args[2])
-        if arguments is None:
-            return None
+        if extra is not None:
+            value = extra(scores, value)
+            if value is DECLINED:
+                return None
         denominator = float(n_rows) if per_row else 1.0
-        if scores.size <= max_size and return_grad:
+        if size <= max_size and return_grad:
             grad = np.empty(shape, dtype) if out is None else out
             compiled = COMPILED.get(name)
             if compiled is None:  # the first call (imports Numba)
                 compiled = COMPILED[name] = entry(name)
-            if arguments or constants:
-                total, first_bad = compiled(scores, labels, grad, denominator, *arguments,
-                                            *constants)  # fmt: skip
-            else:  # (no argument tuple to build: ~0.1 µs)
+            if constants:
+                total, first_bad = compiled(scores, labels, grad, denominator, *constants)
+            elif extra is not None:
+                total, first_bad = compiled(scores, labels, grad, denominator, value)
+            else:
                 total, first_bad = compiled(scores, labels, grad, denominator)
             if first_bad != -1:  # a bad label, or out sharing memory with an input
                 return None
             loss = float(total) / denominator  # (a NumPy float64 when run without the JIT)
-            return (ONES[dtype] * loss if ONES else dtype.type(loss)), grad
+            return (ones[dtype] * loss if ones else dtype.type(loss)), grad
         if not remember:
             return None
-        key = (func, dtype, shape, per_row, return_grad, arguments)
+        key = (func, dtype, shape, per_row, return_grad, value if extra is not None else None)
         launch = LAUNCHES.get(key)
         if launch is None:  # the general path, once: its launch is remembered
+            args = (scores, labels) if extra is None else (scores, labels, value)
             result, launch = ex.recorded(func, args, kwargs)
             if launch is not None:
                 if len(LAUNCHES) >= MAX_LAUNCHES:
@@ -259,7 +267,7 @@ def small_calls(
     *constants: float,
     ndim: int = 2,
     targets: str = "labels",
-    extra: Callable[..., tuple | None] | None = None,
+    extra: Callable[..., Any] | None = None,
     extra_name: str | None = None,
     remember: bool = True,
 ) -> Callable[[F], F]:
@@ -277,22 +285,25 @@ def small_calls(
         @functools.wraps(func)
         def two_arrays(*args: Any, **kwargs: Any) -> Any:
             if len(args) == 2 and (not kwargs or kwargs.keys() <= KEYWORDS):
-                result = run_fast(func, args, kwargs)
+                result = run_fast(func, args[0], args[1], None, kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)
 
         @functools.wraps(func)
         def three(*args: Any, **kwargs: Any) -> Any:
-            small_args, small_kwargs = args, kwargs
-            if len(args) == 2 and extra_name in kwargs:  # by name
+            if len(args) == 3:
+                small_kwargs, value = kwargs, args[2]
+            elif len(args) == 2 and extra_name in kwargs:  # by name
                 if len(kwargs) == 1:  # alone: no dict to copy
-                    small_args, small_kwargs = (*args, kwargs[extra_name]), {}
+                    small_kwargs, value = {}, kwargs[extra_name]
                 else:
                     small_kwargs = kwargs.copy()
-                    small_args = (*args, small_kwargs.pop(extra_name))
-            if len(small_args) == 3 and (not small_kwargs or small_kwargs.keys() <= KEYWORDS):
-                result = run_fast(func, small_args, small_kwargs)
+                    value = small_kwargs.pop(extra_name)
+            else:
+                return func(*args, **kwargs)
+            if not small_kwargs or small_kwargs.keys() <= KEYWORDS:
+                result = run_fast(func, args[0], args[1], value, small_kwargs)
                 if result is not None:
                     return result
             return func(*args, **kwargs)
