@@ -34,7 +34,9 @@ and sort them ``h_[1] >= h_[2] >= ... >= h_[C-1]``. With 1 <= k <= C - 1:
 Subgradient convention (this file)
 ----------------------------------
 * Ties at the k-th position are resolved LOWEST CLASS INDEX FIRST: the active
-  set is the first k indices of ``sorted(wrong, key=lambda j: (-h_j, j))``.
+  set is the first k indices of ``sorted(wrong, key=lambda j: (-s_j, j))``
+  (ranked by score, as the docs define T: the same order as by h_j, and
+  defined where h_j is not, e.g. ``inf - inf``).
   The loss value does not depend on this choice. Any choice gives a valid
   subgradient because a top-k sum is the max of the linear functions
   sum_{j in T} h_j over |T| = k.
@@ -47,7 +49,8 @@ Subgradient convention (this file)
   d/ds_y.
 * With ``include_label=True`` the y entry (constant 0, so zero derivative)
   takes part in the ranking and the tie-break like any other index.
-* NaN in a row gives a NaN loss and a NaN gradient row.
+* NaN in a row gives a NaN loss and a NaN gradient row, and so does an
+  ``h_j = inf - inf`` (``s_j`` and ``s_y`` the same infinity) for a j in the top k.
 
 The authors' own code never needs a subgradient. libsdca is a dual (SDCA)
 solver: its primal losses only evaluate values, with ``std::nth_element``, so
@@ -152,9 +155,25 @@ def _row_entries(s, t, margin, include_label):
     return out
 
 
-def _top_k(entries, k):
-    """The k largest (index, h); ties at the k-th position: lowest index first."""
-    return sorted(entries, key=lambda e: (-e[1], e[0]))[:k]
+def _top_k(entries, k, s, t, margin):
+    """The k largest (index, h), ranked by score; ties at the k-th position: lowest index first.
+
+    Ranked by ``s_j`` (the included label by ``s_y − m``, where its ``h = 0``
+    sits), which orders the ``h_j`` the same way wherever they differ. Where
+    they do not, the scores still do: with ``s_y = −inf`` every finite wrong
+    score has ``h_j = inf`` and a ``−inf`` one ``h_j = inf − inf``, NaN, which
+    has no place in an ordering of ``h``.
+    """
+
+    def score(e):
+        return float(s[t]) - margin if e[0] == t else float(s[e[0]])
+
+    return sorted(entries, key=lambda e: (-score(e), e[0]))[:k]
+
+
+def _nan_row(s, top):
+    """Whether a row's loss and gradient are NaN: a NaN score, or ``h = inf − inf`` in the top k."""
+    return any(math.isnan(float(v)) for v in s) or any(math.isnan(h) for _, h in top)
 
 
 def _check(S, y, k, include_label):
@@ -179,12 +198,11 @@ def topk_alpha_rows(S, y, k, margin=1.0, *, include_label=False, kink="zero"):
     loss, grad = np.zeros(n), np.zeros((n, c))
     for i in range(n):
         t = int(y[i])
-        entries = _row_entries(S[i], t, margin, include_label)
-        if any(math.isnan(float(v)) for v in S[i]) or any(math.isnan(h) for _, h in entries):
-            loss[i] = math.nan  # NaN, or inf - inf from infinite scores
+        top = _top_k(_row_entries(S[i], t, margin, include_label), k, S[i], t, margin)
+        if _nan_row(S[i], top):  # NaN, or inf - inf from infinite scores
+            loss[i] = math.nan
             grad[i, :] = math.nan
             continue
-        top = _top_k(entries, k)
         inner = sum(h for _, h in top) / k
         if inner > 0:
             factor = 1.0
@@ -207,12 +225,11 @@ def topk_beta_rows(S, y, k, margin=1.0, *, include_label=False, kink="zero"):
     loss, grad = np.zeros(n), np.zeros((n, c))
     for i in range(n):
         t = int(y[i])
-        entries = _row_entries(S[i], t, margin, include_label)
-        if any(math.isnan(float(v)) for v in S[i]) or any(math.isnan(h) for _, h in entries):
-            loss[i] = math.nan  # NaN, or inf - inf from infinite scores
+        top = _top_k(_row_entries(S[i], t, margin, include_label), k, S[i], t, margin)
+        if _nan_row(S[i], top):  # NaN, or inf - inf from infinite scores
+            loss[i] = math.nan
             grad[i, :] = math.nan
             continue
-        top = _top_k(entries, k)
         total = 0.0
         for j, h in top:
             if h > 0:
