@@ -428,7 +428,7 @@ def multilabel_margin(
         originals=(scores, targets, sample_weight),
     )  # fmt: skip
     g_const, grad_denom = ex.gradient_denominator(call, float(max(1, s.shape[1])))
-    rows = ex.rows_per_chunk(s.shape[1])
+    rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)  # long rows: bands too
     params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom, rows)
     kernels = drivers("targets", "multilabel_margin")
     return ex.run(call, kernels, (call.sample_weight,), params, rows)

@@ -15,6 +15,7 @@ import pytest
 import fasthinge as fh
 from fasthinge._cpu._simd import kth_largest
 from fasthinge._cpu._transposed import topk_sink
+from fasthinge._cpu.targets import MULTILABEL_BAND_MAX_CLASSES
 from fasthinge._execution import BAND_ROWS, rows_per_chunk
 
 slow_without_jit = pytest.mark.skipif(
@@ -306,6 +307,7 @@ def test_structured_families_reach_the_chunk_with_a_constant_marker(rng, monkeyp
         assert {types.none, types.literal(True)} <= markers <= {types.none, types.literal(True)}
 
 
+# 1024: the last whole band; 1025: two column blocks (513, 512), see below for more
 MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [129, 1024, 1025])
 MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"nan": "drop"},
                       "weights"]  # fmt: skip
@@ -315,8 +317,9 @@ MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"n
 @pytest.mark.parametrize("n_classes", MULTILABEL_CLASSES)
 @pytest.mark.parametrize("option", range(len(MULTILABEL_OPTIONS)))
 def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
-    """Bands of 16 rows (up to 1024 classes) against the row code: rows with no target,
-    every class a target, repeated targets, entries after the first −1, NaN and ±inf."""
+    """Bands of 16 rows (in column blocks above 1024 classes) against the row code: rows
+    with no target, every class a target, repeated targets, entries after the first −1,
+    NaN and ±inf."""
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, _) = _cases(rng, 203, n_classes, dtype)
     targets = rng.integers(-1, n_classes, size=(203, n_classes))
@@ -328,7 +331,37 @@ def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
     kw = MULTILABEL_OPTIONS[option]
     if kw == "weights":
         kw = {"sample_weight": sample_weight}
-    _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False, min_rows=1)
+    _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
+
+
+# rows in three column blocks (1001, 1001, 999); without the JIT (plain-Python lanes) one
+# band of two blocks (550 each), for time
+LONG_MULTILABEL = (16, 1100, [{}]) if numba.config.DISABLE_JIT else (40, 3001, MULTILABEL_OPTIONS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_multilabel_margin_column_blocks_match_rows(dtype):
+    """Rows longer than 1024 classes: bands walk them in column blocks, each target's pass
+    carrying its sums, ``base`` and ``g_target`` across them. Targets on the blocks'
+    edges, a row with many targets, a repeated one, none, NaN and ±inf; each option."""
+    n_rows, n_classes, options = LONG_MULTILABEL
+    rng = np.random.default_rng(n_classes)
+    scores, _, (sample_weight, _) = _cases(rng, 40, n_classes, dtype)
+    scores = scores[:n_rows]
+    targets = np.full((n_rows, n_classes), -1)
+    for row in range(n_rows):
+        count = rng.integers(1, 6)
+        targets[row, :count] = rng.choice(n_classes, count, replace=False)
+    blocks = -(-n_classes // MULTILABEL_BAND_MAX_CLASSES)
+    block = -(-n_classes // blocks)
+    targets[0, :4] = [0, block - 1, block, n_classes - 1]  # the blocks' edges
+    targets[2, :64] = rng.choice(n_classes, 64, replace=False)  # many targets
+    targets[4, :3] = [block + 1, block + 1, 7]  # a repeated target
+    targets[6, 0] = -1  # none
+    targets[8, 1:3] = [-1, 5]  # an entry after the first −1
+    for kw in options:
+        kw = {"sample_weight": sample_weight[:n_rows]} if kw == "weights" else kw
+        _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
 
 
 @pytest.mark.parametrize("width", [2, 4, 8, 16])

@@ -106,6 +106,8 @@ def _each_row(builder, r, stride, mask, access, width):  # pragma: no cover (com
     """
     if mask is None:
         return access(None)
+    if stride is None:  # a block of a longer row: the next row does not follow it
+        return access(mask)
     b = builder
     end = b.add(b.mul(stride, lir.Constant(_I64, r)), lir.Constant(_I64, width))
     fits = b.icmp_signed("<=", end, b.mul(stride, lir.Constant(_I64, BAND)))
@@ -152,7 +154,8 @@ def _row_blocks(builder, stride, body, width):  # pragma: no cover (compile-time
 def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma: no cover
     """A transpose's ``_Vectors`` (one register), the arrays' data and the rows' starts.
 
-    ``row_offset`` and ``stride`` are the two arguments after the flat array.
+    ``row_offset`` and ``stride`` (the rows' distance) are the two arguments after
+    the flat array.
     """
     flat, tile = (
         context.make_array(signature.args[at])(context, builder, args[at]).data
@@ -167,25 +170,33 @@ def _band_arrays(context, builder, signature, args, flat_at, tile_at):  # pragma
 
 def _transpose_in_python(flat, row_offset, stride, tile):
     """``transpose_in`` as plain Python."""
+    return _transpose_block_in_python(flat, row_offset, stride, stride, tile)
+
+
+def _transpose_block_in_python(flat, row_offset, stride, length, tile):
+    """``transpose_block_in`` as plain Python."""
     for r in range(BAND):
         start = row_offset + r * stride
-        tile[:stride, r] = flat[start : start + stride]
-        tile[stride:, r] = 0
+        tile[:length, r] = flat[start : start + length]
+        tile[length:, r] = 0
     return bool(np.isnan(tile).any())
 
 
-@intrinsic
-def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cover
-    """Rows ``row_offset + r·stride`` (r < 16, ``stride`` long) of ``flat`` into ``tile``.
+def _transpose_in_codegen(length_at):  # pragma: no cover (compile-time code)
+    """``transpose_in``'s codegen.
 
-    Returns whether any of them holds a NaN.
+    ``length_at``: the argument with the rows' length, if not the stride (a
+    block of longer rows: its rows are not contiguous, so a block narrower than
+    W is masked row by row).
     """
-    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
-        return None
 
     def codegen(context, builder, signature, args):
-        vectors, src_data, dst_data, starts = _band_arrays(context, builder, signature, args, 0, 3)
-        b, length, width = builder, args[2], vectors.lanes  # flat, row_offset, stride, tile
+        tile_at = 3 if length_at is None else 4
+        vectors, src_data, dst_data, starts = _band_arrays(context, builder, signature, args, 0,
+                                                           tile_at)  # fmt: skip
+        b, width = builder, vectors.lanes
+        length = args[2 if length_at is None else length_at]
+        contiguous = length if length_at is None else None  # (for ``_each_row``)
         flags = lir.VectorType(lir.IntType(1), width)
         nan = cgutils.alloca_once_value(b, lir.Constant(flags, None))
 
@@ -195,7 +206,7 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
                 for r in range(group * width, (group + 1) * width):  # a short row reads on
                     at = b.add(starts[r], j0)
                     load = lambda m, at=at: vectors.load(src_data, at, m)  # noqa: E731
-                    rows.append(_each_row(b, r, length, mask, load, width))
+                    rows.append(_each_row(b, r, contiguous, mask, load, width))
                 seen = b.load(nan)
                 for row in rows:  # past the row (a short row's next rows) is not tested
                     is_nan = b.fcmp_unordered("uno", row, row)
@@ -211,25 +222,48 @@ def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cove
         bits = b.bitcast(b.load(nan), lir.IntType(width))
         return b.icmp_unsigned("!=", bits, lir.Constant(lir.IntType(width), 0))
 
-    return types.boolean(flat, row_offset, stride, tile), codegen
+    return codegen
+
+
+@intrinsic
+def _transpose_in(typingctx, flat, row_offset, stride, tile):  # pragma: no cover
+    """Rows ``row_offset + r·stride`` (r < 16, ``stride`` long) of ``flat`` into ``tile``.
+
+    Returns whether any of them holds a NaN.
+    """
+    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
+        return None
+    return types.boolean(flat, row_offset, stride, tile), _transpose_in_codegen(None)
+
+
+@intrinsic
+def _transpose_block_in(typingctx, flat, row_offset, stride, length, tile):  # pragma: no cover
+    """``transpose_in`` of a block: ``length`` entries of rows ``stride`` apart."""
+    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
+        return None
+    return types.boolean(flat, row_offset, stride, length, tile), _transpose_in_codegen(3)
 
 
 def _transpose_out_python(tile, flat, row_offset, stride):
     """``transpose_out`` as plain Python."""
+    _transpose_block_out_python(tile, flat, row_offset, stride, stride)
+
+
+def _transpose_block_out_python(tile, flat, row_offset, stride, length):
+    """``transpose_block_out`` as plain Python."""
     for r in range(BAND):
         start = row_offset + r * stride
-        flat[start : start + stride] = tile[:stride, r]
+        flat[start : start + length] = tile[:length, r]
 
 
-@intrinsic
-def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cover
-    """``tile``'s first ``stride`` rows back into rows ``row_offset + r·stride`` of ``flat``."""
-    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
-        return None
+def _transpose_out_codegen(length_at):  # pragma: no cover (compile-time code)
+    """``transpose_out``'s codegen (``length_at``: as ``_transpose_in_codegen``'s)."""
 
     def codegen(context, builder, signature, args):
         vectors, dst_data, src_data, starts = _band_arrays(context, builder, signature, args, 1, 0)
-        b, length, width = builder, args[3], vectors.lanes  # tile, flat, row_offset, stride
+        b, width = builder, vectors.lanes
+        length = args[3 if length_at is None else length_at]
+        contiguous = length if length_at is None else None  # (for ``_each_row``)
 
         def body(j0, mask):  # in row order: a whole short row spills into the next rows
             for group in range(BAND // width):
@@ -245,12 +279,28 @@ def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cov
                     def store(m, row=row, at=at):
                         vectors.store(row, dst_data, at, m)
 
-                    _each_row(b, r, length, mask, store, width)
+                    _each_row(b, r, contiguous, mask, store, width)
 
         _row_blocks(b, length, lambda j0, mask, fresh: body(j0, mask), width)
         return context.get_dummy_value()
 
-    return types.none(tile, flat, row_offset, stride), codegen
+    return codegen
+
+
+@intrinsic
+def _transpose_out(typingctx, tile, flat, row_offset, stride):  # pragma: no cover
+    """``tile``'s first ``stride`` rows back into rows ``row_offset + r·stride`` of ``flat``."""
+    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
+        return None
+    return types.none(tile, flat, row_offset, stride), _transpose_out_codegen(None)
+
+
+@intrinsic
+def _transpose_block_out(typingctx, tile, flat, row_offset, stride, length):  # pragma: no cover
+    """``transpose_out`` of a block: ``tile``'s first ``length`` rows, rows ``stride`` apart."""
+    if not isinstance(tile, types.Array) or tile.dtype != flat.dtype:
+        return None
+    return types.none(tile, flat, row_offset, stride, length), _transpose_out_codegen(4)
 
 
 def _multilabel_pass_python(tile, is_target, gtile, g0s, totals, targets, row_offset, t,
@@ -272,6 +322,51 @@ def _multilabel_pass_python(tile, is_target, gtile, g0s, totals, targets, row_of
             g_target -= coef
             gtile[d, r] += coef
         gtile[target, r] = g_target
+
+
+def _multilabel_block_pass_python(tile, is_target, gtile, g0s, totals, bases, g_targets, t,
+                                  n_targets, n_cols, margin, kink_frac, keep_nan):  # fmt: skip
+    """``multilabel_block_pass`` as plain Python, lane after lane (the same operations)."""
+    zero = tile.dtype.type(0.0)
+    for r in range(BAND):
+        on_lane = t < n_targets[r]
+        g0, base, g_target = g0s[r], bases[r], g_targets[r]
+        for d in range(n_cols):
+            on = on_lane and not is_target[d, r]
+            z = base + tile[d, r]
+            coef = g0 if z > 0 else (g0 * kink_frac if z == 0 else zero)
+            nan_kept = z != z and keep_nan
+            coef = z if nan_kept else coef
+            coef = coef if on else zero
+            totals[r] += np.float64(z) if on and (z > 0 or nan_kept) else 0.0
+            g_target -= coef
+            gtile[d, r] += coef
+        g_targets[r] = g_target
+
+
+@intrinsic
+def _multilabel_block_pass(  # pragma: no cover (compile-time code)
+    typingctx, tile, is_target, gtile, g0s, totals, bases, g_targets, t, n_targets, n_cols,
+    margin, kink_frac, keep_nan,
+):  # fmt: skip
+    """``multilabel_pass`` over a block of ``n_cols`` columns of longer rows.
+
+    The lanes' ``base = margin − s_target`` and ``g_target`` come from the (16,)
+    arrays ``bases`` and ``g_targets`` (the target may be in another block), and
+    ``g_target`` goes back there; ``is_target`` marks the block's target columns.
+    """
+    if not isinstance(tile, types.Array) or tile.dtype != kink_frac:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = band_rows(np.dtype(str(signature.args[0].dtype)))
+        for first in range(0, BAND, lanes):
+            _multilabel_lanes(context, builder, signature, args, first, lanes, from_lanes=True)
+        return context.get_dummy_value()
+
+    signature = types.none(tile, is_target, gtile, g0s, totals, bases, g_targets, t, n_targets,
+                           n_cols, margin, kink_frac, keep_nan)  # fmt: skip
+    return signature, codegen
 
 
 @intrinsic
@@ -304,8 +399,13 @@ def _multilabel_pass(  # pragma: no cover (compile-time code)
     return signature, codegen
 
 
-def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragma: no cover
-    """``multilabel_pass`` for lanes ``first..first + lanes`` (compile-time code)."""
+def _multilabel_lanes(  # pragma: no cover (compile-time code)
+    context, builder, signature, args, first, lanes, from_lanes=False
+):
+    """``multilabel_pass`` for lanes ``first..first + lanes`` (compile-time code).
+
+    ``from_lanes``: ``multilabel_block_pass``'s ``bases`` and ``g_targets`` arrays.
+    """
     row_offset, t = args[6:8]
     n_cols, margin, kink, keep = args[9:]
     b = builder
@@ -320,8 +420,12 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
     n_targets = b.load(b.bitcast(b.gep(n_targets_d, [first_lane]), n_targets.as_pointer()), align=8)
     active = b.icmp_signed("<", _splat(b, t, lanes), n_targets)
     at = []  # each lane's gtile[target, r]: gathered, and stored back after the walk
-    base = g_start = lir.Constant(vectors.vector, None)
-    for r in range(lanes):
+    if from_lanes:
+        g_targets_d = context.make_array(signature.args[6])(context, builder, args[6]).data
+        base, g_start = vectors.load(targets_d, first_lane), vectors.load(g_targets_d, first_lane)
+    else:
+        base = g_start = lir.Constant(vectors.vector, None)
+    for r in range(0 if from_lanes else lanes):
         lane = lir.Constant(_I32, r)
         row = b.add(row_offset, b.mul(lir.Constant(_I64, first + r), n_cols))
         target = b.load(b.gep(targets_d, [b.add(row, t)]))  # in the row: t < C
@@ -329,7 +433,8 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
         at.append(b.add(b.mul(target, lir.Constant(_I64, BAND)), lir.Constant(_I64, first + r)))
         base = b.insert_element(base, b.load(b.gep(tile_d, [at[-1]])), lane)
         g_start = b.insert_element(g_start, b.load(b.gep(gtile_d, [at[-1]])), lane)
-    base = b.fsub(_splat(b, margin, lanes), base)
+    if not from_lanes:
+        base = b.fsub(_splat(b, margin, lanes), base)
     g0 = vectors.load(g0_d, first_lane)
     zero = lir.Constant(vectors.vector, None)
     g0_kink = b.fmul(g0, _splat(b, kink, lanes))
@@ -366,6 +471,8 @@ def _multilabel_lanes(context, builder, signature, args, first, lanes):  # pragm
 
     _for_each_flag(b, [keep], lambda flags: walk(*flags))
     g_end = b.load(g_target)
+    if from_lanes:
+        vectors.store(g_end, g_targets_d, first_lane)
     for r, index in enumerate(at):
         b.store(b.extract_element(g_end, lir.Constant(_I32, r)), b.gep(gtile_d, [index]))
     doubles.store(b.load(total), totals_d, first_lane)
@@ -804,6 +911,8 @@ def _gradient_lanes(w, k, alpha, split, kink):  # pragma: no cover (compile-time
 
 
 transpose_in, transpose_out, multilabel_pass = _transpose_in, _transpose_out, _multilabel_pass
+transpose_block_in, transpose_block_out = _transpose_block_in, _transpose_block_out
+multilabel_block_pass = _multilabel_block_pass
 #: ``modes`` of ``categorical_grad_rows``: a row left alone, zeroed, or active.
 ROW_DONE, ROW_ZERO, ROW_ACTIVE = 0, 1, 2
 
@@ -928,3 +1037,6 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     transpose_in = _transpose_in_python
     transpose_out = _transpose_out_python
     multilabel_pass = _multilabel_pass_python
+    transpose_block_in = _transpose_block_in_python
+    transpose_block_out = _transpose_block_out_python
+    multilabel_block_pass = _multilabel_block_pass_python

@@ -26,7 +26,10 @@ from ._transposed import (
     ROW_DONE,
     ROW_ZERO,
     categorical_grad_rows,
+    multilabel_block_pass,
     multilabel_pass,
+    transpose_block_in,
+    transpose_block_out,
     transpose_in,
     transpose_out,
 )
@@ -220,11 +223,11 @@ def _multilabel_row(scores, targets, i, margin, kink_frac, drop_nan, g0, g, gi, 
     return scores.dtype.type(total) / scores.dtype.type(n_classes)
 
 
-#: Rows of a multilabel band (SIMD lanes), and the most classes it takes: the band's
-#: transposed scores, gradient and target mask are (C, 16) scratch arrays. Above
-#: 1024 classes a chunk (``_execution.CHUNK_ELEMENTS``) has fewer than 16 rows.
-#: Bands vs rows, one thread, two targets, ns a row: C = 200 941–979 vs
-#: 1827–1890, C = 1000 7136–7249 vs 9471–9849.
+#: Rows of a multilabel band (SIMD lanes), and the most classes it takes whole: the
+#: band's transposed scores, gradient and target mask are (C, 16) scratch arrays
+#: (144 KB at 1024 float32 classes). Longer rows go in blocks of at most that many
+#: columns (``_multilabel_long_bands``). Bands vs rows, one thread, two targets, ns a
+#: row: C = 200 941–979 vs 1827–1890, C = 1000 7136–7249 vs 9471–9849.
 MULTILABEL_BAND_ROWS = 16
 MULTILABEL_BAND_MAX_CLASSES = 1024
 
@@ -291,12 +294,98 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
 
 
 @row_jit
+def _multilabel_long_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc):
+    """``_multilabel_bands`` for rows longer than ``MULTILABEL_BAND_MAX_CLASSES``.
+
+    Each target's pass walks the row in column blocks (as many as needed, of
+    equal width up to one column, at least 513 wide): the block's scores, and
+    from the second target on its gradient so far, transposed into scratch, the
+    block's target columns marked, then ``multilabel_block_pass``, and the
+    gradient block back. Each lane's ``base = margin − s_target`` and running
+    ``g_target`` stay in (16,) arrays across the blocks, and ``g_target`` is
+    stored after the last one; the float64 sums carry across blocks and targets.
+    Column after column in the row's order, hence ``_multilabel_row``'s results.
+    """
+    margin, kink_frac, drop_nan, g_const, grad_denom, _ = params
+    (sample_weight,) = weights
+    n_classes = scores.shape[1]
+    width = MULTILABEL_BAND_ROWS
+    dtype = scores.dtype.type
+    zero = margin - margin
+    has_sw = sample_weight.shape[0] > 0
+    has_grad = grad.shape[0] > 0
+    keep_nan = not drop_nan
+    n_blocks = (n_classes + MULTILABEL_BAND_MAX_CLASSES - 1) // MULTILABEL_BAND_MAX_CLASSES
+    block = (n_classes + n_blocks - 1) // n_blocks
+    padded = (block + BAND - 1) // BAND * BAND
+    tile = np.empty((padded, width), scores.dtype)
+    gtile = np.empty((padded, width), scores.dtype)
+    is_target = np.empty((padded, width), np.bool_)
+    g0s = np.empty(width, scores.dtype)
+    bases = np.empty(width, scores.dtype)
+    g_targets = np.empty(width, scores.dtype)
+    totals = np.empty(width, np.float64)
+    n_targets = np.empty(width, np.int64)
+    flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
+    i = start
+    while i + width <= stop:
+        most = 0
+        for r in range(width):
+            row = i + r
+            g0s[r] = dtype(sample_weight[row] / grad_denom) if has_sw else g_const
+            totals[r] = 0.0
+            n = 0
+            while n < n_classes and targets[row, n] >= 0:
+                n += 1
+            n_targets[r] = n
+            most = max(most, n)
+        if most == 0 and has_grad:  # no pass writes the band's gradient rows
+            grad[i : i + width] = zero
+        for t in range(most):
+            for r in range(width):
+                row = i + r
+                target = targets[row, t] if t < n_targets[r] else 0
+                bases[r] = margin - scores[row, target]
+                g_targets[r] = grad[row, target] if has_grad and t > 0 else zero
+            for j0 in range(0, n_classes, block):
+                length = min(block, n_classes - j0)
+                at = i * n_classes + j0
+                transpose_block_in(flat, at, n_classes, length, tile)
+                if has_grad and t > 0:
+                    transpose_block_in(gflat, at, n_classes, length, gtile)
+                else:
+                    gtile[:length] = zero
+                is_target[:length] = False
+                for r in range(width):
+                    for n in range(n_targets[r]):
+                        column = targets[i + r, n] - j0
+                        if 0 <= column < length:
+                            is_target[column, r] = True
+                multilabel_block_pass(tile, is_target, gtile, g0s, totals, bases, g_targets, t,
+                                      n_targets, length, margin, kink_frac, keep_nan)  # fmt: skip
+                if has_grad:
+                    transpose_block_out(gtile, gflat, at, n_classes, length)
+            for r in range(width if has_grad else 0):
+                if t < n_targets[r]:
+                    grad[i + r, targets[i + r, t]] = g_targets[r]
+        for r in range(width):
+            row = i + r
+            loss = dtype(totals[r]) / dtype(n_classes)
+            loss = loss * sample_weight[row] if has_sw else loss
+            if loss_out.shape[0]:
+                loss_out[row] = loss
+            acc += loss
+        i += width
+    return i, acc
+
+
+@row_jit
 def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
 
-    Up to ``MULTILABEL_BAND_MAX_CLASSES`` classes, runs of 16 rows take
-    ``_multilabel_bands`` (SIMD across rows, the same results); the rest of the
-    chunk the row code.
+    Runs of 16 rows take ``_multilabel_bands`` (SIMD across rows, the same
+    results), or ``_multilabel_long_bands`` above ``MULTILABEL_BAND_MAX_CLASSES``
+    classes; the rest of the chunk the row code.
     """
     margin, kink_frac, drop_nan, g_const, grad_denom, rows = params
     (sample_weight,) = weights
@@ -305,9 +394,11 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out):
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
+    args = (scores, targets, weights, params, grad, loss_out)
     if scores.shape[1] <= MULTILABEL_BAND_MAX_CLASSES:
-        args = (scores, targets, weights, params, grad, loss_out)
         start, acc = _multilabel_bands(start, stop, *args, acc)
+    else:
+        start, acc = _multilabel_long_bands(start, stop, *args, acc)
     for i in range(start, stop):
         gi = i if grad.shape[0] else 0
         g0 = scores.dtype.type(sample_weight[i] / grad_denom) if sample_weight.shape[0] else g_const
