@@ -17,10 +17,16 @@ again at every select.
   ``stride`` on hold anything. Returns whether a NaN was read.
 - ``transpose_out(tile, flat, row_offset, stride)``: the reverse (only the
   ``stride`` real columns are stored).
+- ``transpose_block_in(flat, row_offset, stride, length, tile)``,
+  ``transpose_block_out(tile, flat, row_offset, stride, length)``: the same for
+  a block of ``length`` columns of rows ``stride`` apart.
 - ``multilabel_pass(tile, is_target, gtile, g0s, totals, targets, row_offset, t,
   n_targets, n_classes, margin, kink_frac, keep_nan)``: target ``t`` of each lane
   (gathered here from the flattened targets) against every column,
   ``_multilabel_row``'s operations lane-wise and branch-free.
+  ``multilabel_block_pass(tile, is_target, gtile, g0s, totals, bases, g_targets, t,
+  n_targets, n_cols, margin, kink_frac, keep_nan)``: the same over a block of
+  longer rows, each lane's ``margin − s_target`` and ``g_target`` in (16,) arrays.
 - ``topk_sink``, ``topk_sums``, ``topk_gradient``: top-k's k largest wrong scores,
   its loss and its gradient, lane-wise (``structured._topk_bands``).
 - ``categorical_grad_rows``: Keras' categorical hinge gradient rows of a band,
@@ -101,8 +107,10 @@ def _each_row(builder, r, stride, mask, access, width):  # pragma: no cover (com
     Under ``mask`` (rows shorter than ``width``), a row whose ``width`` entries
     end inside the band (BAND rows) is still read and written whole: it reads
     the next rows (the caller masks what it tests), and the next rows are
-    written after it. Only the last rows take the mask. Returns what
-    ``access`` returns (a load).
+    written after it. Only the last rows take the mask. ``stride`` is the
+    rows' length when each follows the one before, or ``None`` (blocks of
+    longer rows: every row takes the mask). Returns what ``access`` returns (a
+    load).
     """
     if mask is None:
         return access(None)
