@@ -307,8 +307,7 @@ def test_structured_families_reach_the_chunk_with_a_constant_marker(rng, monkeyp
         assert {types.none, types.literal(True)} <= markers <= {types.none, types.literal(True)}
 
 
-# 1024: the last whole band; 1025: two column blocks (513, 512), see below for more
-MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [129, 1024, 1025])
+MULTILABEL_CLASSES = [1, 2, 10, 17] + ([] if numba.config.DISABLE_JIT else [129])  # longer: below
 MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"nan": "drop"},
                       "weights"]  # fmt: skip
 
@@ -317,9 +316,8 @@ MULTILABEL_OPTIONS = [{}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, {"n
 @pytest.mark.parametrize("n_classes", MULTILABEL_CLASSES)
 @pytest.mark.parametrize("option", range(len(MULTILABEL_OPTIONS)))
 def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
-    """Bands of 16 rows (in column blocks above 1024 classes) against the row code: rows
-    with no target, every class a target, repeated targets, entries after the first −1,
-    NaN and ±inf."""
+    """Bands of 16 rows against the row code: rows with no target, every class a target,
+    repeated targets, entries after the first −1, NaN and ±inf."""
     rng = np.random.default_rng(n_classes * 10 + option)
     scores, labels, (sample_weight, _) = _cases(rng, 203, n_classes, dtype)
     targets = rng.integers(-1, n_classes, size=(203, n_classes))
@@ -334,17 +332,20 @@ def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
     _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
 
 
-# rows in three column blocks (1001, 1001, 999); without the JIT (plain-Python lanes) one
-# band of two blocks (550 each), for time
-LONG_MULTILABEL = (16, 1100, [{}]) if numba.config.DISABLE_JIT else (40, 3001, MULTILABEL_OPTIONS)
+# 1024: the widest whole band; 1025: two column blocks (513, 512); 3001: three (1001, 1001,
+# 999). Without the JIT (plain-Python lanes) one band of two blocks (550 each), for time.
+LONG_MULTILABEL = [(16, 1100, [{}])] if numba.config.DISABLE_JIT else [
+    (40, n_classes, MULTILABEL_OPTIONS) for n_classes in (1024, 1025, 3001)]  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_multilabel_margin_column_blocks_match_rows(dtype):
-    """Rows longer than 1024 classes: bands walk them in column blocks, each target's pass
-    carrying its sums, ``base`` and ``g_target`` across them. Targets on the blocks'
-    edges, a row with many targets, a repeated one, none, NaN and ±inf; each option."""
-    n_rows, n_classes, options = LONG_MULTILABEL
+@pytest.mark.parametrize(("n_rows", "n_classes", "options"), LONG_MULTILABEL,
+                         ids=[f"{case[1]}" for case in LONG_MULTILABEL])  # fmt: skip
+def test_multilabel_margin_long_rows_match_rows(dtype, n_rows, n_classes, options):
+    """Long rows, up to five targets each: above 1024 classes bands walk them in column
+    blocks, each target's pass carrying its sums, ``base`` and ``g_target`` across them.
+    Targets on the blocks' edges, a row with many targets, a repeated one, none, NaN and
+    ±inf; each option."""
     rng = np.random.default_rng(n_classes)
     scores, _, (sample_weight, _) = _cases(rng, 40, n_classes, dtype)
     scores = scores[:n_rows]
@@ -354,9 +355,10 @@ def test_multilabel_margin_column_blocks_match_rows(dtype):
         targets[row, :count] = rng.choice(n_classes, count, replace=False)
     blocks = -(-n_classes // MULTILABEL_BAND_MAX_CLASSES)
     block = -(-n_classes // blocks)
-    targets[0, :4] = [0, block - 1, block, n_classes - 1]  # the blocks' edges
+    second = min(block, n_classes - 1)  # (one block: the last column again)
+    targets[0, :4] = [0, block - 1, second, n_classes - 1]  # the blocks' edges
     targets[2, :64] = rng.choice(n_classes, 64, replace=False)  # many targets
-    targets[4, :3] = [block + 1, block + 1, 7]  # a repeated target
+    targets[4, :3] = [second, second, 7]  # a repeated target
     targets[6, 0] = -1  # none
     targets[8, 1:3] = [-1, 5]  # an entry after the first −1
     for kw in options:
