@@ -52,7 +52,7 @@ from .labels import _binary_int_chunk as _binary_labels
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
 from .structured import MARGIN_RESCALING, RESCALING, TOPK, TOPK_ALPHA, _structured_chunk
-from .targets import _categorical_chunk, _multilabel_chunk
+from .targets import SHORT_ROWS, _categorical_chunk, _multilabel_chunk
 
 #: ``first_bad`` of an entry whose ``grad`` shares memory with an input.
 OUT_SHARES_MEMORY = -2
@@ -277,4 +277,6 @@ def multilabel_margin_small(scores, targets, grad, denominator):
     params = (dtype(1.0), dtype(0.0), np.bool_(False), dtype(1.0 / grad_denom), grad_denom, n_rows)
     empty = np.empty(0, scores.dtype)
     first = np.int64(0)  # the one chunk
-    return _multilabel_chunk(first, scores, targets, (empty,), params, grad, empty), np.int64(-1)
+    # one chunk holds no 16 rows of more than 1024 classes (the marker as written: see there)
+    total = _multilabel_chunk(first, scores, targets, (empty,), params, grad, empty, SHORT_ROWS)
+    return total, np.int64(-1)
