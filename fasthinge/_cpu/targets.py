@@ -233,6 +233,24 @@ MULTILABEL_BAND_MAX_CLASSES = 1024
 
 
 @row_jit
+def _band_losses(first, totals, scores, sample_weight, loss_out, acc):
+    """``acc`` plus a multilabel band's row losses, in row order.
+
+    The losses ``totals / C`` (times the sample weights) also go into
+    ``loss_out``; ``first`` is the band's first row.
+    """
+    dtype, n_classes = scores.dtype.type, scores.shape[1]
+    for r in range(totals.shape[0]):
+        row = first + r
+        loss = dtype(totals[r]) / dtype(n_classes)
+        loss = loss * sample_weight[row] if sample_weight.shape[0] else loss
+        if loss_out.shape[0]:
+            loss_out[row] = loss
+        acc += loss
+    return acc
+
+
+@row_jit
 def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc):
     """Rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses, in row order).
 
@@ -282,13 +300,7 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
                             n_targets, n_classes, margin, kink_frac, keep_nan)  # fmt: skip
         if grad.shape[0]:
             transpose_out(gtile, gflat, i * n_classes, n_classes)
-        for r in range(width):
-            row = i + r
-            loss = dtype(totals[r]) / dtype(n_classes)
-            loss = loss * sample_weight[row] if has_sw else loss
-            if loss_out.shape[0]:
-                loss_out[row] = loss
-            acc += loss
+        acc = _band_losses(i, totals, scores, sample_weight, loss_out, acc)
         i += width
     return i, acc
 
@@ -368,13 +380,7 @@ def _multilabel_long_bands(start, stop, scores, targets, weights, params, grad, 
             for r in range(width if has_grad else 0):
                 if t < n_targets[r]:
                     grad[i + r, targets[i + r, t]] = g_targets[r]
-        for r in range(width):
-            row = i + r
-            loss = dtype(totals[r]) / dtype(n_classes)
-            loss = loss * sample_weight[row] if has_sw else loss
-            if loss_out.shape[0]:
-                loss_out[row] = loss
-            acc += loss
+        acc = _band_losses(i, totals, scores, sample_weight, loss_out, acc)
         i += width
     return i, acc
 
