@@ -2,6 +2,7 @@
 
 import itertools
 
+import numba
 import numpy as np
 import pytest
 import reference as ref
@@ -145,7 +146,9 @@ PLAIN_LOOP = (  # (function, keywords, margin m: its kink is where t·s = m)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 7, 513, 16385, 33_001])
+# 33 001: the parallel driver's chunks; without the JIT a Python loop like the serial one
+# (6.8 s a dtype there, and 16 385 has two chunks already)
+@pytest.mark.parametrize("n", [1, 7, 513, 16385] + ([] if numba.config.DISABLE_JIT else [33_001]))
 def test_plain_loop_equals_the_general_loop(dtype, n):
     # without sample weights, ignore_index or a hinge kink other than "zero" the margin
     # losses take their own loop (_cpu.binary._plain_margin_block); sample weights of
