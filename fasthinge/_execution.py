@@ -116,7 +116,7 @@ def prepare(
     if out is not None:
         grad = v.check_out(out, scores.shape, dtype, originals)
     elif return_grad:
-        grad = new_gradient(scores.shape, dtype)
+        grad = new_gradient(scores.shape, dtype, scores)
     else:
         grad = empty(dtype, scores.ndim)
     loss_out = np.empty(n_rows, dtype) if reduction == "none" else empty(dtype)

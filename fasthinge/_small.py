@@ -241,7 +241,9 @@ def _replay(
             return None
         grad = out
     else:
-        grad = new_gradient(scores.shape, dtype) if return_grad else ex.empty(dtype, scores.ndim)
+        grad = ex.empty(dtype, scores.ndim)
+        if return_grad:
+            grad = new_gradient(scores.shape, dtype, scores)
     partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
     loss = ex.chunk_total(partials) / denominator
     loss = ONES[dtype] * loss if ONES else dtype.type(loss)

@@ -152,3 +152,38 @@ def test_a_tensor_made_from_a_gradient_keeps_it(reuse):
     second = _grad(_scores(1))
     assert second.ctypes.data != tensor.data_ptr()
     assert torch.equal(tensor, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 8, 2048, 4088])
+def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
+    """Rows a multiple of 4 KB long: score and gradient rows in different L1 sets."""
+    itemsize = np.dtype(dtype).itemsize
+    n_rows, n_classes = 80, 1024  # 320 or 640 KB: placed (PLACED_MIN_BYTES)
+    raw = np.empty(n_rows * n_classes * itemsize + 2 * _buffers.PAGE_BYTES, np.uint8)
+    start = (offset - raw.ctypes.data) % _buffers.PAGE_BYTES
+    scores = raw[start : start + n_rows * n_classes * itemsize].view(dtype)
+    scores = scores.reshape(n_rows, n_classes)
+    scores[:] = np.random.default_rng(3).standard_normal(scores.shape)
+    labels = np.arange(n_rows) % n_classes
+    before = scores.copy()
+    for grad in (
+        fh.weston_watkins(scores, labels)[1],  # a remembered launch's way, or the general one
+        fh.weston_watkins(scores, labels, sample_weight=None)[1],  # the general path
+        _buffers.new_gradient(scores.shape, np.dtype(dtype), scores),
+    ):
+        gap = (grad.ctypes.data - scores.ctypes.data) % _buffers.PAGE_BYTES
+        assert gap == _buffers.PAGE_SHIFT
+        assert grad.dtype == dtype and grad.shape == scores.shape
+        assert grad.flags.c_contiguous and grad.flags.writeable and grad.flags.aligned
+    expected = fh.weston_watkins(scores, labels, out=np.empty_like(scores))
+    loss, grad = fh.weston_watkins(scores, labels)
+    assert loss == expected[0]
+    np.testing.assert_array_equal(grad, expected[1])
+    np.testing.assert_array_equal(scores, before)
+
+
+def test_a_small_gradient_is_a_plain_array():
+    scores = np.zeros((4, 1024), np.float32)  # 16 KB: below PLACED_MIN_BYTES
+    grad = _buffers.new_gradient(scores.shape, scores.dtype, scores)
+    assert grad.base is None and grad.flags.owndata
