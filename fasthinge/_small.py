@@ -240,10 +240,10 @@ def _replay(
         if np.may_share_memory(out, scores) or np.may_share_memory(out, labels):
             return None
         grad = out
+    elif return_grad:
+        grad = new_gradient(scores.shape, dtype, scores)
     else:
         grad = ex.empty(dtype, scores.ndim)
-        if return_grad:
-            grad = new_gradient(scores.shape, dtype, scores)
     partials = ex.run_chunks(launch, scores, labels, grad, ex.empty(dtype), n_threads)
     loss = ex.chunk_total(partials) / denominator
     loss = ONES[dtype] * loss if ONES else dtype.type(loss)
