@@ -11,7 +11,7 @@ each kernel is compiled (or loaded from Numba's cache) on its first call.
 """
 
 from ._binary import binary_hinge, hinge_embedding, modified_huber, perceptron, smooth_hinge
-from ._buffers import release_buffers
+from ._buffers import empty_gradient, release_buffers
 from ._compact import compact_matmul
 from ._family import (
     categorical_hinge,
@@ -32,6 +32,7 @@ __all__ = [
     "categorical_hinge",
     "compact_matmul",
     "crammer_singer",
+    "empty_gradient",
     "hinge_embedding",
     "linear_hinge",
     "modified_huber",

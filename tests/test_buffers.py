@@ -171,6 +171,7 @@ def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
         fh.weston_watkins(scores, labels)[1],  # a remembered launch's way, or the general one
         fh.weston_watkins(scores, labels, sample_weight=None)[1],  # the general path
         _buffers.new_gradient(scores.shape, np.dtype(dtype), scores),
+        fh.empty_gradient(scores),
     ):
         gap = (grad.ctypes.data - scores.ctypes.data) % _buffers.PAGE_BYTES
         assert gap == _buffers.PAGE_SHIFT
@@ -185,5 +186,23 @@ def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
 
 def test_a_small_gradient_is_a_plain_array():
     scores = np.zeros((4, 1024), np.float32)  # 16 KB: below PLACED_MIN_BYTES
-    grad = _buffers.new_gradient(scores.shape, scores.dtype, scores)
-    assert grad.base is None and grad.flags.owndata
+    for grad in (
+        _buffers.new_gradient(scores.shape, scores.dtype, scores),
+        fh.empty_gradient(scores),
+    ):
+        assert grad.base is None and grad.flags.owndata
+        assert grad.shape == scores.shape and grad.dtype == scores.dtype
+
+
+def test_empty_gradient_takes_an_array_and_is_a_valid_out():
+    with pytest.raises(TypeError, match="scores must be a NumPy array, got list"):
+        fh.empty_gradient([[0.0, 1.0]])
+    scores = np.random.default_rng(4).standard_normal((300, 512)).astype(np.float32)  # 600 KB
+    labels = np.arange(300) % 512
+    out = fh.empty_gradient(scores)
+    assert out.base is not None and not np.may_share_memory(out, scores)
+    loss, grad = fh.crammer_singer(scores, labels, out=out)
+    assert grad is out
+    expected = fh.crammer_singer(scores, labels)
+    assert loss == expected[0]
+    np.testing.assert_array_equal(out, expected[1])
