@@ -45,6 +45,7 @@ return_grad : bool, default True
 out : ndarray, optional
     A C-contiguous, writeable buffer of the scores' shape and dtype that
     receives the gradient (and is returned). It must not overlap an input.
+    ``fasthinge.empty_gradient(scores)`` makes one placed for speed.
 n_threads : int, optional
     Threads for this call (default: Numba's current setting). Results are
     bit-identical for any thread count."""
