@@ -431,4 +431,13 @@ def multilabel_margin(
     rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)  # long rows: bands too
     params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom, rows)
     kernels = drivers("targets", "multilabel_margin")
+    if s.shape[1] > _multilabel_band_max_classes():  # the drivers with the column blocks
+        kernels = drivers("targets", "multilabel_margin_long")
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
+
+
+def _multilabel_band_max_classes() -> int:
+    """``_cpu.targets.MULTILABEL_BAND_MAX_CLASSES`` (the module is imported by then)."""
+    from ._cpu.targets import MULTILABEL_BAND_MAX_CLASSES
+
+    return MULTILABEL_BAND_MAX_CLASSES

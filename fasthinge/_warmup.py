@@ -8,6 +8,10 @@ import numpy as np
 
 from . import _threading
 
+#: Classes of the rows ``multilabel_margin`` takes with its other drivers (column blocks:
+#: above ``_cpu.targets.MULTILABEL_BAND_MAX_CLASSES``).
+_LONG = 1025
+
 
 def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> float:
     """Compile every kernel for ``dtypes`` (int64 labels) and return the seconds it took.
@@ -63,6 +67,11 @@ def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> 
             ):
                 func(s, targets)
                 func(s, targets, return_grad=False)
+            long_rows = 16 if n == sizes[0] else 32  # 32 · 1025 ≥ PARALLEL_MIN_ELEMENTS
+            wide = np.linspace(-1, 1, long_rows * _LONG, dtype=dtype).reshape(-1, _LONG)
+            long_targets = np.full(wide.shape, -1)
+            long_targets[:, 0] = np.arange(long_rows)
+            fh.multilabel_margin(wide, long_targets)
             for func in (fh.binary_hinge, fh.smooth_hinge, fh.hinge_embedding):
                 func(s.ravel(), np.repeat(t, 4))
                 func(s.ravel(), np.repeat(t, 4), return_grad=False)

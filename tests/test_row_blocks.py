@@ -366,6 +366,29 @@ def test_multilabel_margin_long_rows_match_rows(dtype, n_rows, n_classes, option
         _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
 
 
+def test_multilabel_rows_longer_than_a_band_take_the_drivers_with_column_blocks(monkeypatch):
+    """Rows up to ``MULTILABEL_BAND_MAX_CLASSES`` classes run drivers without the column
+    blocks (``SHORT_ROWS``: cheaper to compile), longer rows the ``_long`` ones."""
+    from fasthinge import _family
+
+    asked, original = [], _family.drivers
+
+    def drivers(module, name):
+        asked.append(name)
+        return original(module, name)
+
+    monkeypatch.setattr(_family, "drivers", drivers)
+    for n_classes in (MULTILABEL_BAND_MAX_CLASSES, MULTILABEL_BAND_MAX_CLASSES + 1):
+        scores = np.zeros((17, n_classes), np.float64)  # beyond the small path
+        targets = np.full(scores.shape, -1)
+        targets[:, 0] = 3
+        asked.clear()
+        losses = fh.multilabel_margin(scores, targets, reduction="none")[0]  # the general path
+        long = n_classes > MULTILABEL_BAND_MAX_CLASSES
+        assert ("multilabel_margin_long" in asked) == long and "multilabel_margin" in asked
+        np.testing.assert_array_equal(losses, np.float64(n_classes - 1) / n_classes)
+
+
 @pytest.mark.parametrize("width", [2, 4, 8, 16])
 def test_transpose_masks_transpose(width):
     """The shuffle stages of the band tiles, applied as LLVM's shufflevector does, transpose."""
