@@ -430,9 +430,8 @@ def multilabel_margin(
     g_const, grad_denom = ex.gradient_denominator(call, float(max(1, s.shape[1])))
     rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)  # long rows: bands too
     params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom, rows)
-    kernels = drivers("targets", "multilabel_margin")
-    if s.shape[1] > _multilabel_band_max_classes():  # the drivers with the column blocks
-        kernels = drivers("targets", "multilabel_margin_long")
+    long_rows = s.shape[1] > _multilabel_band_max_classes()  # drivers with column blocks
+    kernels = drivers("targets", "multilabel_margin_long" if long_rows else "multilabel_margin")
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
 
 

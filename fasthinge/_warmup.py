@@ -8,10 +8,6 @@ import numpy as np
 
 from . import _threading
 
-#: Classes of the rows ``multilabel_margin`` takes with its other drivers (column blocks:
-#: above ``_cpu.targets.MULTILABEL_BAND_MAX_CLASSES``).
-_LONG = 1025
-
 
 def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> float:
     """Compile every kernel for ``dtypes`` (int64 labels) and return the seconds it took.
@@ -46,6 +42,9 @@ def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> 
     import fasthinge as fh
 
     start = time.perf_counter()
+    from ._cpu.targets import MULTILABEL_BAND_MAX_CLASSES  # (imports Numba)
+
+    wide_classes = MULTILABEL_BAND_MAX_CLASSES + 1
     sizes = [4] + ([_threading.PARALLEL_MIN_ELEMENTS // 4 + 1] if parallel else [])
     for dtype in dtypes:
         for n in sizes:
@@ -67,8 +66,15 @@ def warmup(dtypes: tuple = ("float32", "float64"), *, parallel: bool = True) -> 
             ):
                 func(s, targets)
                 func(s, targets, return_grad=False)
-            long_rows = 16 if n == sizes[0] else 32  # 32 · 1025 ≥ PARALLEL_MIN_ELEMENTS
-            wide = np.linspace(-1, 1, long_rows * _LONG, dtype=dtype).reshape(-1, _LONG)
+            # rows that take multilabel_margin's ``_long`` drivers (column blocks): 16, or
+            # enough for the parallel driver
+            long_rows = (
+                16
+                if n == sizes[0]
+                else max(16, -(-_threading.PARALLEL_MIN_ELEMENTS // wide_classes))
+            )
+            wide = np.linspace(-1, 1, long_rows * wide_classes, dtype=dtype)
+            wide = wide.reshape(long_rows, wide_classes)
             long_targets = np.full(wide.shape, -1)
             long_targets[:, 0] = np.arange(long_rows)
             fh.multilabel_margin(wide, long_targets)

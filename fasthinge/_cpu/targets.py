@@ -386,10 +386,11 @@ def _multilabel_long_bands(start, stop, scores, targets, weights, params, grad, 
 
 
 #: The last argument of ``_multilabel_chunk``: whether rows longer than
-#: ``MULTILABEL_BAND_MAX_CLASSES`` may come in runs of 16 (the drivers), or not (the
-#: small entry: 16 of them are more than its one chunk). Numba prunes an ``if
-#: long_rows is not None`` branch on the constant's type: the small entry does not
-#: compile the column blocks (its cold first call 7.2–7.4 s with them, 4.8–5.3 s without).
+#: ``MULTILABEL_BAND_MAX_CLASSES`` may come in runs of 16 (the ``_long`` drivers), or
+#: not (the other drivers, and the small entry: 16 of them are more than its one
+#: chunk). Numba prunes an ``if long_rows is not None`` branch on the constant's type:
+#: those do not compile the column blocks (the small entry's cold first call 7.2–7.4 s
+#: with them, 4.8–5.3 s without).
 ANY_ROWS, SHORT_ROWS = True, None
 
 
