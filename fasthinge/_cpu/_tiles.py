@@ -227,11 +227,17 @@ class _Band:  # pragma: no cover (compile-time code)
         row_bytes = builder.mul(self.stride, lir.Constant(_I64, self.align))
         next_band = builder.icmp_signed("<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES))
         # Rows longer than a cache line: the next band's block line after line (its
-        # rows' starts are lines apart), tile t from line W·t past the next band's
-        # start (float32 on AVX2: 8 lines a tile against 4 read, so from one band
-        # ahead at the first tile to two at the last). Two threads, float32, into ``out``:
-        # (10⁵, 100) Weston–Watkins 0.81x (float64 0.81x), one-vs-all 0.79x, loss
-        # only 0.87x; (2·10⁴, 512) 0.89x, (4·10⁴, 256) 0.97x. Shorter rows keep one
+        # rows' starts are lines apart), as many lines a tile as the tile reads
+        # (``tile_lines``; float32 on AVX2: 4), so tile t prefetches the lines that
+        # tile t of the next band will read, one band ahead all along. Against one
+        # prefetch per row start, two threads, float32, into ``out``: (10⁵, 100)
+        # Weston–Watkins 0.81x (float64 0.81x), one-vs-all 0.79x, loss only 0.87x.
+        # Against W lines a tile (twice the rate read, from one band ahead at the
+        # first tile to two at the last), Weston–Watkins, float32, 10⁷ elements, one
+        # thread: C = 64 / 100 / 160 / 256 0.79 / 0.78 / 0.74 / 0.89x, C = 512
+        # unchanged (3 lines a tile falls behind, 5 or 6 run ahead: both slower); two
+        # threads, time ÷ a same-process copy: C = 100 1.60–1.85 → 1.19–1.27, C = 256
+        # 1.58–1.78 → 1.26–1.30, C = 512 1.51–1.59 → 1.28–1.39. Shorter rows keep one
         # prefetch a row (their starts are the block's lines already; line after
         # line, C = 10 took 1.21x).
         line_elements = lir.Constant(_I64, CACHE_LINE_BYTES // self.align)
@@ -239,6 +245,8 @@ class _Band:  # pragma: no cover (compile-time code)
             next_band, builder.icmp_signed(">", self.stride, line_elements)
         )
         self.line_elements = line_elements
+        #: Lines a tile reads from one source: W rows of one vector each.
+        self.tile_lines = max(1, self.width * self.width * self.align // CACHE_LINE_BYTES)
         self.ahead = builder.select(
             next_band,
             builder.mul(self.stride, lir.Constant(_I64, self.width)),
@@ -386,10 +394,11 @@ class _Band:  # pragma: no cover (compile-time code)
             lane_rows = [b.add(start, j0) for start in lane_starts]
             loaded.append([self.load(b.gep(src, [s]), mask, lanes) for s in lane_rows])
         rows = loaded[0]
-        lines = [  # the next band's block, line after line (see __init__)
-            b.add(self.row_offset, b.mul(b.add(j0, lir.Constant(_I64, r)), self.line_elements))
-            for r in range(w)
-        ]
+        # the next band's block, line after line, ``tile_lines`` a tile (see __init__;
+        # where they are fewer than W, the rest repeat them: one prefetch slot a row)
+        first_line = b.mul(b.sdiv(j0, lir.Constant(_I64, w)), lir.Constant(_I64, self.tile_lines))
+        line_of = [b.add(first_line, lir.Constant(_I64, r % self.tile_lines)) for r in range(w)]
+        lines = [b.add(self.row_offset, b.mul(line, self.line_elements)) for line in line_of]
         ahead = [
             b.select(self.by_lines, line, start) for line, start in zip(lines, starts, strict=True)
         ]
