@@ -87,6 +87,15 @@ def _kernel_sum(losses, n_classes, min_rows):
         return losses.dtype.type(np.add.reduce(np.array(partials)))
 
 
+@pytest.mark.parametrize("n_classes", [1, 10, 100, 160, 520, 700, 1000, 1025, 10**4, 10**6])
+def test_a_band_chunk_holds_whole_bands(n_classes):
+    # a chunk of 23 rows (C = 700) left 7 rows of each chunk to the scalar row code
+    rows = rows_per_chunk(n_classes, min_rows=BAND_ROWS)
+    assert rows % BAND_ROWS == 0
+    assert BAND_ROWS <= rows <= max(BAND_ROWS, 2**14 // n_classes)
+    assert rows_per_chunk(n_classes) == max(1, 2**14 // n_classes)  # no rounding asked
+
+
 OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "weights"]
 
 
