@@ -168,7 +168,13 @@ LONG_ROW_LOSS = 64
 #: (10⁵, 100) 0.79x (float64 0.60x), (8·10⁴, 128) 0.59x, (4·10⁴, 256) 0.54x,
 #: but (1.6·10⁵, 64) 1.10x; in cache bands win: (16000, 100) rows 1.57x,
 #: (4·10⁴, 100) 1.01x; one thread in L2, (2000, 100) 1.27x, (4000, 128) 1.13x.
-LONG_ROW_OUT_OF_CACHE = 96
+#: Since the bands' chunks hold whole bands and their prefetches keep pace, the
+#: bands win up to 128 classes (x the time of a same-process copy, one thread,
+#: bands against rows: (10⁵, 100) 1.93–2.10 against 3.10–3.18, float64 1.18–1.34
+#: against 1.71–1.74; (8·10⁴, 128) 1.69–1.84 against 2.01–2.25; two threads
+#: (10⁵, 100) 1.47 against 1.88–1.94, (8·10⁴, 128) even) and the rows from 160
+#: ((6·10⁴, 160), two threads: 1.22–1.32 against 1.56–1.62; one thread even).
+LONG_ROW_OUT_OF_CACHE = 144
 
 
 @row_jit
