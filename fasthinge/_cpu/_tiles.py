@@ -50,8 +50,11 @@ from numba.extending import intrinsic
 LANES = 16
 BASE, WEIGHT, SLOPE, TOTAL, G_Y = range(5)
 #: Rows of up to this many bytes are prefetched one band ahead; longer rows
-#: ``LONG_ROW_PREFETCH_BYTES`` ahead in the same rows.
+#: ``LONG_ROW_PREFETCH_BYTES`` ahead in the same rows. Without a gradient, a walk
+#: of the scores alone (half the streams) takes the band ahead up to
+#: ``PREFETCH_MAX_ROW_BYTES_LOSS``.
 PREFETCH_MAX_ROW_BYTES = 2048
+PREFETCH_MAX_ROW_BYTES_LOSS = 4096
 LONG_ROW_PREFETCH_BYTES = 256
 #: Bytes of a cache line (what one prefetch brings in).
 CACHE_LINE_BYTES = 64
@@ -182,6 +185,9 @@ class _Band:  # pragma: no cover (compile-time code)
     #: Whether this walk is for calls without a gradient (``step`` may then skip
     #: lane state only the gradient needs).
     reading = False
+    #: Matrices a band walks row by row besides the gradient (the scores; the
+    #: categorical hinge's targets and margin rescaling's cost rows add one).
+    walked_sources = 1
 
     def __init__(self, context, builder, sig, args):
         flat, self.row_offset, self.stride = args[:3]
@@ -224,8 +230,27 @@ class _Band:  # pragma: no cover (compile-time code)
         # same rows (Weston–Watkins, float32, two threads, time with the gradient and
         # loss only: (10⁴, 10³) 0.79–0.81x and 0.89x, (10³, 10⁴) 0.85x and 0.86x; one-vs-all
         # (10⁴, 10³) 0.96x and 0.95x; 512 bytes ahead: no gain at (10⁴, 10³)).
+        # Without a gradient a one-source walk has W streams, not 2W, and the next
+        # band pays for longer rows: Weston–Watkins loss only, float32, one thread,
+        # 10⁷ elements, x a same-process copy, paired: C = 700 1.44–1.62 →
+        # 1.11–1.29, C = 10³ 1.26–1.39 → 1.14–1.32, but C = 2000 0.93–1.10 →
+        # 1.14–1.19; with the gradient C = 600–10³ are slower so (1.70–2.36 →
+        # 2.13–2.68), and so is the categorical hinge's loss alone (two sources:
+        # C = 10³ 1.89–1.90 → 2.50–2.65).
+        self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
+        no_grad = builder.or_(
+            lir.Constant(lir.IntType(1), self.reading), builder.not_(self.has_grad)
+        )
+        limit = builder.select(
+            builder.and_(no_grad, lir.Constant(lir.IntType(1), self.walked_sources == 1)),
+            lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES_LOSS),
+            lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES),
+        )
         row_bytes = builder.mul(self.stride, lir.Constant(_I64, self.align))
-        next_band = builder.icmp_signed("<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES))
+        next_band = builder.icmp_signed("<=", row_bytes, limit)
+        short_rows = builder.icmp_signed(
+            "<=", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES)
+        )
         # Rows longer than a cache line: the next band's block line after line (its
         # rows' starts are lines apart), as many lines a tile as the tile reads
         # (``tile_lines``; float32 on AVX2: 4), so tile t prefetches the lines that
@@ -252,7 +277,6 @@ class _Band:  # pragma: no cover (compile-time code)
             builder.mul(self.stride, lir.Constant(_I64, self.width)),
             lir.Constant(_I64, LONG_ROW_PREFETCH_BYTES // self.align),
         )
-        self.has_grad = builder.icmp_signed(">", self.grad.nitems, lir.Constant(_I64, 0))
         # Prefetching ahead in the same rows pays only from beyond the cache: with the
         # scores and the gradient in it, none is faster (two threads, float32, into
         # ``out``, paired: (256, 10³) Weston–Watkins 0.91x, one-vs-all 0.95x;
@@ -260,7 +284,9 @@ class _Band:  # pragma: no cover (compile-time code)
         nitems = context.make_array(sig.args[0])(context, builder, flat).nitems
         nbytes = builder.mul(nitems, lir.Constant(_I64, 2 * self.align))  # and the gradient
         beyond_cache = builder.icmp_signed(">", nbytes, lir.Constant(_I64, CACHE_BYTES))
-        self.prefetching = builder.or_(next_band, beyond_cache)
+        # (in cache, rows longer than PREFETCH_MAX_ROW_BYTES prefetch nothing even
+        # without a gradient: loss only at (256, 10³) 1.94–1.96 → 2.11–2.20 x the copy)
+        self.prefetching = builder.or_(short_rows, beyond_cache)
         self.with_prefetch = True  # whether ``tile`` emits them (``run``: not when in cache)
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
@@ -755,6 +781,7 @@ class _StructuredRows(_Rows, _CrammerSingerBand):  # pragma: no cover (compile-t
     """
 
     state_arg = 4
+    walked_sources = 2
 
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
@@ -848,6 +875,7 @@ class _CategoricalBand(_Band):  # pragma: no cover (compile-time code)
     """
 
     writes_grad = False
+    walked_sources = 2
 
     def __init__(self, context, builder, sig, args):
         super().__init__(context, builder, sig, args)
