@@ -16,7 +16,7 @@ import fasthinge as fh
 from fasthinge._cpu._simd import kth_largest
 from fasthinge._cpu._transposed import topk_sink
 from fasthinge._cpu.targets import MULTILABEL_BAND_MAX_CLASSES
-from fasthinge._execution import BAND_ROWS, rows_per_chunk
+from fasthinge._execution import BAND_ROWS, CHUNK_ELEMENTS, rows_per_chunk
 
 slow_without_jit = pytest.mark.skipif(
     os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="too slow with NUMBA_DISABLE_JIT=1"
@@ -92,8 +92,8 @@ def test_a_band_chunk_holds_whole_bands(n_classes):
     # a chunk of 23 rows (C = 700) left 7 rows of each chunk to the scalar row code
     rows = rows_per_chunk(n_classes, min_rows=BAND_ROWS)
     assert rows % BAND_ROWS == 0
-    assert BAND_ROWS <= rows <= max(BAND_ROWS, 2**14 // n_classes)
-    assert rows_per_chunk(n_classes) == max(1, 2**14 // n_classes)  # no rounding asked
+    assert BAND_ROWS <= rows <= max(BAND_ROWS, CHUNK_ELEMENTS // n_classes)
+    assert rows_per_chunk(n_classes) == max(1, CHUNK_ELEMENTS // n_classes)  # no rounding asked
 
 
 OPTIONS = [{}, {"p": 2}, {"kink": "half"}, {"kink": "full", "margin": 0.5}, "weights"]
