@@ -119,7 +119,9 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     if cost is None:
         cost_matrix = np.empty((0, 0), s.dtype)
     else:
-        cost_matrix = v.as_cost_matrix(cost, n_classes, s.dtype, mc.call.n_threads)
+        call = mc.call
+        cost_matrix = v.as_cost_matrix(cost, n_classes, s.dtype, call.labels, call.ignore,
+                                       call.n_threads)  # fmt: skip
     kink_mode = v.KINKS.index(mc.kink)
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[mc.kink])
     loss_params = (mc.margin, kind, k, kink_mode, kink_frac, mc.split_ties)
@@ -169,7 +171,8 @@ def structured_hinge(
         True class of each row, in ``[0, C)`` (or ``ignore_index``).
     cost : array_like of shape (C, C)
         ``Δ[y, j]``: the cost of predicting ``j`` for true class ``y``; finite,
-        ≥ 0, with a zero diagonal.
+        ≥ 0, with a zero diagonal (checked in the rows the labels select, the
+        only ones read).
     rescaling : {"margin", "slack"}, default "margin"
         How the cost enters the hinge (see above).
     margin : float, default 1.0

@@ -161,14 +161,19 @@ def _label_kernels() -> Any:
 
 
 def as_cost_matrix(
-    cost: Any, n_classes: int, dtype: np.dtype, n_threads: int | None = None
+    cost: Any,
+    n_classes: int,
+    dtype: np.dtype,
+    labels: np.ndarray,
+    ignore: int = NO_IGNORE,
+    n_threads: int | None = None,
 ) -> np.ndarray:
-    """A finite, non-negative (C, C) cost matrix with a zero diagonal, in ``dtype``.
+    """A (C, C) cost matrix in ``dtype``, its rows that ``labels`` select checked.
 
-    The entries are checked in one pass on ``n_threads`` (``_cpu.labels.cost_chunk``;
-    NumPy's ``min`` and ``max`` took two, serially: 24 ms at C = 10⁴), the
-    diagonal apart; the error names the first bad entry in row-major order, as
-    the GPU path's does.
+    The loss reads row ``Δ[y]`` for each label ``y`` (checked, in ``[0, C)``,
+    or ``ignore``), and only those rows must be finite and ``>= 0`` with a zero
+    diagonal entry (``first_bad_cost``); the error names the first bad entry
+    of those rows in row-major order, as the GPU path's does.
     """
     array = as_array(cost, "cost")
     if array.dtype.kind not in "iuf":
@@ -176,17 +181,56 @@ def as_cost_matrix(
     if array.shape != (n_classes, n_classes):
         raise ValueError(f"cost must have shape ({n_classes}, {n_classes}), got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    flat = array.reshape(-1)
-    bad = [_first_bad_label("cost", flat, (), n_threads)] if flat.size else []
-    off_zero = np.flatnonzero(np.diagonal(array) != 0)  # NaN too
-    bad += [int(off_zero[0]) * (n_classes + 1)] if off_zero.size else []
-    first = min((k for k in bad if k >= 0), default=-1)
+    first = first_bad_cost(array, labels, ignore, n_threads)
     if first >= 0:
-        i, j = divmod(first, n_classes)
-        value = array[i, j]
-        rule = "have a zero diagonal" if i == j and value >= 0 else "be finite and >= 0"
-        raise ValueError(f"cost must {rule}, got cost[{i}, {j}] = {value}")
+        raise cost_error(array, first)
     return array
+
+
+def cost_error(cost: np.ndarray, first: int) -> ValueError:
+    """The error for the invalid entry ``first`` (a flat index) of a (C, C) ``cost``."""
+    i, j = divmod(first, cost.shape[1])
+    value = cost[i, j]
+    rule = "have a zero diagonal" if i == j and value >= 0 else "be finite and >= 0"
+    return ValueError(f"cost must {rule}, got cost[{i}, {j}] = {value}")
+
+
+def first_bad_cost(
+    cost: np.ndarray, labels: np.ndarray, ignore: int = NO_IGNORE, n_threads: int | None = None
+) -> int:
+    """Flat index of the first invalid entry in the rows of ``cost`` that ``labels`` select, or -1.
+
+    Invalid: not finite and ``>= 0``, or off zero on the diagonal. The rows
+    are marked by one walk over the labels that stops once every class is
+    seen (``_cpu.labels.mark_classes``), then read in parallel. With at least
+    C² labels the whole matrix is read first (no more than a walk over the
+    labels), and the labels only if it has an invalid entry. A (10³, 10⁴)
+    call reads its ≤ 10³ rows, not 10⁸ entries (12 ms here).
+    """
+    kernels = _label_kernels()
+    n_classes = cost.shape[0]
+    if not n_classes:
+        return -1
+    all_rows = np.empty(0, np.bool_)
+    if n_classes * n_classes <= labels.shape[0] and _first_bad_row(cost, all_rows, n_threads) < 0:
+        return -1
+    used = np.zeros(n_classes, np.bool_)
+    kernels.mark_classes(labels, n_classes, ignore, used)
+    return _first_bad_row(cost, used, n_threads)
+
+
+def _first_bad_row(cost: np.ndarray, used: np.ndarray, n_threads: int | None) -> int:
+    """``first_bad_cost`` over the rows ``used`` marks (all rows if it is empty)."""
+    kernels = _label_kernels()
+    n_classes = cost.shape[0]
+    chunk = -(-LABEL_CHUNK // n_classes)  # rows of about LABEL_CHUNK entries
+    first_bad = np.empty(-(-n_classes // chunk), np.int64)
+    n_entries = cost.size if not used.size else n_classes * int(np.count_nonzero(used))
+    args = (cost, used, chunk, first_bad)
+    _threading.launch(kernels.cost_rows_serial, kernels.cost_rows_parallel, args, n_entries,
+                      n_threads)  # fmt: skip
+    first = int(first_bad.min())
+    return first if first < cost.size else -1
 
 
 def as_target_matrix(targets: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:

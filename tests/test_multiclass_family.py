@@ -193,9 +193,13 @@ def test_categorical_hinge_keras_8083_and_docs_gradient():
 )  # fmt: skip
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_cost_errors_name_the_first_bad_entry(entries, message, n_classes, n_threads):
-    """Row-major first, as the GPU path's check; the same on the small path."""
-    scores = np.zeros((4, n_classes))
-    labels = np.arange(4) % n_classes
+    """Row-major first, as the GPU path's check; the same on the small path.
+
+    Every row is selected (the labels walk past the last class) and, at 300
+    classes, read by the parallel check.
+    """
+    scores = np.zeros((n_classes + 1, n_classes))
+    labels = np.arange(n_classes + 1) % n_classes
     cost = 1 - np.eye(n_classes)
     for (i, j), value in entries:  # row 2 of the list is the last row (past the first chunk)
         cost[n_classes - 1 if i == 2 else i, j] = value
@@ -206,6 +210,36 @@ def test_cost_errors_name_the_first_bad_entry(entries, message, n_classes, n_thr
     with pytest.raises(ValueError, match=pattern):
         fh.structured_hinge(scores, labels, cost)  # the small path, then the general one
     assert cost[0, 0] == 0 or np.isnan(cost[0, 0])  # the input is not modified
+
+
+@pytest.mark.parametrize("n_classes", [3, 300])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_only_the_cost_rows_the_labels_select_are_checked(n_classes, n_threads):
+    """A bad entry in a row that no label selects (or only an ignored one) raises nothing.
+
+    The loss never reads such a row: the results are those with a valid
+    matrix. With at least C² labels the whole matrix is read first; with a bad
+    entry there, the labels decide as without. At 300 classes the rows are read
+    by the parallel check.
+    """
+    rng = np.random.default_rng(3)
+    for n_rows in (7, n_classes * n_classes + 1 if n_classes < 100 else 2 * n_classes):
+        labels = rng.integers(0, n_classes - 1, n_rows)  # never the last class
+        labels[::5] = -100
+        scores = rng.standard_normal((n_rows, n_classes))
+        valid = 1 - np.eye(n_classes)
+        bad = valid.copy()
+        bad[-1, 0], bad[-1, -1] = np.nan, 2.0  # the last row: invalid twice over
+        kwargs = dict(ignore_index=-100, n_threads=n_threads, reduction="sum")
+        expected = fh.structured_hinge(scores, labels, valid, **kwargs)
+        result = fh.structured_hinge(scores, labels, bad, **kwargs)
+        assert float(result[0]) == float(expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])
+        labels[-1] = n_classes - 1  # now a label selects it
+        with pytest.raises(ValueError, match=rf"cost\[{n_classes - 1}, 0\] = nan"):
+            fh.structured_hinge(scores, labels, bad, **kwargs)
+    small = np.zeros((2, n_classes))
+    assert float(fh.structured_hinge(small, np.array([0, 1]), bad)[0]) == 1.0  # the small path
 
 
 def test_validation_of_family_arguments():

@@ -47,7 +47,7 @@ import numpy as np
 
 from ._jit import serial_jit
 from .binary import EMBEDDING, _binary_chunk
-from .labels import NO_IGNORE, cost_chunk, first_bad_class
+from .labels import NO_IGNORE, cost_rows_chunk, first_bad_class, mark_classes
 from .labels import _binary_int_chunk as _binary_labels
 from .multiclass import _cs_chunk, _ww_chunk
 from .one_vs_all import _ova_chunk
@@ -141,12 +141,13 @@ def topk_hinge_small(scores, labels, grad, denominator, k):
 def structured_hinge_small(scores, labels, grad, denominator, cost):
     """Margin rescaling with the defaults (kink "zero", ties "first"); ``cost`` (C, C).
 
-    A cost that is not finite and ``>= 0`` with a zero diagonal counts as a bad
-    label (0): the general path raises its error.
+    A cost whose rows that the labels select are not finite and ``>= 0`` with
+    a zero diagonal entry counts as a bad label (0): the general path raises
+    its error.
     """
     bad = _bad_class(scores, labels, grad)
     bad = np.int64(OUT_SHARES_MEMORY) if bad == -1 and _overlaps(grad, cost) else bad
-    bad = bad if bad != -1 or _valid_cost(cost) else np.int64(0)
+    bad = bad if bad != -1 or _valid_cost(cost, labels) else np.int64(0)
     weights, params, no_rows = _max_type_defaults(scores, denominator, MARGIN_RESCALING, 0, cost)
     first = np.int64(0)  # the one chunk
     if bad != -1:
@@ -156,13 +157,12 @@ def structured_hinge_small(scores, labels, grad, denominator, cost):
 
 
 @serial_jit
-def _valid_cost(cost):
-    """What ``_validation.as_cost_matrix`` checks: finite, ``>= 0``, a zero diagonal."""
-    ok = True
-    for i in range(cost.shape[0]):
-        ok &= cost[i, i] == 0
-    flat = cost.reshape(cost.size)
-    return ok and cost_chunk(np.int64(0), flat, flat.shape[0]) == flat.shape[0]
+def _valid_cost(cost, labels):
+    """Whether the rows of ``cost`` the labels select pass ``_validation.first_bad_cost``."""
+    n_classes = cost.shape[0]
+    used = np.zeros(n_classes, np.bool_)
+    mark_classes(labels, n_classes, np.int64(NO_IGNORE), used)
+    return cost_rows_chunk(np.int64(0), cost, used, n_classes) == cost.size
 
 
 @serial_jit

@@ -304,6 +304,22 @@ def _first_bad_entry(ctx: Ctx, matrix: Any, kind: int) -> tuple | None:
     return (i, j), matrix[i : i + 1].copy_to_host()[0, j]
 
 
+def _check_cost_rows(ctx: Ctx, cost: Any, labels: Any, ignore: int) -> None:
+    """Raise the CPU path's error if a row of the device ``cost`` that ``labels`` select is bad.
+
+    The whole matrix is checked on the device (``first_bad_entry``); only if it
+    has a bad entry do the cost and the labels come back, and the rows the
+    labels select are checked as on the CPU (``_validation.first_bad_cost``).
+    """
+    if _first_bad_entry(ctx, cost, k.COST_ENTRIES) is None:
+        return
+    host = rt.to_host(cost, ctx.dev.stream)
+    labels_host = rt.to_host(labels, ctx.dev.stream).astype(np.int64)
+    first = v.first_bad_cost(host.astype(np.float64), labels_host, ignore)
+    if first >= 0:
+        raise v.cost_error(host, first)
+
+
 def _label_value(labels: Any, index: int) -> Any:
     """``labels[index]`` read back for an error message (the error path only)."""
     return labels[index : index + 1].copy_to_host()[0]
@@ -488,11 +504,7 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
         cost_view = rt.placeholder(2, ctx.np_compute)
     else:
         cost_view = ctx.array(cost, "cost", (n_classes, n_classes), "iuf")
-        bad = _first_bad_entry(ctx, cost_view, k.COST_ENTRIES)
-        if bad is not None:
-            (i, j), value = bad
-            rule = "have a zero diagonal" if i == j and value >= 0 else "be finite and >= 0"
-            raise ValueError(f"cost must {rule}, got cost[{i}, {j}] = {value}")
+        _check_cost_rows(ctx, cost_view, y, ignore)
     g_const, grad_denom = sh.scales(ctx)
     group, blocks, partials = _row_groups(ctx, n, n_classes)  # row groups, like crammer_singer
     if n and kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):

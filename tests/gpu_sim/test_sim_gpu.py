@@ -503,6 +503,22 @@ def test_cost_checked_on_the_device(entry, value, message):
                                expected[0], rtol=1e-6)  # fmt: skip
 
 
+def test_device_cost_rows_no_label_selects_are_not_checked():
+    """As on the CPU: a bad entry in a row no label selects raises nothing."""
+    rng = np.random.default_rng(1)
+    scores = grid(rng, (5, 3), np.float32)
+    labels = np.array([0, 1, 1, 0, 1])
+    cost = 1 - np.eye(3)
+    cost[2, 0], cost[2, 2] = np.nan, 5.0
+    expected = fh.structured_hinge(scores, labels, cost)
+    result = fh.structured_hinge(dev(scores), dev(labels), dev(cost))
+    assert host(result[0]) == expected[0]
+    np.testing.assert_array_equal(host(result[1]), expected[1])
+    labels[3] = 2
+    with pytest.raises(ValueError, match=r"cost must be finite and >= 0, got cost\[2, 0\] = nan"):
+        fh.structured_hinge(dev(scores), dev(labels), dev(cost))
+
+
 def test_gpu_check_script_runs(capsys):
     functions = "crammer_singer,perceptron"
     assert gpu_check.main(["--quick", "--repeat", "1", "--functions", functions]) == 0
