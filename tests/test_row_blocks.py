@@ -143,6 +143,45 @@ def test_crammer_singer_rows_out_of_cache_are_the_bands_results():
 
 
 @slow_without_jit
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("func", "entries"), [(fh.crammer_singer, 2), (functools.partial(fh.topk_hinge, k=2), 3)]
+)
+def test_streamed_zeros_are_the_in_cache_results(func, entries, dtype):
+    """Beyond the cache, rows of ``entries`` · ``STREAM_ROW_BYTES_AN_ENTRY`` bytes or more have
+    their gradient's zeros streamed a chunk at a time (``stream_zeros``), on any thread
+    count, into a gradient at any place: the bits of the in-cache row code."""
+    from fasthinge._cpu import multiclass as m
+
+    itemsize = np.dtype(dtype).itemsize
+    n_classes = entries * m.STREAM_ROW_BYTES_AN_ENTRY // itemsize + 3  # rows not whole lines
+    n_rows = m.CACHE_BYTES // (2 * itemsize * n_classes) + 37
+    nbytes = n_rows * n_classes * itemsize
+    assert m.streams_zeros(n_classes, itemsize, nbytes, entries)
+    assert not m.streams_zeros(n_classes - 4, itemsize, nbytes, entries)
+    assert not m.streams_zeros(n_classes, itemsize, nbytes, entries + 1)
+    rng = np.random.default_rng(8)
+    scores = rng.standard_normal((n_rows, n_classes)).astype(dtype)
+    labels = rng.integers(0, n_classes, n_rows)
+    labels[5] = -100
+    scores[9, 3] = np.nan
+    scores[11] = 0.0  # every wrong score ties: an inactive row with a label of 5
+    scores[11, labels[11]] = 5.0
+    kwargs = dict(reduction="none", ignore_index=-100)
+    expected = [np.empty_like(scores), np.empty(n_rows, dtype)]
+    for lo in range(0, n_rows, 2048):  # in-cache slices: the rows zeroed with plain stores
+        part = slice(lo, lo + 2048)
+        loss, grad = func(scores[part], labels[part], **kwargs)
+        expected[0][part], expected[1][part] = grad, loss
+    for n_threads, at in ((1, 0), (2, 8), (2, 2056)):
+        out = np.full(nbytes + at, 255, np.uint8)[at:].view(dtype)
+        out = out.reshape(n_rows, n_classes)  # an odd place: streamed from a register's middle
+        loss, grad = func(scores, labels, out=out, n_threads=n_threads, **kwargs)
+        np.testing.assert_array_equal(grad, expected[0])
+        np.testing.assert_array_equal(loss, expected[1])
+
+
+@slow_without_jit
 @pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all])
 def test_long_row_bands_beyond_the_cache_are_the_in_cache_results(func):
     """Rows longer than ``PREFETCH_MAX_ROW_BYTES`` walk their tiles with prefetches only

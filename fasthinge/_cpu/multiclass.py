@@ -30,7 +30,7 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._rows import band_buffers, compress_row, zero_row
-from ._simd import first_at_least, maximum, wrong_max
+from ._simd import first_at_least, maximum, store_fence, stream_zeros, wrong_max
 from ._tiles import (
     CACHE_BYTES,
     LANES,
@@ -175,6 +175,32 @@ LONG_ROW_LOSS = 64
 #: (10⁵, 100) 1.47 against 1.88–1.94, (8·10⁴, 128) even) and the rows from 160
 #: ((6·10⁴, 160), two threads: 1.22–1.32 against 1.56–1.62; one thread even).
 LONG_ROW_OUT_OF_CACHE = 144
+
+
+#: Beyond the cache, a chunk's gradient rows that hold only a few non-zero entries
+#: (Crammer–Singer's two, top-k's k + 1) can be zeroed first with stores that bypass
+#: the cache (``stream_zeros``: a line is written without being read first), the
+#: entries then written with plain stores, each of which reads its line back. That
+#: pays when a row has at least this many bytes an entry. Crammer–Singer's sweeps,
+#: float32, x a same-process copy (plain stores), paired with the rows zeroed as
+#: read: two threads (10³, 10⁴) 1.05–1.08 → 0.81–0.89, (10⁴, 10³) 1.01–1.05 →
+#: 0.91–1.03, (5000, 2000) 0.98 → 0.81; one thread (5000, 2000) 1.00–1.03 →
+#: 0.83–0.87, (10³, 10⁴) 1.11–1.14 → 0.89–0.94; float64, two threads, (2·10⁴, 500)
+#: 1.02–1.03 → 0.77–0.88, (10³, 5000) 1.09 → 0.81–0.88; but float32 (2·10⁴, 500)
+#: 1.02–1.03 → 1.04–1.19 and (10⁵, 200) 1.01 → 1.12. Top-k (k = 5, six entries),
+#: two threads: (10³, 10⁴) 1.17–1.24 → 0.98–1.07, (5000, 2000) even, (10⁴, 10³)
+#: 1.31–1.44 → 1.53–1.76.
+STREAM_ROW_BYTES_AN_ENTRY = 1536
+
+
+@row_jit
+def streams_zeros(n_classes, itemsize, nbytes, entries):
+    """Whether rows with ``entries`` non-zero entries stream their zeros (``nbytes``: the scores').
+
+    Only beyond the cache: in it the caller reads the gradient next.
+    """
+    long_enough = n_classes * itemsize >= STREAM_ROW_BYTES_AN_ENTRY * entries
+    return long_enough and 2 * nbytes > CACHE_BYTES
 
 
 @row_jit
@@ -373,7 +399,8 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     ``_cs_bands`` (SIMD across rows, the same results), or, from ``LONG_ROW``
     classes on (``LONG_ROW_LOSS`` for the loss alone), take vector sweeps
     along each row: its max (``wrong_max``, which zeroes the gradient row as it
-    reads) and, for an active row, the max's first index
+    reads, unless ``streams_zeros``: then the chunk's rows are zeroed first,
+    past the cache) and, for an active row, the max's first index
     (``first_at_least``). Other rows of at most
     ``SMALL_ROW`` classes with ties "first" take one scalar pass below (max,
     its first index and the zeroed gradient row); a NaN wrong score, split
@@ -394,10 +421,16 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     stop = min(scores.shape[0], (c + 1) * rows)
     bands = n_classes > 1 and not split_ties and indices.shape[0] == 0 and n_classes < 2**31
     bands &= stop - start >= tile_rows(scores)
-    sweeps = bands and long_rows(n_classes, scores.size * scores.itemsize, grad.shape[0] > 0)
+    nbytes = scores.size * scores.itemsize
+    sweeps = bands and long_rows(n_classes, nbytes, grad.shape[0] > 0)
     if bands and not sweeps:
         start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     flat, flat_grad = scores.reshape(scores.size), grad.reshape(grad.size)
+    streaming = sweeps and grad.shape[0] and streams_zeros(n_classes, scores.itemsize, nbytes, 2)
+    zeroed = flat_grad[:0] if streaming else flat_grad  # the rows wrong_max zeroes as it reads
+    if streaming:  # the chunk's gradient rows zeroed first, past the cache
+        stream_zeros(flat_grad, start * n_classes, (stop - start) * n_classes)
+        store_fence()
     for i in range(start, stop):
         y = labels[i]
         gi = i if grad.shape[0] else 0
@@ -431,7 +464,7 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
                 gbuf[gi, j_best] = coef
                 gbuf[gi, y] = zero - coef
         elif sweeps:  # the band's results, a row at a time: a NaN row is redone below
-            best = wrong_max(flat, i * n_classes, n_classes, y, flat_grad, None, 0)  # grad[i] = 0
+            best = wrong_max(flat, i * n_classes, n_classes, y, zeroed, None, 0)  # grad[i] = 0
             z = margin - (scores[i, y] - best)
             redo = z != z
             loss, coef = _cs_terms(z, p, g0, w_y, kink_mode, half, zero)

@@ -31,6 +31,8 @@ from ._simd import (
     kth_largest,
     lowest_bit,
     maximum,
+    store_fence,
+    stream_zeros,
     wrong_max,
 )
 from ._tiles import LANES, structured_loss_rows, structured_rows, tile_rows
@@ -46,7 +48,7 @@ from ._transposed import (
     transpose_in,
     transpose_out,
 )
-from .multiclass import LONG_ROW_LOSS
+from .multiclass import LONG_ROW_LOSS, streams_zeros
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3
 KINK_ZERO, KINK_HALF = 0, 2
@@ -205,8 +207,10 @@ def _at_least(scores, flat, i, y, tau, columns):
 
 @row_jit
 def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_y, g, gi, top,
-              columns):  # fmt: skip
+              columns, zeroed):  # fmt: skip
     """Top-k SVM α or β of row ``i``; gradient (scaled by g0) into ``g[gi]``.
+
+    ``zeroed``: whether ``g[gi]`` holds zeros already (streamed, ``stream_zeros``).
 
     Only the columns at or above ``tau`` (the k-th largest wrong score) enter
     the loss and the gradient: they are listed once, in column order
@@ -249,7 +253,7 @@ def _topk_row(kind, scores, flat, i, y, margin, k, kink_frac, split_ties, g0, w_
     if kind == TOPK_ALPHA:
         scale = dtype(1.0) if loss > 0 else (kink_frac if loss == 0 else zero)
         loss = loss if loss > 0 else zero
-    for j in range(n_classes):
+    for j in range(0 if zeroed else n_classes):
         g[gi, j] = zero
     tied_left = slots
     share_tied = dtype(slots) / dtype(n_tied)
@@ -507,10 +511,12 @@ def _margin_long_rows(start, stop, scores, labels, weights, params, loss_out, ac
 
 
 @row_jit
-def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_out, acc, topk):
+def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_out, acc, zeroed,
+                     topk):  # fmt: skip
     """The row code for rows ``start..stop``; returns ``acc`` plus their losses, in row order.
 
-    ``topk``: ``TOPK`` or ``RESCALING`` (see ``_structured_chunk``).
+    ``topk``: ``TOPK`` or ``RESCALING`` (see ``_structured_chunk``); ``zeroed``:
+    whether the rows' gradient holds zeros already (top-k only).
     """
     margin, kind, k, kink_mode, kink_frac, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, cost, indices, values = weights
@@ -538,7 +544,7 @@ def _structured_rows(start, stop, scores, labels, weights, params, grad, loss_ou
                                   split_ties, g0, g_rows[gi], row_values)  # fmt: skip
         else:
             loss = _topk_row(kind, s_rows, s_flat, i, y, margin, k, kink_frac, split_ties, g0,
-                             w_y, g_rows, gi, top_k, listed)  # fmt: skip
+                             w_y, g_rows, gi, top_k, listed, zeroed)  # fmt: skip
         if indices.shape[0]:
             compress_row(g_rows[gi], i, indices, values)
         loss = loss * sample_weight[i] if sample_weight.shape[0] else loss
@@ -587,11 +593,18 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out, topk):
             end = min(start + TOPK_BAND_ROWS, stop)  # a band left to the row code, or the tail
             if end > start:  # (the row code allocates its scratch rows)
                 acc = _structured_rows(start, end, scores, labels, weights, params, grad,
-                                       loss_out, acc, topk)  # fmt: skip
+                                       loss_out, acc, np.bool_(False), topk)  # fmt: skip
             start = end
+    nbytes = scores.size * scores.itemsize
+    zeroed = topk is not None and start == c * rows and not indices.shape[0] and grad.shape[0] > 0
+    zeroed = zeroed and streams_zeros(scores.shape[1], scores.itemsize, nbytes, params[2] + 1)
+    if zeroed:  # long rows past the cache: their zeros streamed first (as Crammer–Singer's)
+        flat_grad = grad.reshape(grad.size)
+        stream_zeros(flat_grad, start * scores.shape[1], (stop - start) * scores.shape[1])
+        store_fence()
     if start < stop:  # (the marker as written: after a star it would lose its constant type)
         acc = _structured_rows(start, stop, scores, labels, weights, params, grad, loss_out, acc,
-                               topk)  # fmt: skip
+                               zeroed, topk)  # fmt: skip
     return acc
 
 
