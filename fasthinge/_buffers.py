@@ -44,10 +44,11 @@ ENABLED = os.environ.get("FASTHINGE_REUSE_GRADIENTS", "1") != "0"
 _lock = threading.Lock()
 _slots: list[np.ndarray] = []
 #: Gradients of at least this many bytes start ``PAGE_SHIFT`` bytes past the
-#: scores' offset in a page (``_placed``).
+#: scores' offset in a page, at the cache line there (``_placed``).
 PLACED_MIN_BYTES = 256 << 10
 PAGE_BYTES = 4096
 PAGE_SHIFT = 1024
+LINE_BYTES = 64
 
 #: ``sys.getrefcount`` of a slot's array that nothing else holds: the list, the
 #: local name in ``_take`` and the call's argument.
@@ -56,6 +57,10 @@ _UNHELD = 3
 
 def _placed(shape: tuple, dtype: np.dtype, scores: np.ndarray | None) -> np.ndarray:
     """A new gradient array, placed ``PAGE_SHIFT`` bytes past ``scores`` in a page.
+
+    It starts at a cache line's start (NumPy's large arrays start 16 bytes into
+    one): the bands store gradient rows that start on lines past the cache
+    without reading the lines first (non-temporal stores, ``_cpu._tiles``).
 
     NumPy puts every large array at the same offset in a page (16 bytes in), so a
     gradient row sat in the same L1 set as its score row; with rows a multiple
@@ -68,7 +73,7 @@ def _placed(shape: tuple, dtype: np.dtype, scores: np.ndarray | None) -> np.ndar
     if scores is None or nbytes < PLACED_MIN_BYTES:
         return np.empty(shape, dtype)
     raw = np.empty(nbytes + PAGE_BYTES, np.uint8)
-    want = (scores.ctypes.data + PAGE_SHIFT) % PAGE_BYTES
+    want = (scores.ctypes.data + PAGE_SHIFT) % PAGE_BYTES // LINE_BYTES * LINE_BYTES
     start = (want - raw.ctypes.data) % PAGE_BYTES
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
@@ -77,8 +82,8 @@ def empty_gradient(scores: np.ndarray) -> np.ndarray:
     """An uninitialised buffer for ``out=``: the scores' shape and dtype, placed for speed.
 
     The same as ``np.empty_like(scores)`` (C-contiguous, writeable), except where
-    it starts in memory: 1 KB past the scores' offset in a 4 KB page, as the
-    gradients fasthinge allocates itself. NumPy starts every large array at the
+    it starts in memory: about 1 KB past the scores' offset in a 4 KB page, at
+    the start of a cache line, as the gradients fasthinge allocates itself. NumPy starts every large array at the
     same offset in a page, so with rows a multiple of 4 KB long (1024, 2048,
     4096 … float32 classes) a band's score rows and gradient rows fall in one L1
     cache set, and Weston–Watkins and one-vs-all took up to twice the time into
@@ -101,8 +106,9 @@ def empty_gradient(scores: np.ndarray) -> np.ndarray:
     >>> import numpy as np, fasthinge as fh
     >>> scores = np.zeros((256, 1024), np.float32)
     >>> out = fh.empty_gradient(scores)
-    >>> out.shape, out.dtype, (out.ctypes.data - scores.ctypes.data) % 4096
-    ((256, 1024), dtype('float32'), 1024)
+    >>> gap = (out.ctypes.data - scores.ctypes.data) % 4096
+    >>> out.shape, out.dtype, 960 < gap <= 1024, out.ctypes.data % 64
+    ((256, 1024), dtype('float32'), True, 0)
     >>> fh.weston_watkins(scores, np.zeros(256, np.int64), out=out)[1] is out
     True
     """

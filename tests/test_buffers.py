@@ -174,7 +174,8 @@ def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
         fh.empty_gradient(scores),
     ):
         gap = (grad.ctypes.data - scores.ctypes.data) % _buffers.PAGE_BYTES
-        assert gap == _buffers.PAGE_SHIFT
+        assert gap == _buffers.PAGE_SHIFT - offset % _buffers.LINE_BYTES  # at a line's start
+        assert grad.ctypes.data % _buffers.LINE_BYTES == 0
         assert grad.dtype == dtype and grad.shape == scores.shape
         assert grad.flags.c_contiguous and grad.flags.writeable and grad.flags.aligned
     expected = fh.weston_watkins(scores, labels, out=np.empty_like(scores))

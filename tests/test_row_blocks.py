@@ -202,6 +202,42 @@ def test_long_row_bands_beyond_the_cache_are_the_in_cache_results(func):
         np.testing.assert_array_equal(grad[part], expected[1])
 
 
+def _structured_01(scores, labels, **kwargs):
+    """Margin rescaling with a 0/1 cost (its bands write zero rows and two entries)."""
+    cost = 1 - np.eye(scores.shape[1], dtype=scores.dtype)
+    return fh.structured_hinge(scores, labels, cost, **kwargs)
+
+
+@slow_without_jit
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all, _structured_01])
+def test_bands_streaming_gradient_rows_are_the_in_cache_results(func, dtype):
+    """Beyond the cache, long rows whose gradient rows start on cache lines are stored with
+    non-temporal stores (``_tiles._Band.stream``; a gradient from ``empty_gradient``);
+    at other places, plain stores: the same bits as in cache, on any thread count."""
+    from fasthinge._cpu import _tiles
+
+    itemsize = np.dtype(dtype).itemsize
+    n_classes = _tiles.PREFETCH_MAX_ROW_BYTES // itemsize + 128 // itemsize  # whole lines
+    n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + 37
+    rng = np.random.default_rng(9)
+    scores = rng.standard_normal((n_rows, n_classes)).astype(dtype)
+    labels = rng.integers(0, n_classes, n_rows)
+    labels[3] = -100
+    scores[20, 7] = np.nan
+    kwargs = dict(reduction="none", ignore_index=-100)
+    expected = [np.empty_like(scores), np.empty(n_rows, dtype)]
+    for lo in range(0, n_rows, 512):  # in-cache slices
+        part = slice(lo, lo + 512)
+        loss, grad = func(scores[part], labels[part], **kwargs)
+        expected[0][part], expected[1][part] = grad, loss
+    for n_threads, out in ((1, fh.empty_gradient(scores)), (2, fh.empty_gradient(scores)),
+                           (2, np.empty_like(scores))):  # fmt: skip
+        loss, grad = func(scores, labels, out=out, n_threads=n_threads, **kwargs)
+        np.testing.assert_array_equal(grad, expected[0])
+        np.testing.assert_array_equal(loss, expected[1])
+
+
 WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]
 
 

@@ -288,6 +288,21 @@ class _Band:  # pragma: no cover (compile-time code)
         # without a gradient: loss only at (256, 10³) 1.94–1.96 → 2.11–2.20 x the copy)
         self.prefetching = builder.or_(short_rows, beyond_cache)
         self.with_prefetch = True  # whether ``tile`` emits them (``run``: not when in cache)
+        # Beyond the cache, long rows whose gradient rows start on cache lines store
+        # them with non-temporal stores (no read of each line before it is written).
+        first_byte = builder.add(
+            builder.ptrtoint(self.grad.data, _I64),
+            builder.mul(self.row_offset, lir.Constant(_I64, self.align)),
+        )
+        off_boundary = builder.and_(
+            builder.or_(first_byte, row_bytes), lir.Constant(_I64, CACHE_LINE_BYTES - 1)
+        )
+        self.streams = builder.and_(
+            builder.and_(self.has_grad, builder.and_(beyond_cache, builder.not_(short_rows))),
+            builder.icmp_signed("==", off_boundary, lir.Constant(_I64, 0)),
+        )
+        self.streaming = False  # whether ``tile`` streams the gradient (``run``)
+        self.stream_hint = module.add_metadata([lir.Constant(_I32, 1)])
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
         self.labels = self.lane_labels(sig.args[-2], labels)
@@ -369,6 +384,14 @@ class _Band:  # pragma: no cover (compile-time code)
         else:
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
 
+    def stream(self, value, pointer):
+        """``value`` to ``pointer`` (at a whole register of a cache line), non-temporal."""
+        b = self.builder
+        store = b.store(
+            value, b.bitcast(pointer, value.type.as_pointer()), align=self.width * self.align
+        )
+        store.set_metadata("nontemporal", self.stream_hint)
+
     def columns(self, columns, labels, j0, width, skip):
         """Each column into the lane state (``self.slots``), in index order.
 
@@ -439,11 +462,15 @@ class _Band:  # pragma: no cover (compile-time code)
         self.columns(transposed, labels, j0, width, skip)
         if not self.writes_grad or self.reading:
             return
+        streaming = self.streaming and mask is None and lanes is None and skip is None
         with b.if_then(self.has_grad):
             for r in range(w):
                 value = self.gradient_row(r, rows[r])
-                self.store(value, b.gep(self.grad.data, [starts[r]]), mask)
-            for s in ahead if lanes is None and self.with_prefetch else ():
+                if streaming:
+                    self.stream(value, b.gep(self.grad.data, [starts[r]]))
+                else:
+                    self.store(value, b.gep(self.grad.data, [starts[r]]), mask)
+            for s in ahead if lanes is None and self.with_prefetch and not streaming else ():
                 self._prefetch(self.grad.data, s, write=True)
 
     def last_columns(self, rest, lanes=1):
@@ -469,6 +496,11 @@ class _Band:  # pragma: no cover (compile-time code)
             with wider:
                 self.last_columns(rest, 2 * lanes)
 
+    def tiles(self, count):
+        """The first ``count`` whole tiles of the band."""
+        with cgutils.for_range(self.builder, count) as loop:
+            self.tile(self.builder.mul(loop.index, lir.Constant(_I64, self.width)))
+
     def run(self):
         """Every tile of the band, then the lane state back to memory."""
         b = self.builder
@@ -476,12 +508,20 @@ class _Band:  # pragma: no cover (compile-time code)
         full_tiles = b.sdiv(self.stride, w)
         with b.if_else(self.prefetching, likely=True) as (ahead, in_cache):
             with ahead:
-                with cgutils.for_range(b, full_tiles) as loop:
-                    self.tile(b.mul(loop.index, w))
+                if self.writes_grad and not self.reading:
+                    with b.if_else(self.streams) as (past, plain):
+                        with past:  # the gradient rows streamed past the cache, then a fence
+                            self.streaming = True
+                            self.tiles(full_tiles)
+                            self.streaming = False
+                            b.fence("seq_cst")
+                        with plain:
+                            self.tiles(full_tiles)
+                else:
+                    self.tiles(full_tiles)
             with in_cache:  # the same tiles without prefetches (a branch a tile cost 5 %)
                 self.with_prefetch = False
-                with cgutils.for_range(b, full_tiles) as loop:
-                    self.tile(b.mul(loop.index, w))
+                self.tiles(full_tiles)
                 self.with_prefetch = True
         rest = b.srem(self.stride, w)
         with b.if_then(b.icmp_signed(">", rest, lir.Constant(_I64, 0))):
