@@ -83,13 +83,14 @@ def empty_gradient(scores: np.ndarray) -> np.ndarray:
 
     The same as ``np.empty_like(scores)`` (C-contiguous, writeable), except where
     it starts in memory: about 1 KB past the scores' offset in a 4 KB page, at
-    the start of a cache line, as the gradients fasthinge allocates itself. NumPy starts every large array at the
-    same offset in a page, so with rows a multiple of 4 KB long (1024, 2048,
-    4096 … float32 classes) a band's score rows and gradient rows fall in one L1
-    cache set, and Weston–Watkins and one-vs-all took up to twice the time into
-    ``out=np.empty_like(scores)`` (see the Performance page). Arrays under 256 KB
-    come from ``np.empty``. The buffer is a view of a slightly larger one (4 KB
-    more).
+    the start of a cache line, as the gradients fasthinge allocates itself.
+    NumPy starts every large array at the same offset in a page, so with rows a
+    multiple of 4 KB long (1024, 2048, 4096 … float32 classes) a band's score
+    rows and gradient rows fall in one L1 cache set, and Weston–Watkins and
+    one-vs-all took up to twice the time into ``out=np.empty_like(scores)`` (see
+    the Performance page); and beyond the cache, gradient rows that start on
+    lines are stored without reading the lines first. Arrays under 256 KB come
+    from ``np.empty``. The buffer is a view of a slightly larger one (4 KB more).
 
     Parameters
     ----------

@@ -209,16 +209,18 @@ def _structured_01(scores, labels, **kwargs):
 
 
 @slow_without_jit
+@pytest.mark.parametrize("extra_bytes", [128, 32])  # rows of whole lines, of odd half lines
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all, _structured_01])
-def test_bands_streaming_gradient_rows_are_the_in_cache_results(func, dtype):
-    """Beyond the cache, long rows whose gradient rows start on cache lines are stored with
-    non-temporal stores (``_tiles._Band.stream``; a gradient from ``empty_gradient``);
-    at other places, plain stores: the same bits as in cache, on any thread count."""
+def test_bands_streaming_gradient_rows_are_the_in_cache_results(func, dtype, extra_bytes):
+    """Beyond the cache, long gradient rows that all start on cache lines (whole lines
+    long, a gradient from ``empty_gradient``) are stored with non-temporal stores
+    (``_tiles._Band.stream``); rows of odd half lines, or elsewhere, plain stores:
+    the same bits as in cache, on any thread count."""
     from fasthinge._cpu import _tiles
 
     itemsize = np.dtype(dtype).itemsize
-    n_classes = _tiles.PREFETCH_MAX_ROW_BYTES // itemsize + 128 // itemsize  # whole lines
+    n_classes = (_tiles.PREFETCH_MAX_ROW_BYTES + extra_bytes) // itemsize
     n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + 37
     rng = np.random.default_rng(9)
     scores = rng.standard_normal((n_rows, n_classes)).astype(dtype)
