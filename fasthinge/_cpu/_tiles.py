@@ -303,6 +303,15 @@ class _Band:  # pragma: no cover (compile-time code)
         )
         self.streaming = False  # whether ``tile`` streams the gradient (``run``)
         self.stream_hint = module.add_metadata([lir.Constant(_I32, 1)])
+        #: Whether the band may stream its gradient rows: it writes them, and a
+        #: register is a whole line (AVX-512). Streamed in halves, lines were slower:
+        #: AVX2-wide bands (``FASTHINGE_VECTOR_BYTES=32``), Weston–Watkins, two
+        #: threads, x the copy: (10³, 10⁴) 1.15–1.19 → 2.49–2.59, (5000, 2000)
+        #: 1.20–1.24 → 1.18–2.56. Staging a band of rows that straddle lines in a
+        #: stack scratch and streaming it out whole was slower too: (10⁴, 10³)
+        #: 1.56–1.71 → 1.89–1.97.
+        self.can_stream = self.writes_grad and not self.reading
+        self.can_stream &= self.width * self.align >= CACHE_LINE_BYTES
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
         self.labels = self.lane_labels(sig.args[-2], labels)
@@ -508,7 +517,7 @@ class _Band:  # pragma: no cover (compile-time code)
         full_tiles = b.sdiv(self.stride, w)
         with b.if_else(self.prefetching, likely=True) as (ahead, in_cache):
             with ahead:
-                if self.writes_grad and not self.reading:
+                if self.can_stream:
                     with b.if_else(self.streams) as (past, plain):
                         with past:  # the gradient rows streamed past the cache, then a fence
                             self.streaming = True
