@@ -2,7 +2,8 @@
 
 In one run, for each function × shape × dtype, it prints three passes:
 
-- ``grad->out``: loss and gradient into a preallocated ``out=`` buffer;
+- ``grad->out``: loss and gradient into a preallocated ``out=`` buffer (from
+  ``fasthinge.empty_gradient``, as the docs advise for ``out=``);
 - ``grad``: loss and a newly allocated gradient (what ``loss, grad = f(S, y)`` costs);
 - ``loss``: ``return_grad=False`` (reads only),
 
@@ -391,10 +392,11 @@ class _Bench:
         threads. Below ``PARALLEL_MIN_ELEMENTS`` fasthinge runs its serial
         driver, so the roofline runs on one thread too.
         """
+        from .._buffers import empty_gradient
         from .._threading import PARALLEL_MIN_ELEMENTS
         from ._copy import parallel_copy, parallel_read
 
-        out = np.empty_like(scores)
+        out = empty_gradient(scores)  # (where ``out=`` buffers should start: the docs)
         flat_scores, flat_out = scores.reshape(-1), out.reshape(-1)
 
         def copy() -> None:
@@ -693,6 +695,7 @@ x roofline: time / time of a parallel Numba pass over the same bytes with the sa
   one thread below fasthinge's serial-driver threshold); 1.00 = as fast as a memory copy.
   Each round times the roofline and then the pass, back to back; the column is the median
   of the rounds' ratios (a slow spell of a shared machine slows both).
+grad->out: into out= from fasthinge.empty_gradient(scores) (the copy writes into it too).
 grad: no out=, the gradient is returned. fasthinge hands a gradient of 4 MiB or more that
   nothing references any more out again (fasthinge.release_buffers), so a loop that drops
   each step's gradient stops faulting in new pages after two calls; the peers allocate theirs.
