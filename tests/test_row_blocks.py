@@ -240,6 +240,39 @@ def test_bands_streaming_gradient_rows_are_the_in_cache_results(func, dtype, ext
         np.testing.assert_array_equal(loss, expected[1])
 
 
+@slow_without_jit
+@pytest.mark.parametrize("ties", ["split", "first"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_categorical_streamed_gradient_rows_are_the_in_cache_results(dtype, ties):
+    """The categorical hinge's gradient rows (``categorical_grad_rows``), streamed beyond
+    the cache where rows of whole lines start on lines: the in-cache bits, ties split
+    over several columns (a row written twice) included."""
+    from fasthinge._cpu import _tiles
+
+    itemsize = np.dtype(dtype).itemsize
+    n_classes = (_tiles.PREFETCH_MAX_ROW_BYTES + 128) // itemsize  # whole lines
+    n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + 37
+    rng = np.random.default_rng(10)
+    scores = rng.standard_normal((n_rows, n_classes)).astype(dtype)
+    targets = np.eye(n_classes, dtype=dtype)[rng.integers(0, n_classes, n_rows)]
+    scores[4, :3] = 9.0  # three tied maxima of the wrong scores
+    targets[4] = 0.0
+    targets[4, 5] = 1.0
+    targets[6] = 0.0  # no target: a row of zeros
+    kwargs = dict(reduction="none", ties=ties)
+    expected = [np.empty_like(scores), np.empty(n_rows, dtype)]
+    for lo in range(0, n_rows, 512):  # in-cache slices
+        part = slice(lo, lo + 512)
+        loss, grad = fh.categorical_hinge(scores[part], targets[part], **kwargs)
+        expected[0][part], expected[1][part] = grad, loss
+    for n_threads, out in ((1, fh.empty_gradient(scores)), (2, fh.empty_gradient(scores)),
+                           (2, np.empty_like(scores))):  # fmt: skip
+        loss, grad = fh.categorical_hinge(scores, targets, out=out, n_threads=n_threads,
+                                          **kwargs)  # fmt: skip
+        np.testing.assert_array_equal(grad, expected[0])
+        np.testing.assert_array_equal(loss, expected[1])
+
+
 WW_OPTIONS = [{}, {"margin": 0.5}, {"margin": 0.0}, "weights", {"p": 2}, {"nan": "drop"}]
 
 

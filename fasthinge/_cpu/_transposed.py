@@ -53,7 +53,16 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._simd import KTH_IN_REGISTERS, each_k
-from ._tiles import LANES, _int_vector, _splat, _transpose, band_rows
+from ._tiles import (
+    CACHE_BYTES,
+    CACHE_LINE_BYTES,
+    LANES,
+    PREFETCH_MAX_ROW_BYTES,
+    _int_vector,
+    _splat,
+    _transpose,
+    band_rows,
+)
 
 #: Rows of a band (lanes of every vector here), for float32 and float64.
 BAND = 16
@@ -92,10 +101,17 @@ class _Vectors:  # pragma: no cover (compile-time code)
         zero = lir.Constant(self.vector, None)
         return b.call(self.masked_load, [pointer, lir.Constant(_I32, self.align), mask, zero])
 
-    def store(self, value, data, index, mask=None):
+    def store(self, value, data, index, mask=None, stream=False):
+        """``value`` at ``data[index]``, under ``mask``, or non-temporal (``stream``: a line's).
+
+        A streamed store must start a cache line and fill it (one register).
+        """
         b = self.builder
         pointer = b.bitcast(b.gep(data, [index]), self.vector.as_pointer())
-        if mask is None:
+        if stream:
+            store = b.store(value, pointer, align=self.lanes * self.align)
+            store.set_metadata("nontemporal", b.module.add_metadata([lir.Constant(_I32, 1)]))
+        elif mask is None:
             b.store(value, pointer, align=self.align)
         else:
             b.call(self.masked_store, [value, pointer, lir.Constant(_I32, self.align), mask])
@@ -960,7 +976,23 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
             b.module, lir.FunctionType(_I32, [_I32]), "llvm.ctpop.i32"
         )
 
-        def row_loop(split):  # once for each value of the flag: no flag in the masks
+        # Beyond the cache, rows longer than PREFETCH_MAX_ROW_BYTES that all start on
+        # cache lines are stored non-temporally where a register is a line (as the
+        # bands' gradient rows, ``_tiles._Band.stream``): whole blocks only.
+        item = vectors.align
+        row_bytes = b.mul(n_cols, lir.Constant(_I64, item))
+        first_byte = b.add(b.ptrtoint(grad.data, _I64), b.mul(offset, lir.Constant(_I64, item)))
+        on_lines = b.icmp_signed("==", b.and_(b.or_(first_byte, row_bytes),
+                                               lir.Constant(_I64, CACHE_LINE_BYTES - 1)),
+                                 lir.Constant(_I64, 0))  # fmt: skip
+        nbytes = b.mul(src.nitems, lir.Constant(_I64, 2 * item))  # and the gradient
+        beyond = b.icmp_signed(">", nbytes, lir.Constant(_I64, CACHE_BYTES))
+        long_rows = b.icmp_signed(">", row_bytes, lir.Constant(_I64, PREFETCH_MAX_ROW_BYTES))
+        streams = b.and_(b.and_(on_lines, beyond), long_rows)
+        if width * item < CACHE_LINE_BYTES:
+            streams = lir.Constant(lir.IntType(1), 0)
+
+        def row_loop(split, stream):  # once for each value of the flags: none in the masks
             with cgutils.for_range(b, n_rows) as rows:
                 r = rows.index
                 mode = b.load(b.gep(modes.data, [r]))
@@ -970,13 +1002,16 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                 with b.if_then(is_zero):
 
                     def zeros(j0, mask, fresh):
-                        vectors.store(zero, grad.data, b.add(start, j0), mask)
+                        whole = stream and mask is None and fresh is None
+                        vectors.store(zero, grad.data, b.add(start, j0), mask, whole)
 
                     _row_blocks(b, n_cols, zeros, width)
                 with b.if_then(is_active):
-                    active_row(r, start, split)
+                    active_row(r, start, split, stream)
+            if stream:
+                b.fence("seq_cst")  # the streamed rows, before another thread reads them
 
-        def active_row(r, start, split):
+        def active_row(r, start, split, stream):
             neg = b.load(b.gep(sums.data, [b.add(lir.Constant(_I64, LANES), r)]))  # sums[1, r]
             neg = _splat(b, neg, width)
             scale = b.load(b.gep(scales.data, [r]))
@@ -991,14 +1026,16 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
 
             scale_v = _splat(b, scale, width)
 
-            def write(j0, mask, t, hit, share):
+            def write(j0, mask, fresh, t, hit, share):
                 if split:
                     wins = hit
                 else:
                     columns = b.add(_int_vector(list(range(width)), 64), _splat(b, j0, width))
                     wins = b.icmp_signed("==", columns, _splat(b, b.load(first), width))
                 g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
-                vectors.store(b.fsub(g, b.fmul(scale_v, t)), grad.data, b.add(start, j0), mask)
+                whole = stream and mask is None and fresh is None
+                g = b.fsub(g, b.fmul(scale_v, t))
+                vectors.store(g, grad.data, b.add(start, j0), mask, whole)
 
             def count_and_write(j0, mask, fresh):
                 # the blocks go in column order, so the first tied column is known
@@ -1015,7 +1052,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                     seen = b.load(first)
                     earlier = b.and_(found, b.icmp_signed("<", at, seen))
                     b.store(b.select(earlier, at, seen), first)
-                write(j0, mask, t, hit, scale_v)
+                write(j0, mask, fresh, t, hit, scale_v)
 
             _row_blocks(b, n_cols, count_and_write, width)
             if not split:
@@ -1025,11 +1062,11 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                 share = _splat(b, b.fdiv(scale, b.sitofp(n_ties, element)), width)
 
                 def rewrite(j0, mask, fresh):  # ties split: scale / n_ties each
-                    write(j0, mask, *hits(j0, mask), share)
+                    write(j0, mask, fresh, *hits(j0, mask), share)
 
                 _row_blocks(b, n_cols, rewrite, width)
 
-        _for_each_flag(b, [args[8]], lambda flags: row_loop(*flags))  # split_ties
+        _for_each_flag(b, [args[8], streams], lambda flags: row_loop(*flags))  # split_ties
         return context.get_dummy_value()
 
     sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
