@@ -951,7 +951,10 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
     ``(1 − t)·s`` (split among ties, or on the first) minus ``scales[r]·t``
     everywhere, in vectors of one register (``_tiles.band_rows``; the last one
     overlaps the one before, or is masked in a row shorter than a register);
-    ``ROW_DONE`` is left alone. The plain-Python twin is ``targets._categorical_grad_rows_python``.
+    ``ROW_DONE`` is left alone. Beyond the cache, rows longer than
+    ``PREFETCH_MAX_ROW_BYTES`` that all start on cache lines are stored with
+    non-temporal stores (whole blocks), then a fence. The plain-Python twin is
+    ``targets._categorical_grad_rows_python``.
     """
     if not isinstance(flat, types.Array) or scales.dtype != flat.dtype:
         return None
