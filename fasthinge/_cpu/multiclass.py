@@ -426,7 +426,8 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     if bands and not sweeps:
         start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out)
     flat, flat_grad = scores.reshape(scores.size), grad.reshape(grad.size)
-    streaming = sweeps and grad.shape[0] and streams_zeros(n_classes, scores.itemsize, nbytes, 2)
+    streaming = sweeps and grad.shape[0] > 0
+    streaming = streaming and streams_zeros(n_classes, scores.itemsize, nbytes, 2)
     zeroed = flat_grad[:0] if streaming else flat_grad  # the rows wrong_max zeroes as it reads
     if streaming:  # the chunk's gradient rows zeroed first, past the cache
         stream_zeros(flat_grad, start * n_classes, (stop - start) * n_classes)
