@@ -537,17 +537,20 @@ def band_width(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("features", "expected"),
+    ("name", "features", "expected"),
     [
-        ("+avx512f,+avx2,+avx,+sse4.2", 64),
-        ("-avx512f,+avx2,+avx,+fma", 32),  # AMD EPYC under KVM: no AVX-512
-        ("-avx512f,-avx2,-avx,+sse4.2", 16),
-        ("", 16),  # NUMBA_CPU_NAME=generic, no features
+        ("skylake-avx512", "+avx512f,+avx2,+avx,+sse4.2", 64),
+        ("znver4", "+avx512f,+avx2,+avx,+sse4.2", 32),  # AMD Zen: 32-byte bands
+        ("znver3", "-avx512f,+avx2,+avx,+fma", 32),  # AMD EPYC under KVM: no AVX-512
+        ("x86-64", "-avx512f,-avx2,-avx,+sse4.2", 16),
+        ("generic", "", 16),  # NUMBA_CPU_NAME=generic, no features
     ],
 )
-def test_bands_are_one_register_of_the_target_cpu(band_width, monkeypatch, features, expected):
+def test_bands_are_one_register_of_the_target_cpu(band_width, monkeypatch, name, features,
+                                                  expected):  # fmt: skip
     monkeypatch.delenv("FASTHINGE_VECTOR_BYTES", raising=False)
     monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
+    monkeypatch.setattr(numba.config, "CPU_NAME", name)
     assert band_width.vector_bytes() == expected
     assert band_width.band_rows(np.float32) == expected // 4
     assert band_width.band_rows(np.float64) == expected // 8

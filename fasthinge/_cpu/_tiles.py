@@ -40,6 +40,7 @@ import functools
 import os
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import llvmlite.ir as lir
 import numba
 import numpy as np
@@ -72,6 +73,9 @@ def vector_bytes() -> int:
     follows the machine code a cached kernel was built for (Numba keys its cache
     on those features). ``FASTHINGE_VECTOR_BYTES`` (16, 32 or 64) overrides it,
     for tests of the other widths; the cache stamp includes it (``_cache.py``).
+
+    AMD Zen cores (LLVM's ``znver*``; ``NUMBA_CPU_NAME`` when set) take 32-byte
+    bands even with AVX-512 (``ZEN_VECTOR_BYTES``).
     """
     forced = os.environ.get("FASTHINGE_VECTOR_BYTES", "")
     if forced:
@@ -82,7 +86,22 @@ def vector_bytes() -> int:
     if features is None:
         features = codegen.get_host_cpu_features()
     enabled = set(features.split(","))
-    return 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
+    widest = 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
+    name = config.CPU_NAME or llvm.get_host_cpu_name()
+    return min(widest, ZEN_VECTOR_BYTES) if name.startswith("znver") else widest
+
+
+#: Band width on AMD Zen cores, which run 512-bit instructions as two 256-bit
+#: halves: a 16-row float32 band is 32 streams (16 rows read, 16 written) for no more
+#: arithmetic a cycle. On an AMD EPYC (znver4) guest with AVX-512, two threads,
+#: float32, x a same-process copy, 64-byte against 32-byte bands (paired):
+#: Weston–Watkins (10⁵, 100) 2.32–2.66 → 1.56–1.73, (10⁴, 10³) 1.62–2.07 → 1.48–1.52,
+#: (4096, 10³) 2.28–2.47 → 1.66–1.75, (10⁶, 10) even; one-vs-all (4096, 10³)
+#: 2.09–2.33 → 1.66–1.95; Crammer–Singer (10⁵, 100) 2.02 → 1.48; categorical hinge
+#: (10⁶, 10) 3.20 → 2.50, (10⁵, 100) 2.70 → 2.21. It gives up the bands' streamed
+#: gradient rows (a register must be a line): Weston–Watkins (5000, 2000) 0.97–1.14 →
+#: 1.13–1.25, (10³, 10⁴) 0.91–0.93 → 1.02–1.03.
+ZEN_VECTOR_BYTES = 32
 
 
 #: The last-level cache assumed where Linux's sysfs does not say (the AMD EPYC VM's).
