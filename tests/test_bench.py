@@ -108,6 +108,7 @@ def test_cli_tiny_run_has_a_row_per_function_pass_and_dtype(capsys):
     first = next(iter(FUNCTIONS))
     assert re.search(rf"first result, fresh process \(Numba cache warm\): {first} [0-9.]+ m?s$",
                      out, re.MULTILINE)  # fmt: skip
+    assert re.search(r"warm: the median of [0-9]+ process(es)?, cold: one\)", out)
     assert re.search(r"Numba's own floor, fresh process: [0-9.]+ m?s ", out)
     # where scipy is installed, the same two again as in fasthinge's own install
     has_scipy = importlib.util.find_spec("scipy") is not None

@@ -545,14 +545,16 @@ def _startup(functions: list, cold: bool, repeat: int) -> list:
                     env = dict(os.environ, NUMBA_CACHE_DIR=tempfile.mkdtemp(dir=tmp))
                 code = _FIRST_CALL_CODE.format(path=path, function=function)
                 code = _WITHOUT_SCIPY + code if which == "bare" else code
-                (seconds,) = _fresh_process(code, env)
-                cells.append(f"{function} {_time_text(seconds)}")
+                runs = 1 if which == "cold" else repeat  # a cold run compiles for seconds
+                seconds = np.median([_fresh_process(code, env)[0] for _ in range(runs)])
+                cells.append(f"{function} {_time_text(float(seconds))}")
             lines.append(f"first result, fresh process ({label}): " + ", ".join(cells))
         floor = _numba_floor(tmp, repeat)
         bare = _numba_floor(tmp, repeat, _WITHOUT_SCIPY) if _has_scipy() else None
     lines.append(
         "  (first result = import numpy + import fasthinge + first call on the small "
-        "float32 input; excludes interpreter start-up)"
+        "float32 input; excludes interpreter start-up; warm: the median of "
+        f"{repeat} process{'es' if repeat > 1 else ''}, cold: one)"
     )
     lines.append(
         f"Numba's own floor, fresh process: {_time_text(floor)} (import numpy + import numba "
