@@ -74,6 +74,33 @@ def test_editing_a_helper_module_recompiles_the_kernels_that_use_it(tmp_path):
     assert after["loss"] == first["loss"] == 0.0
 
 
+@pytest.mark.parametrize("setting", ["NUMBA_ENABLE_PROFILING", "NUMBA_OPT"])
+def test_a_kernel_cached_under_other_numba_codegen_settings_is_stale(tmp_path, setting):
+    """Numba's cache keys on neither debug info nor the optimisation level; the stamp does.
+
+    (At ``NUMBA_OPT=0`` Numba caches nothing; a kernel cached at level 3 was loaded.)
+    """
+    root = _copy_package(tmp_path)
+    value = {"NUMBA_ENABLE_PROFILING": "1", "NUMBA_OPT": "1"}[setting]
+    assert _run(root)["misses"] == 1
+    other = _run(root, **{setting: value})
+    assert other["misses"] == 1 and other["hits"] == 0, "the default build was loaded"
+    assert _run(root, **{setting: value})["hits"] == 1  # its own cache is used
+    back = _run(root)
+    assert back["misses"] == 1 and back["hits"] == 0, f"the {setting}={value} build was loaded"
+    assert back["loss"] == other["loss"] == 0.0
+
+
+def test_the_cache_stamp_holds_numbas_codegen_settings():
+    from numba.core import config
+
+    from fasthinge._cpu import _cache
+
+    stamp = _cache.InTreeLocator(_cache.install, _cache.__file__).get_source_stamp()
+    assert stamp[4] == _cache.codegen_settings()
+    assert stamp[4][:3] == (int(config.OPT), bool(config.DEBUGINFO_DEFAULT), config.BOUNDSCHECK)
+
+
 def test_a_read_only_install_caches_in_the_temporary_directory(tmp_path):
     root = _copy_package(tmp_path)
     blocker = tmp_path / "not-a-directory"

@@ -7,8 +7,12 @@ fasthinge's locators stamp every cached kernel with a hash of *all* the
 kernel sources (``fasthinge/_cpu/*.py``) and of the file that defines it: any
 change anywhere recompiles. The stamp also holds the band width
 (``_tiles.vector_bytes``): Numba keys its cache on the CPU's features, but not
-on ``FASTHINGE_VECTOR_BYTES``; and the size of the CPU's largest cache
-(``_tiles.cache_bytes``), which some kernels compare with their inputs.
+on ``FASTHINGE_VECTOR_BYTES``; the size of the CPU's largest cache
+(``_tiles.cache_bytes``), which some kernels compare with their inputs; and
+Numba's code-generation settings (``codegen_settings``), which its cache does not
+key on either: a kernel cached once under ``NUMBA_ENABLE_PROFILING=1`` (debug
+info: the label check ran 20x slower) or ``NUMBA_OPT=0`` was loaded by every
+later process.
 
 Where the cache goes, first that works:
 
@@ -57,11 +61,34 @@ def _serves(py_file: str) -> bool:
     return PACKAGE_DIR in Path(py_file).resolve().parents
 
 
+def codegen_settings() -> tuple:
+    """Numba's settings that change a kernel's machine code, as this process read them.
+
+    The optimisation level, debug info (``NUMBA_DEBUGINFO``, on under
+    ``NUMBA_ENABLE_PROFILING``), bounds checks, the loop and SLP vectorisers and
+    AVX: none is in Numba's own cache key.
+    """
+    return (
+        int(config.OPT),
+        bool(config.DEBUGINFO_DEFAULT),
+        config.BOUNDSCHECK,
+        bool(config.LOOP_VECTORIZE),
+        bool(config.SLP_VECTORIZE),
+        bool(config.ENABLE_AVX),
+    )
+
+
 class _KernelStamp:
     """Mixin: the source stamp covers all kernel sources; fasthinge's files only."""
 
     def get_source_stamp(self):
-        return (super().get_source_stamp(), kernel_fingerprint(), vector_bytes(), cache_bytes())
+        return (
+            super().get_source_stamp(),
+            kernel_fingerprint(),
+            vector_bytes(),
+            cache_bytes(),
+            codegen_settings(),
+        )
 
     @classmethod
     def from_function(cls, py_func, py_file):
