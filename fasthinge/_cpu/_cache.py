@@ -11,7 +11,7 @@ on ``FASTHINGE_VECTOR_BYTES``; the size of the CPU's largest cache
 (``_tiles.cache_bytes``), which some kernels compare with their inputs; and
 Numba's code-generation settings (``codegen_settings``), which its cache does not
 key on either: a kernel cached once under ``NUMBA_ENABLE_PROFILING=1`` (debug
-info: the label check ran 20x slower) or ``NUMBA_OPT=0`` was loaded by every
+info: a label check ran 18x slower) or ``NUMBA_OPT=0`` was loaded by every
 later process.
 
 Where the cache goes, first that works:
