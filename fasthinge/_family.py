@@ -11,7 +11,15 @@ from . import _validation as v
 from ._array_api import array_api
 from ._device import on_device, on_gpu
 from ._docstrings import shared_doc
-from ._multiclass import Multiclass, check_compact, compact_buffers, drivers, launch, validate
+from ._multiclass import (
+    Multiclass,
+    band_drivers,
+    check_compact,
+    compact_buffers,
+    drivers,
+    launch,
+    validate,
+)
 from ._small import small_calls, structured_cost, topk_k
 
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
@@ -97,7 +105,8 @@ def one_vs_all(
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[kink])
     loss_params = (mc.margin, mc.p, s.dtype.type(norm), kink_frac)
     weights = (mc.call.sample_weight, columns)
-    result = launch(drivers("one_vs_all", "one_vs_all"), mc, loss_params, weights, norm, rows)
+    kernels = band_drivers("one_vs_all", "one_vs_all", mc.call)
+    result = launch(kernels, mc, loss_params, weights, norm, rows)
     if not per_class:
         return result
     denominator = mc.call.denominator

@@ -27,6 +27,18 @@ def drivers(module: str, name: str) -> tuple:
     return getattr(kernels, name + "_serial"), getattr(kernels, name + "_parallel")
 
 
+def band_drivers(module: str, name: str, call: ex.Call) -> tuple:
+    """``drivers(module, name)``, or the ``<name>_staged`` pair where the call's bands stage.
+
+    Weston–Watkins and one-vs-all bands stage their gradient blocks beyond the
+    cache (``_cpu._rows.stages_gradient``); only the staged drivers compile
+    that code, so calls that never take it never compile it.
+    """
+    from ._cpu._rows import stages_gradient
+
+    return drivers(module, f"{name}_staged" if stages_gradient(call.scores, call.grad) else name)
+
+
 @dataclass
 class Multiclass:
     """A validated multiclass call: the shared part and the loss's common scalars."""
@@ -182,7 +194,7 @@ def weston_watkins(
     norm = float(mc.call.scores.shape[1]) if normalize else 1.0
     kink_frac = dtype.type(v.KINK_FRACTIONS[kink])
     loss_params = (mc.margin, mc.p, dtype.type(norm), kink_frac, nan == "drop")
-    return launch(drivers("multiclass", "weston_watkins"), mc, loss_params, norm=norm)
+    return launch(band_drivers("multiclass", "weston_watkins", mc.call), mc, loss_params, norm=norm)
 
 
 @small_calls("crammer_singer")

@@ -221,23 +221,84 @@ def test_bands_streaming_gradient_rows_are_the_in_cache_results(func, dtype, ext
 
     itemsize = np.dtype(dtype).itemsize
     n_classes = (_tiles.PREFETCH_MAX_ROW_BYTES + extra_bytes) // itemsize
+    _beyond_cache_is_in_cache(func, dtype, n_classes)
+
+
+def _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs):
+    """``func`` on a matrix beyond the cache gives its in-cache slices' bits.
+
+    On one and two threads, into ``empty_gradient`` (on cache lines) and into
+    ``np.empty_like`` (16 bytes into one); with an ignored row and a NaN row.
+    """
+    from fasthinge._cpu import _tiles
+
+    itemsize = np.dtype(dtype).itemsize
     n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + 37
     rng = np.random.default_rng(9)
     scores = rng.standard_normal((n_rows, n_classes)).astype(dtype)
     labels = rng.integers(0, n_classes, n_rows)
     labels[3] = -100
     scores[20, 7] = np.nan
-    kwargs = dict(reduction="none", ignore_index=-100)
+    kwargs = dict(kwargs, reduction="none", ignore_index=-100)
+    if "sample_weight" in kwargs:
+        kwargs["sample_weight"] = rng.uniform(0.5, 2.0, n_rows).astype(dtype)
     expected = [np.empty_like(scores), np.empty(n_rows, dtype)]
     for lo in range(0, n_rows, 512):  # in-cache slices
         part = slice(lo, lo + 512)
-        loss, grad = func(scores[part], labels[part], **kwargs)
+        part_kwargs = {k: v[part] if k == "sample_weight" else v for k, v in kwargs.items()}
+        loss, grad = func(scores[part], labels[part], **part_kwargs)
         expected[0][part], expected[1][part] = grad, loss
     for n_threads, out in ((1, fh.empty_gradient(scores)), (2, fh.empty_gradient(scores)),
                            (2, np.empty_like(scores))):  # fmt: skip
         loss, grad = func(scores, labels, out=out, n_threads=n_threads, **kwargs)
         np.testing.assert_array_equal(grad, expected[0])
         np.testing.assert_array_equal(loss, expected[1])
+
+
+@slow_without_jit
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "dtype, n_classes",
+    [(np.float32, 48), (np.float32, 100), (np.float32, 101), (np.float32, 512),
+     (np.float64, 16), (np.float64, 100), (np.float64, 256)],
+)  # fmt: skip
+@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all])
+def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes, weighted):
+    """Beyond the cache, bands of short rows stage their gradient block in a stack
+    scratch and stream it out (``_tiles._Band.stage``), where the block starts and
+    ends on a line (an odd C: every other band, float32; ``np.empty_like``: none)."""
+    from fasthinge._cpu import _tiles
+
+    assert _tiles.STAGE_MIN_CLASSES[np.dtype(dtype).itemsize] <= n_classes
+    kwargs = {"sample_weight": True} if weighted else {}
+    _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "dtype, n_classes, rows, staged",
+    [(np.float32, 48, "beyond", True), (np.float32, 47, "beyond", False),
+     (np.float32, 512, "beyond", True), (np.float32, 513, "beyond", False),
+     (np.float64, 16, "beyond", True), (np.float64, 256, "beyond", True),
+     (np.float64, 257, "beyond", False), (np.float64, 100, "in", False),
+     (np.float32, 100, "no gradient", False)],
+)  # fmt: skip
+def test_which_bands_stage_their_gradient(dtype, n_classes, rows, staged):
+    """And only then the staged drivers, which alone compile the staged bands."""
+    from collections import namedtuple
+
+    from fasthinge._cpu import _rows, _tiles, multiclass
+    from fasthinge._multiclass import band_drivers
+
+    _Call = namedtuple("_Call", "scores grad")
+
+    itemsize = np.dtype(dtype).itemsize
+    n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + (1 if rows != "in" else -1)
+    scores = np.empty((n_rows, n_classes), dtype)
+    grad = np.empty((0, 0), dtype) if rows == "no gradient" else scores
+    assert _rows.stages_gradient(scores, grad) is staged
+    name = "weston_watkins_staged" if staged else "weston_watkins"
+    expected = (getattr(multiclass, name + "_serial"), getattr(multiclass, name + "_parallel"))
+    assert band_drivers("multiclass", "weston_watkins", _Call(scores, grad)) == expected
 
 
 @slow_without_jit

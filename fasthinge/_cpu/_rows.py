@@ -14,7 +14,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._jit import row_jit
-from ._tiles import LANES
+from ._tiles import CACHE_BYTES, LANES, STAGE_MAX_ROW_BYTES, STAGE_MIN_CLASSES
 
 
 @intrinsic
@@ -88,3 +88,17 @@ def band_buffers(scores, grad, n_state):
     """
     lanes = np.empty((n_state, LANES), scores.dtype)
     return scores.reshape(scores.size), grad.reshape(grad.size), lanes
+
+
+def stages_gradient(scores: np.ndarray, grad: np.ndarray) -> bool:
+    """Whether a call's bands stage their gradient blocks (``_tiles._Band.stage``).
+
+    With a gradient, beyond the cache, rows of ``STAGE_MIN_CLASSES`` classes up
+    to ``STAGE_MAX_ROW_BYTES``; each band then checks where its block starts.
+    Plain Python: the caller picks the ``*_staged`` drivers with it, so that
+    their code is compiled only for calls that take them.
+    """
+    if grad.size == 0 or 2 * scores.nbytes <= CACHE_BYTES:
+        return False
+    n_classes, itemsize = scores.shape[-1], scores.dtype.itemsize
+    return STAGE_MIN_CLASSES[itemsize] <= n_classes and n_classes * itemsize <= STAGE_MAX_ROW_BYTES
