@@ -27,16 +27,18 @@ def drivers(module: str, name: str) -> tuple:
     return getattr(kernels, name + "_serial"), getattr(kernels, name + "_parallel")
 
 
-def band_drivers(module: str, name: str, call: ex.Call) -> tuple:
+def band_drivers(module: str, name: str, call: ex.Call, fewest: int = 0) -> tuple:
     """``drivers(module, name)``, or the ``<name>_staged`` pair where the call's bands stage.
 
-    Weston–Watkins and one-vs-all bands stage their gradient blocks beyond the
-    cache (``_cpu._rows.stages_gradient``); only the staged drivers compile
-    that code, so calls that never take it never compile it.
+    Weston–Watkins, one-vs-all and categorical hinge bands stage their gradient
+    blocks beyond the cache (``_cpu._rows.stages_gradient``, rows of at least
+    ``fewest`` classes); only the staged drivers compile that code, so calls
+    that never take it never compile it.
     """
     from ._cpu._rows import stages_gradient
 
-    return drivers(module, f"{name}_staged" if stages_gradient(call.scores, call.grad) else name)
+    staged = stages_gradient(call.scores, call.grad, fewest)
+    return drivers(module, f"{name}_staged" if staged else name)
 
 
 @dataclass

@@ -255,6 +255,14 @@ def _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs):
         np.testing.assert_array_equal(loss, expected[1])
 
 
+def _categorical_one_hot(scores, labels, ignore_index=None, **kwargs):
+    """The categorical hinge with one-hot targets of ``labels`` (an ignored one: no target)."""
+    targets = np.zeros(scores.shape, scores.dtype)
+    rows = np.flatnonzero(labels != ignore_index)
+    targets[rows, labels[rows]] = 1
+    return fh.categorical_hinge(scores, targets, **kwargs)
+
+
 @slow_without_jit
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize(
@@ -262,7 +270,7 @@ def _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs):
     [(np.float32, 48), (np.float32, 100), (np.float32, 101), (np.float32, 512),
      (np.float64, 16), (np.float64, 100), (np.float64, 256)],
 )  # fmt: skip
-@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all])
+@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all, _categorical_one_hot])
 def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes, weighted):
     """Beyond the cache, bands of short rows stage their gradient block in a stack
     scratch and stream it out (``_tiles._Band.stage``), where the block starts and
@@ -286,7 +294,7 @@ def test_which_bands_stage_their_gradient(dtype, n_classes, rows, staged):
     """And only then the staged drivers, which alone compile the staged bands."""
     from collections import namedtuple
 
-    from fasthinge._cpu import _rows, _tiles, multiclass
+    from fasthinge._cpu import _rows, _tiles, multiclass, one_vs_all, targets
     from fasthinge._multiclass import band_drivers
 
     _Call = namedtuple("_Call", "scores grad")
@@ -296,9 +304,23 @@ def test_which_bands_stage_their_gradient(dtype, n_classes, rows, staged):
     scores = np.empty((n_rows, n_classes), dtype)
     grad = np.empty((0, 0), dtype) if rows == "no gradient" else scores
     assert _rows.stages_gradient(scores, grad) is staged
-    name = "weston_watkins_staged" if staged else "weston_watkins"
-    expected = (getattr(multiclass, name + "_serial"), getattr(multiclass, name + "_parallel"))
-    assert band_drivers("multiclass", "weston_watkins", _Call(scores, grad)) == expected
+    for module, loss in ((multiclass, "weston_watkins"), (one_vs_all, "one_vs_all"),
+                         (targets, "categorical_hinge")):  # fmt: skip
+        name = loss + "_staged" if staged else loss
+        expected = (getattr(module, name + "_serial"), getattr(module, name + "_parallel"))
+        module_name = module.__name__.rsplit(".", 1)[1]
+        assert band_drivers(module_name, loss, _Call(scores, grad)) == expected
+
+
+@pytest.mark.parametrize("n_classes, staged", [(127, False), (128, True), (512, True)])
+def test_the_categorical_hinge_stages_from_more_classes(n_classes, staged):
+    from fasthinge._cpu import _rows, _tiles
+    from fasthinge._family import CATEGORICAL_STAGE_MIN_CLASSES
+
+    n_rows = _tiles.CACHE_BYTES // (8 * n_classes) + 1
+    scores = np.empty((n_rows, n_classes), np.float32)
+    assert _rows.stages_gradient(scores, scores)  # as the other losses
+    assert _rows.stages_gradient(scores, scores, CATEGORICAL_STAGE_MIN_CLASSES) is staged
 
 
 @slow_without_jit

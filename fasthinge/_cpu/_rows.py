@@ -90,15 +90,16 @@ def band_buffers(scores, grad, n_state):
     return scores.reshape(scores.size), grad.reshape(grad.size), lanes
 
 
-def stages_gradient(scores: np.ndarray, grad: np.ndarray) -> bool:
+def stages_gradient(scores: np.ndarray, grad: np.ndarray, fewest: int = 0) -> bool:
     """Whether a call's bands stage their gradient blocks (``_tiles._Band.stage``).
 
-    With a gradient, beyond the cache, rows of ``STAGE_MIN_CLASSES`` classes up
-    to ``STAGE_MAX_ROW_BYTES``; each band then checks where its block starts.
-    Plain Python: the caller picks the ``*_staged`` drivers with it, so that
-    their code is compiled only for calls that take them.
+    With a gradient, beyond the cache, rows of ``STAGE_MIN_CLASSES`` (and at least
+    ``fewest``) classes up to ``STAGE_MAX_ROW_BYTES``; each band then checks where
+    its block starts. Plain Python: the caller picks the ``*_staged`` drivers with
+    it, so that their code is compiled only for calls that take them.
     """
     if grad.size == 0 or 2 * scores.nbytes <= CACHE_BYTES:
         return False
     n_classes, itemsize = scores.shape[-1], scores.dtype.itemsize
-    return STAGE_MIN_CLASSES[itemsize] <= n_classes and n_classes * itemsize <= STAGE_MAX_ROW_BYTES
+    shortest = max(STAGE_MIN_CLASSES[itemsize], fewest)
+    return shortest <= n_classes and n_classes * itemsize <= STAGE_MAX_ROW_BYTES

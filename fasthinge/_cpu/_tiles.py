@@ -205,6 +205,41 @@ def _splat(builder, value, width: int):  # pragma: no cover (compile-time code)
     return builder.shuffle_vector(v, v, _int_vector([0] * width))
 
 
+def stream_lines(builder, src, dest, n_items, item, src_align):  # pragma: no cover
+    """``n_items`` elements (whole cache lines) from ``src`` to ``dest`` (on a line).
+
+    Line after line, non-temporal (no read of each line before it is written),
+    each line's stores back to back so that they fill it. ``item``: the
+    elements' bytes; ``src_align``: what ``src`` is aligned to.
+    """
+    b = builder
+    per_line = lir.Constant(_I64, CACHE_LINE_BYTES // item)
+    line = lir.VectorType(src.type.pointee, per_line.constant).as_pointer()
+    hint = b.module.add_metadata([lir.Constant(_I32, 1)])
+    with cgutils.for_range(b, b.sdiv(n_items, per_line)) as loop:
+        at = b.mul(loop.index, per_line)
+        value = b.load(b.bitcast(b.gep(src, [at]), line), align=src_align)
+        store = b.store(value, b.bitcast(b.gep(dest, [at]), line), align=CACHE_LINE_BYTES)
+        store.set_metadata("nontemporal", hint)
+
+
+def staged_block(builder, n_classes, item, width, first_byte):  # pragma: no cover
+    """Whether a band's gradient block may be staged (the caller adds: beyond the cache).
+
+    Rows of ``STAGE_MIN_CLASSES`` up to ``STAGE_MAX_ROW_BYTES`` (``item``: the
+    elements' bytes), the block (``width`` rows from ``first_byte``) on whole lines.
+    """
+    b = builder
+    row_bytes = b.mul(n_classes, lir.Constant(_I64, item))
+    block_bytes = b.mul(row_bytes, lir.Constant(_I64, width))
+    off_line = b.and_(b.or_(first_byte, block_bytes), lir.Constant(_I64, CACHE_LINE_BYTES - 1))
+    fits = b.and_(
+        b.icmp_signed("<=", row_bytes, lir.Constant(_I64, STAGE_MAX_ROW_BYTES)),
+        b.icmp_signed(">=", n_classes, lir.Constant(_I64, STAGE_MIN_CLASSES[item])),
+    )
+    return b.and_(fits, b.icmp_signed("==", off_line, lir.Constant(_I64, 0)))
+
+
 class _Band:  # pragma: no cover (compile-time code)
     """IR of one band: W rows from ``flat[row_offset]``, ``stride`` apart, walked in tiles.
 
@@ -347,12 +382,12 @@ class _Band:  # pragma: no cover (compile-time code)
         #: 1.56–1.71 → 1.89–1.97.
         self.can_stream = self.writes_grad and not self.reading
         self.can_stream &= self.width * self.align >= CACHE_LINE_BYTES
-        self.stage(element, row_bytes, first_byte, beyond_cache)
+        self.stage(element, first_byte, beyond_cache)
         # column indices and labels as int32 (the caller keeps n_classes < 2**31): one
         # compare per column on one register
         self.labels = self.lane_labels(sig.args[-2], labels)
 
-    def stage(self, element, row_bytes, first_byte, beyond_cache):
+    def stage(self, element, first_byte, beyond_cache):
         """Where the gradient stores go: ``grad_base[offset]`` is the gradient's ``offset``.
 
         Without ``stages``, the gradient itself. With it, and where the band's
@@ -368,15 +403,8 @@ class _Band:  # pragma: no cover (compile-time code)
         size = lir.Constant(_I64, self.width * STAGE_MAX_ROW_BYTES // self.align)
         self.scratch = cgutils.alloca_once(b, element, size=size)
         self.scratch.align = CACHE_LINE_BYTES
-        shortest = lir.Constant(_I64, STAGE_MIN_CLASSES[self.align])
-        fits = b.and_(
-            b.icmp_signed("<=", row_bytes, lir.Constant(_I64, STAGE_MAX_ROW_BYTES)),
-            b.icmp_signed(">=", self.stride, shortest),
-        )
-        block_bytes = b.mul(row_bytes, lir.Constant(_I64, self.width))
-        off_line = b.and_(b.or_(first_byte, block_bytes), lir.Constant(_I64, CACHE_LINE_BYTES - 1))
-        on_line = b.icmp_signed("==", off_line, lir.Constant(_I64, 0))
-        self.stage_block = b.and_(b.and_(self.has_grad, beyond_cache), b.and_(fits, on_line))
+        block = staged_block(b, self.stride, self.align, self.width, first_byte)
+        self.stage_block = b.and_(b.and_(self.has_grad, beyond_cache), block)
         shifted = b.gep(self.scratch, [b.neg(self.row_offset)])  # scratch[offset − row_offset]
         self.grad_base = b.select(self.stage_block, shifted, self.grad.data)
 
@@ -619,21 +647,11 @@ class _Band:  # pragma: no cover (compile-time code)
         return self.context.get_dummy_value() if result is None else result
 
     def stream_out(self):
-        """The staged block (W rows of ``stride``: whole lines, from a line) to the gradient.
-
-        Line after line from the scratch, non-temporal (no read of each line
-        before it is written), each line's stores back to back so they fill it.
-        """
+        """The staged block (W rows of ``stride``: whole lines, from a line) to the gradient."""
         b = self.builder
-        per_line = lir.Constant(_I64, CACHE_LINE_BYTES // self.align)
-        line = lir.VectorType(self.vector.element, per_line.constant).as_pointer()
-        n_lines = b.sdiv(b.mul(self.stride, lir.Constant(_I64, self.width)), per_line)
+        n_items = b.mul(self.stride, lir.Constant(_I64, self.width))
         dest = b.gep(self.grad.data, [self.row_offset])
-        with cgutils.for_range(b, n_lines) as loop:
-            at = b.mul(loop.index, per_line)
-            value = b.load(b.bitcast(b.gep(self.scratch, [at]), line), align=CACHE_LINE_BYTES)
-            store = b.store(value, b.bitcast(b.gep(dest, [at]), line), align=CACHE_LINE_BYTES)
-            store.set_metadata("nontemporal", self.stream_hint)
+        stream_lines(b, self.scratch, dest, n_items, self.align, CACHE_LINE_BYTES)
 
 
 class _WestonWatkinsBand(_Band):  # pragma: no cover (compile-time code)

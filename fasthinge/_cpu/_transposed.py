@@ -62,6 +62,8 @@ from ._tiles import (
     _splat,
     _transpose,
     band_rows,
+    staged_block,
+    stream_lines,
 )
 
 #: Rows of a band (lanes of every vector here), for float32 and float64.
@@ -958,6 +960,32 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
     """
     if not isinstance(flat, types.Array) or scales.dtype != flat.dtype:
         return None
+    sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
+                     split_ties)  # fmt: skip
+    return sig, _categorical_grad_codegen(staged=False)
+
+
+@intrinsic
+def categorical_staged_grad_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
+    split_ties, scratch,
+):  # fmt: skip
+    """``categorical_grad_rows``, staged where the band's block qualifies.
+
+    Beyond the cache, a block that ``_tiles.staged_block`` accepts is written
+    into ``scratch`` (at least the block's size) and streamed out whole lines
+    (``_tiles.stream_lines``); the caller fences after its bands. No row of
+    ``modes`` may be ``ROW_DONE`` (its row would be overwritten).
+    """
+    if not isinstance(flat, types.Array) or scales.dtype != flat.dtype:
+        return None
+    sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
+                     split_ties, scratch)  # fmt: skip
+    return sig, _categorical_grad_codegen(staged=True)
+
+
+def _categorical_grad_codegen(staged):  # pragma: no cover (compile-time code)
+    """``categorical_grad_rows``' codegen, or its staged variant's."""
 
     def codegen(context, builder, signature, args):
         b = builder
@@ -966,7 +994,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
         arrays = [context.make_array(kind)(context, builder, value)
                   for kind, value in zip(signature.args, args, strict=True)
                   if isinstance(kind, types.Array)]  # fmt: skip
-        src, targets, sums, scales, modes, grad = arrays
+        src, targets, sums, scales, modes, grad = arrays[:6]
         offset, n_cols = args[2], args[3]
         element = vectors.vector.element
         one = lir.Constant(vectors.vector, [lir.Constant(element, 1.0)] * width)
@@ -994,6 +1022,13 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
         streams = b.and_(b.and_(on_lines, beyond), long_rows)
         if width * item < CACHE_LINE_BYTES:
             streams = lir.Constant(lir.IntType(1), 0)
+        out = grad.data  # where the rows go: ``out[offset + …]``
+        if staged:  # the band's block into the scratch (never with ``streams``: longer rows)
+            block = staged_block(b, n_cols, item, width, first_byte)
+            stage = b.and_(
+                b.and_(beyond, block), b.icmp_signed("==", n_rows, lir.Constant(_I64, width))
+            )
+            out = b.select(stage, b.gep(arrays[6].data, [b.neg(offset)]), grad.data)
 
         def row_loop(split, stream):  # once for each value of the flags: none in the masks
             with cgutils.for_range(b, n_rows) as rows:
@@ -1006,7 +1041,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
 
                     def zeros(j0, mask, fresh):
                         whole = stream and mask is None and fresh is None
-                        vectors.store(zero, grad.data, b.add(start, j0), mask, whole)
+                        vectors.store(zero, out, b.add(start, j0), mask, whole)
 
                     _row_blocks(b, n_cols, zeros, width)
                 with b.if_then(is_active):
@@ -1038,7 +1073,7 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                 g = b.select(wins, b.fmul(share, b.fsub(one, t)), zero)
                 whole = stream and mask is None and fresh is None
                 g = b.fsub(g, b.fmul(scale_v, t))
-                vectors.store(g, grad.data, b.add(start, j0), mask, whole)
+                vectors.store(g, out, b.add(start, j0), mask, whole)
 
             def count_and_write(j0, mask, fresh):
                 # the blocks go in column order, so the first tied column is known
@@ -1070,11 +1105,14 @@ def categorical_grad_rows(typingctx, flat, flat_targets, row_offset, n_classes, 
                 _row_blocks(b, n_cols, rewrite, width)
 
         _for_each_flag(b, [args[8], streams], lambda flags: row_loop(*flags))  # split_ties
+        if staged:
+            with b.if_then(stage):
+                n_items = b.mul(n_cols, lir.Constant(_I64, width))
+                dest = b.gep(grad.data, [offset])
+                stream_lines(b, arrays[6].data, dest, n_items, item, item)
         return context.get_dummy_value()
 
-    sig = types.none(flat, flat_targets, row_offset, n_classes, sums, scales, modes, grad,
-                     split_ties)  # fmt: skip
-    return sig, codegen
+    return codegen
 
 
 topk_sink, topk_sums, topk_gradient = _topk_sink, _topk_sums, _topk_gradient

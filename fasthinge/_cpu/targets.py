@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
-from ._simd import maximum
+from ._simd import maximum, store_fence
 from ._tiles import LANES, categorical_band, tile_rows
 from ._transposed import (
     BAND,
@@ -26,6 +26,7 @@ from ._transposed import (
     ROW_DONE,
     ROW_ZERO,
     categorical_grad_rows,
+    categorical_staged_grad_rows,
     multilabel_block_pass,
     multilabel_pass,
     transpose_block_in,
@@ -97,12 +98,19 @@ def _categorical_grad_rows_python(flat, flat_targets, row_offset, n_classes, sum
             _categorical_grad(scores, targets, row, sums[1, r], scales[r], split_ties, g, row)
 
 
+def _categorical_staged_grad_rows_python(*args):
+    """``_transposed.categorical_staged_grad_rows`` as plain Python: the rows, unstaged."""
+    _categorical_grad_rows_python(*args[:-1])
+
+
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     categorical_grad_rows = _categorical_grad_rows_python
+    categorical_staged_grad_rows = _categorical_staged_grad_rows_python
 
 
 @row_jit
-def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss_out):
+def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss_out,
+                       staging=None):  # fmt: skip
     """Rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Row ``r`` of a band is SIMD lane ``r`` (``_tiles.categorical_band``):
@@ -110,7 +118,9 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
     computes them; the active rows' gradients are then ``_categorical_grad``'s
     (``_transposed.categorical_grad_rows``: row-major vectors, the same
     operations). A row with a NaN ``(1 − t)·s`` or a NaN ``z`` is redone by
-    ``_categorical_row``.
+    ``_categorical_row``. ``staging`` given (the staged drivers): bands with
+    no such row stage their gradient block (``categorical_staged_grad_rows``),
+    then one fence; omitted, Numba prunes that code (``multiclass._ww_bands``).
     """
     margin, kink_frac, split_ties, g_const, grad_denom, _ = params
     (sample_weight,) = weights
@@ -129,6 +139,7 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
     nan, modes, no_labels = ints[:1], ints[1, :width], ints[2]
     no_labels[:] = -1
     gbuf = grad if grad.shape[0] else np.empty((1, n_classes), scores.dtype)
+    scratch = np.empty(width * n_classes if staging is not None else 0, scores.dtype)
     acc = np.float64(0.0)  # a float64 sum when run as Python too (NUMBA_DISABLE_JIT)
     i = start
     while i + width <= stop:
@@ -155,17 +166,22 @@ def _categorical_bands(start, stop, scores, targets, weights, params, grad, loss
             acc += loss
         if grad.shape[0]:
             args = (i * n_classes, n_classes, sums, scales, modes, gflat, split_ties)
-            categorical_grad_rows(flat, flat_targets, *args)
+            if staging is not None and ROW_DONE not in modes:  # (a redone row is written)
+                categorical_staged_grad_rows(flat, flat_targets, *args, scratch)
+            else:
+                categorical_grad_rows(flat, flat_targets, *args)
         i += width
+    if staging is not None:
+        store_fence()  # the streamed blocks
     return i, acc
 
 
 @row_jit
-def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
+def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out, staging=None):
     """Rows of chunk ``c``; returns the float64 sum of their losses.
 
     Runs of W rows go to ``_categorical_bands`` (SIMD across rows, the same
-    results).
+    results; ``staging``: the staged drivers' ``True``, see there).
     """
     margin, kink_frac, split_ties, g_const, grad_denom, rows = params
     (sample_weight,) = weights
@@ -174,7 +190,7 @@ def _categorical_chunk(c, scores, targets, weights, params, grad, loss_out):
     start = c * rows
     stop = min(scores.shape[0], (c + 1) * rows)
     if stop - start >= tile_rows(scores) and scores.shape[1] < 2**31:
-        args = (scores, targets, weights, params, grad, loss_out)
+        args = (scores, targets, weights, params, grad, loss_out, staging)
         start, acc = _categorical_bands(start, stop, *args)
     for i in range(start, stop):
         gi = i if grad.shape[0] else 0
@@ -439,6 +455,20 @@ def categorical_hinge_parallel(scores, targets, weights, params, grad, loss_out,
     """Parallel driver: ``prange`` over the fixed chunks."""
     for c in numba.prange(partials.shape[0]):
         partials[c] = _categorical_chunk(c, scores, targets, weights, params, grad, loss_out)
+
+
+@serial_jit
+def categorical_hinge_staged_serial(scores, targets, weights, params, grad, loss_out, partials):
+    """``categorical_hinge_serial`` whose bands stage their gradient blocks."""
+    for c in range(partials.shape[0]):
+        partials[c] = _categorical_chunk(c, scores, targets, weights, params, grad, loss_out, True)
+
+
+@parallel_jit
+def categorical_hinge_staged_parallel(scores, targets, weights, params, grad, loss_out, partials):
+    """``categorical_hinge_parallel`` whose bands stage their gradient blocks."""
+    for c in numba.prange(partials.shape[0]):
+        partials[c] = _categorical_chunk(c, scores, targets, weights, params, grad, loss_out, True)
 
 
 @serial_jit
