@@ -25,11 +25,6 @@ from ._small import small_calls, structured_cost, topk_k
 MARGIN_RESCALING, SLACK_RESCALING, TOPK_ALPHA, TOPK_BETA = 0, 1, 2, 3  # = _cpu.structured
 #: One-vs-all per-class sums use at most this many row chunks (memory: chunks × C).
 PER_CLASS_MAX_CHUNKS = 64
-#: The categorical hinge's bands stage their gradient blocks (``_multiclass.band_drivers``)
-#: from this many classes: it reads the targets as well, and staging took, time staged ÷
-#: plain, two threads, float32: C = 48 1.30, 100 1.01–1.03, 128 0.91, 192 0.88, 256
-#: 0.84–0.87, 512 0.85–0.89; float64: C = 32 1.52, 64 1.11, 128 0.98, 256 0.91–0.94.
-CATEGORICAL_STAGE_MIN_CLASSES = 128
 
 
 @small_calls("one_vs_all")
@@ -376,7 +371,7 @@ def categorical_hinge(
     rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)
     kink_frac = s.dtype.type(v.KINK_FRACTIONS[kink])
     params = (m, kink_frac, split_ties, g_const, grad_denom, rows)
-    kernels = band_drivers("targets", "categorical_hinge", call, CATEGORICAL_STAGE_MIN_CLASSES)
+    kernels = band_drivers("targets", "categorical_hinge", call)
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
 
 
@@ -448,7 +443,10 @@ def multilabel_margin(
     rows = ex.rows_per_chunk(s.shape[1], min_rows=ex.BAND_ROWS)  # long rows: bands too
     params = (m, s.dtype.type(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom, rows)
     long_rows = s.shape[1] > _multilabel_band_max_classes()  # drivers with column blocks
-    kernels = drivers("targets", "multilabel_margin_long" if long_rows else "multilabel_margin")
+    if long_rows:
+        kernels = drivers("targets", "multilabel_margin_long")
+    else:
+        kernels = band_drivers("targets", "multilabel_margin", call)
     return ex.run(call, kernels, (call.sample_weight,), params, rows)
 
 

@@ -27,17 +27,16 @@ def drivers(module: str, name: str) -> tuple:
     return getattr(kernels, name + "_serial"), getattr(kernels, name + "_parallel")
 
 
-def band_drivers(module: str, name: str, call: ex.Call, fewest: int = 0) -> tuple:
+def band_drivers(module: str, name: str, call: ex.Call) -> tuple:
     """``drivers(module, name)``, or the ``<name>_staged`` pair where the call's bands stage.
 
-    Weston–Watkins, one-vs-all and categorical hinge bands stage their gradient
-    blocks beyond the cache (``_cpu._rows.stages_gradient``, rows of at least
-    ``fewest`` classes); only the staged drivers compile that code, so calls
-    that never take it never compile it.
+    Bands of some losses stage their gradient blocks beyond the cache
+    (``_cpu._rows.stages_gradient``); only the staged drivers compile that
+    code, so calls that never take it never compile it.
     """
     from ._cpu._rows import stages_gradient
 
-    staged = stages_gradient(call.scores, call.grad, fewest)
+    staged = stages_gradient(name, call.scores, call.grad)
     return drivers(module, f"{name}_staged" if staged else name)
 
 

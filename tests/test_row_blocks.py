@@ -255,12 +255,20 @@ def _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs):
         np.testing.assert_array_equal(loss, expected[1])
 
 
-def _categorical_one_hot(scores, labels, ignore_index=None, **kwargs):
-    """The categorical hinge with one-hot targets of ``labels`` (an ignored one: no target)."""
-    targets = np.zeros(scores.shape, scores.dtype)
+def _from_labels(func, scores, labels, ignore_index=None, **kwargs):
+    """``func`` (categorical or multilabel) with targets made from ``labels``.
+
+    The categorical hinge: one-hot; the multilabel margin: the label and the next
+    class. An ignored label: no target.
+    """
     rows = np.flatnonzero(labels != ignore_index)
-    targets[rows, labels[rows]] = 1
-    return fh.categorical_hinge(scores, targets, **kwargs)
+    if func is fh.categorical_hinge:
+        targets = np.zeros(scores.shape, scores.dtype)
+        targets[rows, labels[rows]] = 1
+    else:
+        targets = np.full(scores.shape, -1, np.int64)
+        targets[rows, 0], targets[rows, 1] = labels[rows], (labels[rows] + 1) % scores.shape[1]
+    return func(scores, targets, **kwargs)
 
 
 @slow_without_jit
@@ -270,57 +278,55 @@ def _categorical_one_hot(scores, labels, ignore_index=None, **kwargs):
     [(np.float32, 48), (np.float32, 100), (np.float32, 101), (np.float32, 512),
      (np.float64, 16), (np.float64, 100), (np.float64, 256)],
 )  # fmt: skip
-@pytest.mark.parametrize("func", [fh.weston_watkins, fh.one_vs_all, _categorical_one_hot])
+@pytest.mark.parametrize(
+    "func",
+    [fh.weston_watkins, fh.one_vs_all,
+     pytest.param(functools.partial(_from_labels, fh.categorical_hinge), id="categorical"),
+     pytest.param(functools.partial(_from_labels, fh.multilabel_margin), id="multilabel")],
+)  # fmt: skip
 def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes, weighted):
     """Beyond the cache, bands of short rows stage their gradient block in a stack
     scratch and stream it out (``_tiles._Band.stage``), where the block starts and
     ends on a line (an odd C: every other band, float32; ``np.empty_like``: none)."""
-    from fasthinge._cpu import _tiles
-
-    assert _tiles.STAGE_MIN_CLASSES[np.dtype(dtype).itemsize] <= n_classes
     kwargs = {"sample_weight": True} if weighted else {}
     _beyond_cache_is_in_cache(func, dtype, n_classes, **kwargs)
 
 
 @pytest.mark.parametrize(
-    "dtype, n_classes, rows, staged",
-    [(np.float32, 48, "beyond", True), (np.float32, 47, "beyond", False),
-     (np.float32, 512, "beyond", True), (np.float32, 513, "beyond", False),
-     (np.float64, 16, "beyond", True), (np.float64, 256, "beyond", True),
-     (np.float64, 257, "beyond", False), (np.float64, 100, "in", False),
-     (np.float32, 100, "no gradient", False)],
+    "loss, dtype, n_classes, rows, staged",
+    [("weston_watkins", np.float32, 48, "beyond", True),
+     ("weston_watkins", np.float32, 47, "beyond", False),
+     ("weston_watkins", np.float32, 512, "beyond", True),
+     ("weston_watkins", np.float32, 513, "beyond", False),
+     ("weston_watkins", np.float64, 16, "beyond", True),
+     ("weston_watkins", np.float64, 257, "beyond", False),
+     ("weston_watkins", np.float64, 100, "in", False),
+     ("weston_watkins", np.float32, 100, "no gradient", False),
+     ("one_vs_all", np.float32, 100, "beyond", True),
+     ("categorical_hinge", np.float32, 127, "beyond", False),
+     ("categorical_hinge", np.float32, 128, "beyond", True),
+     ("multilabel_margin", np.float32, 31, "beyond", False),
+     ("multilabel_margin", np.float32, 32, "beyond", True),
+     ("multilabel_margin", np.float32, 257, "beyond", False),
+     ("multilabel_margin", np.float64, 10, "beyond", True)],
 )  # fmt: skip
-def test_which_bands_stage_their_gradient(dtype, n_classes, rows, staged):
+def test_which_bands_stage_their_gradient(loss, dtype, n_classes, rows, staged):
     """And only then the staged drivers, which alone compile the staged bands."""
     from collections import namedtuple
 
     from fasthinge._cpu import _rows, _tiles, multiclass, one_vs_all, targets
     from fasthinge._multiclass import band_drivers
 
-    _Call = namedtuple("_Call", "scores grad")
-
     itemsize = np.dtype(dtype).itemsize
     n_rows = _tiles.CACHE_BYTES // (2 * itemsize * n_classes) + (1 if rows != "in" else -1)
     scores = np.empty((n_rows, n_classes), dtype)
     grad = np.empty((0, 0), dtype) if rows == "no gradient" else scores
-    assert _rows.stages_gradient(scores, grad) is staged
-    for module, loss in ((multiclass, "weston_watkins"), (one_vs_all, "one_vs_all"),
-                         (targets, "categorical_hinge")):  # fmt: skip
-        name = loss + "_staged" if staged else loss
-        expected = (getattr(module, name + "_serial"), getattr(module, name + "_parallel"))
-        module_name = module.__name__.rsplit(".", 1)[1]
-        assert band_drivers(module_name, loss, _Call(scores, grad)) == expected
-
-
-@pytest.mark.parametrize("n_classes, staged", [(127, False), (128, True), (512, True)])
-def test_the_categorical_hinge_stages_from_more_classes(n_classes, staged):
-    from fasthinge._cpu import _rows, _tiles
-    from fasthinge._family import CATEGORICAL_STAGE_MIN_CLASSES
-
-    n_rows = _tiles.CACHE_BYTES // (8 * n_classes) + 1
-    scores = np.empty((n_rows, n_classes), np.float32)
-    assert _rows.stages_gradient(scores, scores)  # as the other losses
-    assert _rows.stages_gradient(scores, scores, CATEGORICAL_STAGE_MIN_CLASSES) is staged
+    assert _rows.stages_gradient(loss, scores, grad) is staged
+    module = {"weston_watkins": multiclass, "one_vs_all": one_vs_all}.get(loss, targets)
+    name = loss + "_staged" if staged else loss
+    expected = (getattr(module, name + "_serial"), getattr(module, name + "_parallel"))
+    call = namedtuple("Call", "scores grad")(scores, grad)
+    assert band_drivers(module.__name__.rsplit(".", 1)[1], loss, call) == expected
 
 
 @slow_without_jit
@@ -571,7 +577,7 @@ def test_multilabel_margin_long_rows_match_rows(dtype, n_rows, n_classes, option
 def test_multilabel_rows_longer_than_a_band_take_the_drivers_with_column_blocks(monkeypatch):
     """Rows up to ``MULTILABEL_BAND_MAX_CLASSES`` classes run drivers without the column
     blocks (``SHORT_ROWS``: cheaper to compile), longer rows the ``_long`` ones."""
-    from fasthinge import _family
+    from fasthinge import _family, _multiclass
 
     asked, original = [], _family.drivers
 
@@ -580,6 +586,7 @@ def test_multilabel_rows_longer_than_a_band_take_the_drivers_with_column_blocks(
         return original(module, name)
 
     monkeypatch.setattr(_family, "drivers", drivers)
+    monkeypatch.setattr(_multiclass, "drivers", drivers)  # (``band_drivers``'s)
     for n_classes in (MULTILABEL_BAND_MAX_CLASSES, MULTILABEL_BAND_MAX_CLASSES + 1):
         scores = np.zeros((17, n_classes), np.float64)  # beyond the small path
         targets = np.full(scores.shape, -1)

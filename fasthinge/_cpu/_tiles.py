@@ -59,19 +59,9 @@ PREFETCH_MAX_ROW_BYTES_LOSS = 4096
 LONG_ROW_PREFETCH_BYTES = 256
 #: Bytes of a cache line (what one prefetch brings in).
 CACHE_LINE_BYTES = 64
-#: Weston–Watkins and one-vs-all bands of rows up to this long, beyond the cache, write
-#: their gradient block (W rows, contiguous) into a stack scratch and stream it out
-#: whole lines at a time (``_Band.stage``, ``stream_out``): plain stores read each line
-#: before writing it, a third of the traffic. Time staged ÷ plain, in one process, two
-#: threads, into ``fh.empty_gradient``, float32: Weston–Watkins (2·10⁵, 48) 0.91–0.95,
-#: (10⁵, 100) 0.75–0.76, (4·10⁴, 256) 0.87, (2·10⁴, 512) 0.86–0.87; one-vs-all 0.89,
-#: 0.82–0.94, 0.80–0.82, 0.85–0.89; float64 Weston–Watkins (10⁵, 100) 0.72, (4·10⁴,
-#: 256) 0.87–0.89, (2.5·10⁴, 400) 1.00 (hence 2 KB). Crammer–Singer (two non-zero
-#: entries a row) gained nothing: (2·10⁵, 48) 1.15, (10⁵, 100) 1.00.
+#: The longest rows whose bands stage their gradient block (``_Band.stage``): the stack
+#: scratch holds W of them. Which calls stage: ``_rows.STAGED_CLASSES``.
 STAGE_MAX_ROW_BYTES = 2048
-#: The fewest classes staged, by itemsize: float32 C = 10–40 took 1.0–1.19 (a band's
-#: block of 5–20 lines), float64 C = 10 1.03–1.08.
-STAGE_MIN_CLASSES = {4: 48, 8: 16}
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
@@ -226,17 +216,14 @@ def stream_lines(builder, src, dest, n_items, item, src_align):  # pragma: no co
 def staged_block(builder, n_classes, item, width, first_byte):  # pragma: no cover
     """Whether a band's gradient block may be staged (the caller adds: beyond the cache).
 
-    Rows of ``STAGE_MIN_CLASSES`` up to ``STAGE_MAX_ROW_BYTES`` (``item``: the
-    elements' bytes), the block (``width`` rows from ``first_byte``) on whole lines.
+    Rows up to ``STAGE_MAX_ROW_BYTES`` (``item``: the elements' bytes), the block
+    (``width`` rows from ``first_byte``) on whole lines.
     """
     b = builder
     row_bytes = b.mul(n_classes, lir.Constant(_I64, item))
     block_bytes = b.mul(row_bytes, lir.Constant(_I64, width))
     off_line = b.and_(b.or_(first_byte, block_bytes), lir.Constant(_I64, CACHE_LINE_BYTES - 1))
-    fits = b.and_(
-        b.icmp_signed("<=", row_bytes, lir.Constant(_I64, STAGE_MAX_ROW_BYTES)),
-        b.icmp_signed(">=", n_classes, lir.Constant(_I64, STAGE_MIN_CLASSES[item])),
-    )
+    fits = b.icmp_signed("<=", row_bytes, lir.Constant(_I64, STAGE_MAX_ROW_BYTES))
     return b.and_(fits, b.icmp_signed("==", off_line, lir.Constant(_I64, 0)))
 
 
@@ -390,11 +377,12 @@ class _Band:  # pragma: no cover (compile-time code)
     def stage(self, element, first_byte, beyond_cache):
         """Where the gradient stores go: ``grad_base[offset]`` is the gradient's ``offset``.
 
-        Without ``stages``, the gradient itself. With it, and where the band's
-        block qualifies (``stage_block``: a gradient beyond the cache, rows of
-        ``STAGE_MIN_CLASSES`` up to ``STAGE_MAX_ROW_BYTES``, the block starting
-        and ending on a cache line), a stack scratch that ``stream_out`` writes
-        out after the band: the tiles' and the finish's stores all land in it.
+        Without ``stages``, the gradient itself. With it (the staged drivers,
+        which ``_rows.stages_gradient`` picks), and where the band's block
+        qualifies (``stage_block``: a gradient beyond the cache, rows up to
+        ``STAGE_MAX_ROW_BYTES``, the block starting and ending on a cache line),
+        a stack scratch that ``stream_out`` writes out after the band: the tiles'
+        and the finish's stores all land in it.
         """
         b = self.builder
         self.grad_base, self.stage_block = self.grad.data, None

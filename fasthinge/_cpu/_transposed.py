@@ -1115,6 +1115,32 @@ def _categorical_grad_codegen(staged):  # pragma: no cover (compile-time code)
     return codegen
 
 
+def _stream_copy_python(src, dst, start, n):
+    """``stream_copy`` as plain Python."""
+    dst[start : start + n] = src[:n]
+
+
+@intrinsic
+def stream_copy(typingctx, src, dst, start, n):  # pragma: no cover (compile-time code)
+    """``dst[start : start + n] = src[:n]``, whole cache lines, non-temporal (``stream_lines``).
+
+    ``dst[start]`` starts a line and ``n`` elements fill whole lines; the
+    caller fences (``_simd.store_fence``) before anything else reads them.
+    """
+    if not isinstance(dst, types.Array) or dst.dtype != src.dtype or not dst.mutable:
+        return None
+
+    def codegen(context, builder, signature, args):
+        arrays = [context.make_array(kind)(context, builder, value)
+                  for kind, value in zip(signature.args[:2], args[:2], strict=True)]  # fmt: skip
+        item = context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype))
+        dest = builder.gep(arrays[1].data, [args[2]])
+        stream_lines(builder, arrays[0].data, dest, args[3], item, item)
+        return context.get_dummy_value()
+
+    return types.none(src, dst, types.int64, types.int64), codegen
+
+
 topk_sink, topk_sums, topk_gradient = _topk_sink, _topk_sums, _topk_gradient
 if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     topk_sink = _topk_sink_python
@@ -1122,6 +1148,7 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     topk_gradient = _topk_gradient_python
     transpose_in = _transpose_in_python
     transpose_out = _transpose_out_python
+    stream_copy = _stream_copy_python
     multilabel_pass = _multilabel_pass_python
     transpose_block_in = _transpose_block_in_python
     transpose_block_out = _transpose_block_out_python

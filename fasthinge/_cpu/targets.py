@@ -19,6 +19,7 @@ import numpy as np
 
 from ._jit import parallel_jit, row_jit, serial_jit
 from ._simd import maximum, store_fence
+from ._tiles import CACHE_LINE_BYTES as LINE
 from ._tiles import LANES, categorical_band, tile_rows
 from ._transposed import (
     BAND,
@@ -29,6 +30,7 @@ from ._transposed import (
     categorical_staged_grad_rows,
     multilabel_block_pass,
     multilabel_pass,
+    stream_copy,
     transpose_block_in,
     transpose_block_out,
     transpose_in,
@@ -267,7 +269,8 @@ def _band_losses(first, totals, scores, sample_weight, loss_out, acc):
 
 
 @row_jit
-def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc):
+def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_out, acc,
+                      staging=None):  # fmt: skip
     """Rows ``start..`` in bands of 16; returns (next row, ``acc`` + their losses, in row order).
 
     Rows are lanes (``_transposed``): the band is copied transposed into
@@ -277,7 +280,9 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
     after column, in its order: a target column, or a lane without that target,
     adds ``±0.0`` to the float64 sum and ``+0.0`` to the gradient (no change:
     neither is ever −0.0). The pass gathers each lane's target itself. The
-    gradient tile goes back transposed.
+    gradient tile goes back transposed; ``staging`` given (the staged drivers),
+    into a scratch first, a band on whole cache lines, which is then streamed
+    out (``stream_copy``), with one fence at the end.
     """
     margin, kink_frac, drop_nan, g_const, grad_denom, _ = params
     (sample_weight,) = weights
@@ -295,6 +300,8 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
     n_targets = np.empty(width, np.int64)
     flat, gflat = scores.reshape(scores.size), grad.reshape(grad.size)
     flat_targets = targets.reshape(targets.size)
+    block = width * n_classes
+    scratch = np.empty(block if staging is not None else 0, scores.dtype)
     i = start
     while i + width <= stop:
         transpose_in(flat, i * n_classes, n_classes, tile)
@@ -315,10 +322,24 @@ def _multilabel_bands(start, stop, scores, targets, weights, params, grad, loss_
             multilabel_pass(tile, is_target, gtile, g0s, totals, flat_targets, i * n_classes, t,
                             n_targets, n_classes, margin, kink_frac, keep_nan)  # fmt: skip
         if grad.shape[0]:
-            transpose_out(gtile, gflat, i * n_classes, n_classes)
+            offset = i * n_classes
+            if staging is not None and _on_lines(gflat, offset, block):
+                transpose_out(gtile, scratch, 0, n_classes)
+                stream_copy(scratch, gflat, offset, block)
+            else:
+                transpose_out(gtile, gflat, offset, n_classes)
         acc = _band_losses(i, totals, scores, sample_weight, loss_out, acc)
         i += width
+    if staging is not None:
+        store_fence()  # the streamed blocks
     return i, acc
+
+
+@row_jit
+def _on_lines(flat, start, n):
+    """Whether ``flat[start : start + n]`` starts a cache line and fills whole lines."""
+    item = flat.itemsize
+    return (flat.ctypes.data + start * item) % LINE == 0 and n * item % LINE == 0
 
 
 @row_jit
@@ -411,7 +432,8 @@ ANY_ROWS, SHORT_ROWS = True, None
 
 
 @row_jit
-def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out, long_rows):
+def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out, long_rows,
+                      staging=None):  # fmt: skip
     """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
 
     Runs of 16 rows take ``_multilabel_bands`` (SIMD across rows, the same
@@ -428,7 +450,7 @@ def _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out, long_
     stop = min(scores.shape[0], (c + 1) * rows)
     args = (scores, targets, weights, params, grad, loss_out)
     if scores.shape[1] <= MULTILABEL_BAND_MAX_CLASSES:
-        start, acc = _multilabel_bands(start, stop, *args, acc)
+        start, acc = _multilabel_bands(start, stop, *args, acc, staging)
     elif long_rows is not None:
         start, acc = _multilabel_long_bands(start, stop, *args, acc)
     for i in range(start, stop):
@@ -510,3 +532,20 @@ def multilabel_margin_long_parallel(scores, targets, weights, params, grad, loss
     for c in numba.prange(partials.shape[0]):
         partials[c] = _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out,
                                         ANY_ROWS)  # fmt: skip
+
+
+@serial_jit
+def multilabel_margin_staged_serial(scores, targets, weights, params, grad, loss_out, partials):
+    """``multilabel_margin_serial`` whose bands stage their gradient blocks."""
+    for c in range(partials.shape[0]):
+        partials[c] = _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out,
+                                        SHORT_ROWS, True)  # fmt: skip
+
+
+@parallel_jit
+def multilabel_margin_staged_parallel(scores, targets, weights, params, grad, loss_out,
+                                      partials):  # fmt: skip
+    """``multilabel_margin_parallel`` whose bands stage their gradient blocks."""
+    for c in numba.prange(partials.shape[0]):
+        partials[c] = _multilabel_chunk(c, scores, targets, weights, params, grad, loss_out,
+                                        SHORT_ROWS, True)  # fmt: skip
