@@ -245,6 +245,11 @@ class _Band:  # pragma: no cover (compile-time code)
     #: Whether bands of short rows beyond the cache stage their gradient block in a
     #: stack scratch and stream it out whole lines at a time (``stream_out``).
     stages = False
+    #: A subclass whose gradient has a kink coefficient sets ``kink_flag`` (an i1:
+    #: whether any lane's is not +0.0); ``run`` then walks under each value, with
+    #: ``kinked`` (read by ``gradient_row``) the constant of the branch.
+    kink_flag = None
+    kinked = True
 
     def __init__(self, context, builder, sig, args):
         flat, self.row_offset, self.stride = args[:3]
@@ -616,6 +621,24 @@ class _Band:  # pragma: no cover (compile-time code)
 
     def run(self):
         """Every tile of the band, then the lane state back to memory."""
+        if self.kink_flag is None:
+            self.walk()
+        else:
+            with self.builder.if_else(self.kink_flag) as (kinked, plain):
+                with kinked:
+                    self.walk()
+                with plain:  # the default kink "zero": no kink's compare and select
+                    self.kinked = False
+                    self.walk()
+                    self.kinked = True
+        result = self.finish()
+        if self.stage_block is not None:
+            with self.builder.if_then(self.stage_block):
+                self.stream_out()
+        return self.context.get_dummy_value() if result is None else result
+
+    def walk(self):
+        """Every tile of the band: the whole ones, then the last columns."""
         b = self.builder
         w = lir.Constant(_I64, self.width)
         full_tiles = b.sdiv(self.stride, w)
@@ -628,11 +651,6 @@ class _Band:  # pragma: no cover (compile-time code)
                     self.last_columns(rest)
                 with mask:
                     self.tile(lir.Constant(_I64, 0), rest)
-        result = self.finish()
-        if self.stage_block is not None:
-            with b.if_then(self.stage_block):
-                self.stream_out()
-        return self.context.get_dummy_value() if result is None else result
 
     def stream_out(self):
         """The staged block (W rows of ``stride``: whole lines, from a line) to the gradient."""
@@ -976,13 +994,17 @@ class _OneVsAllBand(_WestonWatkinsBand):  # pragma: no cover (compile-time code)
         b, (total, g_y) = self.builder, state
         label = b.icmp_signed("==", labels, _int_vector([jj] * self.width))
         u = b.fsub(self.lane[BASE], b.select(label, column, b.fsub(self.zero, column)))
-        h = b.select(b.fcmp_unordered(">", u, self.zero), u, self.zero)  # NaN is kept
+        # h = 0 > u ? 0 : u: u where not u <= 0 (a NaN is kept), one x86 max with u
+        # second (a −0.0 u adds nothing to a total that is never −0.0)
+        h = b.select(b.fcmp_ordered(">", self.zero, u), self.zero, u)
         return b.fadd(total, h), g_y
 
     def gradient_row(self, r, row):
         b, n, zero = self.builder, row.type.count, lir.Constant(row.type, None)
         u = b.fsub(self.lane_value(BASE, r, n), b.fsub(zero, row))
         coef = b.select(b.fcmp_ordered(">", u, zero), self.lane_value(SLOPE, r, n), zero)
+        if not self.kinked:  # WEIGHT (g0 · kink_frac) is +0.0 in every lane
+            return coef
         return b.select(b.fcmp_ordered("==", u, zero), self.lane_value(WEIGHT, r, n), coef)
 
 
@@ -1000,6 +1022,9 @@ class _OneVsAllRows(_Rows, _OneVsAllBand):  # pragma: no cover (compile-time cod
         b, w = self.builder, self.width
         g0 = self.sample_scale()
         kink = b.fmul(g0, _splat(b, self.extra[1], w))
+        # a kink's coefficient other than +0.0 in some lane (−0.0 where g0 < 0 counts)
+        bits = lir.IntType(w * 8 * self.align)
+        self.kink_flag = b.icmp_unsigned("!=", b.bitcast(kink, bits), bits(0))
         return [_splat(b, self.margin, w), kink, g0, self.zero, self.zero]
 
     def finish(self):
