@@ -340,8 +340,8 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
     of its columns (``j`` mod lanes) in k registers, a column sinking through
     them by ``max``/``min`` (two instructions a level, no branch); the last
     columns go in a vector overlapping the one before (its repeated lanes as
-    −inf). Then k times the largest lane head is taken out (its lane moves up
-    one level): the k-th is the result. −inf if fewer than k columns are not
+    −inf). Then the lanes' lists merge pairwise down to one (``_fold_lanes``):
+    its k-th is the result. −inf if fewer than k columns are not
     ``skip``; a NaN anywhere (``skip``'s too) makes it NaN, as the row code's
     search. Of zeros of both signs it may return either; the top-k row cannot
     tell (``tau`` enters compares and ``m − s_y + tau``, whose zero sign no
@@ -380,21 +380,6 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
                 b.store(b.select(b.fcmp_ordered(">", v, t), v, t), level)
                 v = b.select(b.fcmp_ordered("<", t, v), t, v)
 
-        def largest(v):  # the largest lane, by halving (v > w ? v : w)
-            half = lanes
-            while half > 1:
-                half //= 2
-                upper = [lir.Constant(_I32, j + half) for j in range(half)]
-                upper += [lir.Constant(_I32, 0)] * (lanes - half)
-                shifted = b.shuffle_vector(v, v, lir.Constant(lir.VectorType(_I32, lanes), upper))
-                v = b.select(b.fcmp_ordered(">", shifted, v), shifted, v)
-            return b.extract_element(v, lir.Constant(_I32, 0))
-
-        cttz = cgutils.get_or_insert_function(
-            b.module, lir.FunctionType(lane_int, [lane_int, lir.IntType(1)]),
-            f"llvm.cttz.i{lane_int.width}",
-        )  # fmt: skip
-
         def walk(k_value):
             levels = [cgutils.alloca_once_value(b, low) for _ in range(k_value)]
             step = lir.Constant(_I64, lanes)
@@ -406,19 +391,7 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
                 fresh = b.icmp_signed(">=", columns, lanes_of(b.sub(step, rest)))
                 take(levels, b.sub(count, step), fresh)
             heads = [b.load(level) for level in levels]
-            for p in range(k_value):  # take the largest head out, k times
-                top = largest(heads[0])
-                if p == k_value - 1:
-                    b.store(top, result)
-                    break
-                hit = b.fcmp_ordered("==", heads[0], _splat(b, top, lanes))
-                bits = b.zext(b.bitcast(hit, lir.IntType(lanes)), lane_int)
-                lane = b.call(cttz, [bits, lir.Constant(lir.IntType(1), 0)])  # one of them
-                pick = b.icmp_signed("==", columns, _splat(b, lane, lanes))
-                below = [*heads[1:], low]  # that lane moves up one level
-                heads = [
-                    b.select(pick, lower, head) for head, lower in zip(heads, below, strict=True)
-                ]
+            b.store(b.extract_element(_fold_lanes(b, heads), lir.Constant(_I32, 0)), result)
 
         each_k(b, k, walk)
         any_nan = b.icmp_unsigned(
@@ -428,6 +401,50 @@ def kth_largest(typingctx, flat, start, n, skip, k):  # pragma: no cover (compil
         return b.select(any_nan, lir.Constant(element, math.nan), b.load(result))
 
     return flat.dtype(flat, types.intp, types.intp, types.intp, types.intp), codegen
+
+
+def _merge_pairs(n: int, lo: int = 0, step: int = 1) -> list[tuple[int, int]]:
+    """Batcher's odd-even merge of ``n`` (a power of two) entries whose halves are sorted.
+
+    The compare-exchanges ``(i, j)``, in order: afterwards ``i`` holds the larger.
+    """
+    if 2 * step >= n:
+        return [(lo, lo + step)]
+    pairs = _merge_pairs(n, lo, 2 * step) + _merge_pairs(n, lo + step, 2 * step)
+    return pairs + [(i, i + step) for i in range(lo + step, lo + n - step, 2 * step)]
+
+
+def _fold_lanes(builder, heads):  # pragma: no cover (compile-time code)
+    """The k largest of all lanes, largest first, in lane 0 of each of k vectors.
+
+    ``heads[p]`` holds each lane's (p+1)-th largest (every lane's list sorted,
+    largest first). Lane i's list merges with lane i + half's, halving the lanes
+    until one is left: a merge is Batcher's odd-even network over the two lists
+    (padded with −inf to a power of two), its compare-exchanges ``max``/``min``
+    on every lane pair at once; only the first k of each merge go on (LLVM drops
+    the rest of the network). Log₂(lanes) merges, against k rounds of taking the
+    largest head out (a horizontal max, the lane's index, a shift of its list:
+    each round waiting on the one before).
+    """
+    b, k = builder, len(heads)
+    lanes = heads[0].type.count
+    element = heads[0].type.element
+    m = 1 << (k - 1).bit_length()  # the lists' padded length
+    while lanes > 1:
+        half = lanes // 2
+        low = lir.Constant(lir.VectorType(element, half), [lir.Constant(element, -math.inf)] * half)
+        first, second = (
+            lir.Constant(lir.VectorType(_I32, half), [lir.Constant(_I32, j) for j in lanes_from])
+            for lanes_from in (range(half), range(half, lanes))
+        )
+        merged = [b.shuffle_vector(v, v, first) for v in heads] + [low] * (m - k)
+        merged += [b.shuffle_vector(v, v, second) for v in heads] + [low] * (m - k)
+        for i, j in _merge_pairs(2 * m):  # v > t ? v : t up, t < v ? t : v down
+            x, y = merged[i], merged[j]
+            merged[i] = b.select(b.fcmp_ordered(">", y, x), y, x)
+            merged[j] = b.select(b.fcmp_ordered("<", y, x), y, x)
+        heads, lanes = merged[:k], half
+    return heads[k - 1]
 
 
 def _stream_zeros_python(flat, start, n):
