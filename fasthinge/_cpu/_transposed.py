@@ -912,18 +912,20 @@ def _gradient_lanes(w, k, alpha, split, kink):  # pragma: no cover (compile-time
     share = b.fdiv(b.sitofp(slots, w.vector), b.sitofp(n_tied, w.vector))
     share = b.select(split, share, one)
     kink = w.splat(kink)
-    tied_left = cgutils.alloca_once_value(b, w.counts(counts_d, TIED_LEFT))
+    # the countdown as a count of the tied columns seen: one add a column on the chain
+    # ("left > 0" then "left −= taken" put a compare, a mask and an add on it; k = 5, one
+    # thread: (8192, 10) and (1024, 96) 1.03x the time, the small call 1.02–1.03x)
+    free = w.counts(counts_d, TIED_LEFT)
+    seen = cgutils.alloca_once_value(b, lir.Constant(w.wide, None))
     g_y = cgutils.alloca_once_value(b, w.row(lanes_d, G_Y))
-    zeros = lir.Constant(w.wide, None)
 
     def column(j):
         s = w.column(tile_d, j)
         is_label = b.icmp_signed("==", label, w.index(j))
         tied = b.fcmp_ordered("==", s, tau)
-        left = b.load(tied_left)
-        first = b.icmp_signed(">", left, zeros)
-        taken = b.and_(b.and_(b.not_(is_label), tied), first)
-        b.store(b.sub(left, w.count(taken)), tied_left)
+        before = b.load(seen)
+        first = b.icmp_signed("<", before, free)  # among the first ``free`` tied columns
+        b.store(b.add(before, w.count(b.and_(b.not_(is_label), tied))), seen)
         member = b.select(b.and_(tied, b.or_(split, first)), share, w.zero)
         member = b.select(b.fcmp_ordered(">", s, tau), one, member)
         member = b.select(is_label, w.zero, member)
@@ -936,7 +938,11 @@ def _gradient_lanes(w, k, alpha, split, kink):  # pragma: no cover (compile-time
         b.store(b.fsub(b.load(g_y), coef), g_y)
 
     yield column
-    w.set_counts(b.load(tied_left), counts_d, TIED_LEFT)
+    left = b.sub(free, b.load(seen))  # the countdown's end: never below 0
+    left = b.select(
+        b.icmp_signed("<", left, lir.Constant(w.wide, None)), lir.Constant(w.wide, None), left
+    )
+    w.set_counts(left, counts_d, TIED_LEFT)
     w.set_row(b.load(g_y), lanes_d, G_Y)
 
 
