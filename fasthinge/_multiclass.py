@@ -287,7 +287,7 @@ def crammer_singer(
     )  # fmt: skip
     kink_mode = v.KINKS.index(kink)
     loss_params = (mc.margin, mc.p, kink_mode, mc.split_ties)
-    kernels = drivers("multiclass", "crammer_singer")
+    kernels = band_drivers("multiclass", "crammer_singer", mc.call)
     if not compact:
         weights = (mc.class_weight, mc.call.sample_weight, *compact_buffers(mc, 0))
         return launch(kernels, mc, loss_params, weights)

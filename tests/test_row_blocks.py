@@ -280,7 +280,7 @@ def _from_labels(func, scores, labels, ignore_index=None, **kwargs):
 )  # fmt: skip
 @pytest.mark.parametrize(
     "func",
-    [fh.weston_watkins, fh.one_vs_all,
+    [fh.weston_watkins, fh.one_vs_all, fh.crammer_singer,
      pytest.param(functools.partial(_from_labels, fh.categorical_hinge), id="categorical"),
      pytest.param(functools.partial(_from_labels, fh.multilabel_margin), id="multilabel")],
 )  # fmt: skip
@@ -303,6 +303,14 @@ def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes,
      ("weston_watkins", np.float64, 100, "in", False),
      ("weston_watkins", np.float32, 100, "no gradient", False),
      ("one_vs_all", np.float32, 100, "beyond", True),
+     ("crammer_singer", np.float32, 47, "beyond", False),
+     ("crammer_singer", np.float32, 48, "beyond", True),
+     ("crammer_singer", np.float32, 128, "beyond", True),
+     ("crammer_singer", np.float32, 129, "beyond", False),
+     ("crammer_singer", np.float64, 31, "beyond", False),
+     ("crammer_singer", np.float64, 32, "beyond", True),
+     ("crammer_singer", np.float64, 128, "beyond", True),
+     ("crammer_singer", np.float64, 129, "beyond", False),
      ("categorical_hinge", np.float32, 127, "beyond", False),
      ("categorical_hinge", np.float32, 128, "beyond", True),
      ("multilabel_margin", np.float32, 31, "beyond", False),
@@ -322,7 +330,8 @@ def test_which_bands_stage_their_gradient(loss, dtype, n_classes, rows, staged):
     scores = np.empty((n_rows, n_classes), dtype)
     grad = np.empty((0, 0), dtype) if rows == "no gradient" else scores
     assert _rows.stages_gradient(loss, scores, grad) is staged
-    module = {"weston_watkins": multiclass, "one_vs_all": one_vs_all}.get(loss, targets)
+    module = {"weston_watkins": multiclass, "crammer_singer": multiclass,
+              "one_vs_all": one_vs_all}.get(loss, targets)  # fmt: skip
     name = loss + "_staged" if staged else loss
     expected = (getattr(module, name + "_serial"), getattr(module, name + "_parallel"))
     call = namedtuple("Call", "scores grad")(scores, grad)

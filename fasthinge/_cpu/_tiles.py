@@ -1497,6 +1497,16 @@ def ova_staged_rows(  # pragma: no cover (compile-time code)
 
 
 @intrinsic
+def cs_staged_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels,
+    grad,
+):  # fmt: skip
+    """``cs_rows``, the gradient staged and streamed (``_staged``)."""
+    args = (flat, row_offset, n_classes, best, index, weights, scalars, acc, loss_out, labels, grad)
+    return types.int64(*args), _staged(_CrammerSingerRows)
+
+
+@intrinsic
 def tile_rows(typingctx, scores):  # pragma: no cover (compile-time code)
     """W for ``scores``' dtype (a compile-time constant)."""
     width = band_rows(np.dtype(str(scores.dtype)))

@@ -37,6 +37,7 @@ from ._tiles import (
     TOTAL,
     cs_loss_rows,
     cs_rows,
+    cs_staged_rows,
     tile_rows,
     ww_loss_rows,
     ww_rows,
@@ -350,7 +351,7 @@ def _ww_chunk(c, scores, labels, weights, params, grad, loss_out, staging=None):
 
 
 @row_jit
-def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
+def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out, staging=None):
     """Crammer–Singer rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Ties "first" and no compact output. Row ``r`` of a band is SIMD lane ``r``
@@ -376,7 +377,9 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     while i0 + width <= stop:
         scalars = (i0, margin, g_const, grad_denom, ignore, p, kink_mode, half)
         args = (flat, i0 * n_classes, n_classes, best, index, weights, scalars, acc, loss_out)
-        if has_grad:
+        if staging is not None:
+            special = cs_staged_rows(*args, labels, flat_grad)
+        elif has_grad:
             special = cs_rows(*args, labels, flat_grad)
         else:
             special = cs_loss_rows(*args, labels, flat_grad)
@@ -402,11 +405,13 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out):
                 loss_out[i] = loss
             acc[0] += loss
         i0 += width
+    if staging is not None:
+        store_fence()  # the streamed blocks
     return i0, acc[0]
 
 
 @row_jit
-def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
+def _cs_chunk(c, scores, labels, weights, params, grad, loss_out, staging=None):
     """Crammer–Singer rows of chunk ``c``; returns the float64 sum of their losses.
 
     With ties "first" and no compact output, runs of W rows go to
@@ -438,7 +443,8 @@ def _cs_chunk(c, scores, labels, weights, params, grad, loss_out):
     nbytes = scores.size * scores.itemsize
     sweeps = bands and long_rows(n_classes, nbytes, grad.shape[0] > 0)
     if bands and not sweeps:
-        start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out)
+        start, acc = _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out,
+                               staging)  # fmt: skip
     flat, flat_grad = scores.reshape(scores.size), grad.reshape(grad.size)
     streaming = sweeps and grad.shape[0] > 0
     streaming = streaming and streams_zeros(n_classes, scores.itemsize, nbytes, 2)
@@ -538,3 +544,17 @@ def crammer_singer_parallel(scores, labels, weights, params, grad, loss_out, par
     """Parallel driver: ``prange`` over the fixed chunks."""
     for c in numba.prange(partials.shape[0]):
         partials[c] = _cs_chunk(c, scores, labels, weights, params, grad, loss_out)
+
+
+@serial_jit
+def crammer_singer_staged_serial(scores, labels, weights, params, grad, loss_out, partials):
+    """``crammer_singer_serial`` whose bands stage their gradient (``cs_staged_rows``)."""
+    for c in range(partials.shape[0]):
+        partials[c] = _cs_chunk(c, scores, labels, weights, params, grad, loss_out, True)
+
+
+@parallel_jit
+def crammer_singer_staged_parallel(scores, labels, weights, params, grad, loss_out, partials):
+    """``crammer_singer_parallel`` whose bands stage their gradient (``cs_staged_rows``)."""
+    for c in numba.prange(partials.shape[0]):
+        partials[c] = _cs_chunk(c, scores, labels, weights, params, grad, loss_out, True)
