@@ -136,8 +136,13 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k: int, cost:
     loss_params = (mc.margin, kind, k, kink_mode, kink_frac, mc.split_ties)
     indices, values = compact_buffers(mc, k + 1 if compact else 0)
     weights = (mc.class_weight, mc.call.sample_weight, cost_matrix, indices, values)
-    walks = "topk" if kind in (TOPK_ALPHA, TOPK_BETA) else "rescaling"  # each compiles its own
-    result = launch(drivers("structured", walks), mc, loss_params, weights)
+    if kind in (TOPK_ALPHA, TOPK_BETA):  # each compiles its own walks
+        kernels = drivers("structured", "topk")
+    elif kind == MARGIN_RESCALING:  # bands (ties "first", not compact) may stage
+        kernels = band_drivers("structured", "rescaling", mc.call)
+    else:
+        kernels = drivers("structured", "rescaling")
+    result = launch(kernels, mc, loss_params, weights)
     return (result, (indices, values)) if compact else result
 
 

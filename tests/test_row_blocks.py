@@ -271,6 +271,14 @@ def _from_labels(func, scores, labels, ignore_index=None, **kwargs):
     return func(scores, targets, **kwargs)
 
 
+def _with_cost(scores, labels, **kwargs):
+    """Margin rescaling with a cost matrix of varied entries (a zero diagonal)."""
+    n_classes = scores.shape[1]
+    cost = (1 + np.arange(n_classes * n_classes).reshape(n_classes, -1) % 3) / 2
+    cost = (cost * (1 - np.eye(n_classes))).astype(scores.dtype)
+    return fh.structured_hinge(scores, labels, cost, **kwargs)
+
+
 @slow_without_jit
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize(
@@ -281,6 +289,7 @@ def _from_labels(func, scores, labels, ignore_index=None, **kwargs):
 @pytest.mark.parametrize(
     "func",
     [fh.weston_watkins, fh.one_vs_all, fh.crammer_singer,
+     pytest.param(_with_cost, id="margin-rescaling"),
      pytest.param(functools.partial(_from_labels, fh.categorical_hinge), id="categorical"),
      pytest.param(functools.partial(_from_labels, fh.multilabel_margin), id="multilabel")],
 )  # fmt: skip
@@ -311,6 +320,10 @@ def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes,
      ("crammer_singer", np.float64, 32, "beyond", True),
      ("crammer_singer", np.float64, 128, "beyond", True),
      ("crammer_singer", np.float64, 129, "beyond", False),
+     ("rescaling", np.float32, 63, "beyond", False),
+     ("rescaling", np.float32, 64, "beyond", True),
+     ("rescaling", np.float64, 128, "beyond", True),
+     ("rescaling", np.float64, 129, "beyond", False),
      ("categorical_hinge", np.float32, 127, "beyond", False),
      ("categorical_hinge", np.float32, 128, "beyond", True),
      ("multilabel_margin", np.float32, 31, "beyond", False),
@@ -322,7 +335,7 @@ def test_which_bands_stage_their_gradient(loss, dtype, n_classes, rows, staged):
     """And only then the staged drivers, which alone compile the staged bands."""
     from collections import namedtuple
 
-    from fasthinge._cpu import _rows, _tiles, multiclass, one_vs_all, targets
+    from fasthinge._cpu import _rows, _tiles, multiclass, one_vs_all, structured, targets
     from fasthinge._multiclass import band_drivers
 
     itemsize = np.dtype(dtype).itemsize
@@ -331,7 +344,7 @@ def test_which_bands_stage_their_gradient(loss, dtype, n_classes, rows, staged):
     grad = np.empty((0, 0), dtype) if rows == "no gradient" else scores
     assert _rows.stages_gradient(loss, scores, grad) is staged
     module = {"weston_watkins": multiclass, "crammer_singer": multiclass,
-              "one_vs_all": one_vs_all}.get(loss, targets)  # fmt: skip
+              "one_vs_all": one_vs_all, "rescaling": structured}.get(loss, targets)  # fmt: skip
     name = loss + "_staged" if staged else loss
     expected = (getattr(module, name + "_serial"), getattr(module, name + "_parallel"))
     call = namedtuple("Call", "scores grad")(scores, grad)

@@ -1144,6 +1144,17 @@ def structured_rows(  # pragma: no cover (compile-time code)
     return sig, lambda *a: _StructuredRows(*a).run()
 
 
+@intrinsic
+def structured_staged_rows(  # pragma: no cover (compile-time code)
+    typingctx, flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc,
+    loss_out, labels, grad,
+):  # fmt: skip
+    """``structured_rows``, the gradient staged and streamed (``_staged``)."""
+    args = (flat, row_offset, n_classes, flat_cost, best, index, weights, scalars, acc, loss_out,
+            labels, grad)  # fmt: skip
+    return types.int64(*args), _staged(_StructuredRows)
+
+
 class _StructuredLossRows(_StructuredRows):  # pragma: no cover (compile-time code)
     """``_StructuredRows`` for calls without a gradient: the max alone, no stores."""
 

@@ -35,7 +35,7 @@ from ._simd import (
     stream_zeros,
     wrong_max,
 )
-from ._tiles import LANES, structured_loss_rows, structured_rows, tile_rows
+from ._tiles import LANES, structured_loss_rows, structured_rows, structured_staged_rows, tile_rows
 from ._transposed import (
     BAND,
     G_SCALE,
@@ -394,7 +394,7 @@ def _topk_bands(start, stop, scores, labels, weights, params, grad, loss_out, ac
 
 
 @row_jit
-def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
+def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out, staging=None):
     """Margin rescaling, ties "first": rows ``start..`` in bands of W; returns (next row, loss sum).
 
     Row ``r`` of a band is SIMD lane ``r`` (``_tiles.structured_rows``, set-up
@@ -422,7 +422,9 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
     while i + width <= stop:
         scalars = (i, margin, g_const, grad_denom, ignore, kink_mode)
         args = (flat, i * n_classes, n_classes, flat_cost, best, index, weights, scalars, acc)
-        if has_grad:
+        if staging is not None:  # (the staged drivers: see ``_structured_chunk``)
+            special = structured_staged_rows(*args, loss_out, labels, flat_grad)
+        elif has_grad:
             special = structured_rows(*args, loss_out, labels, flat_grad)
         else:
             special = structured_loss_rows(*args, loss_out, labels, flat_grad)
@@ -451,6 +453,8 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out):
                 loss_out[row] = loss
             acc[0] += loss
         i += width
+    if staging is not None:
+        store_fence()  # the streamed blocks
     return i, acc[0]
 
 
@@ -565,7 +569,7 @@ RESCALING, TOPK = None, True
 
 
 @row_jit
-def _structured_chunk(c, scores, labels, weights, params, grad, loss_out, topk):
+def _structured_chunk(c, scores, labels, weights, params, grad, loss_out, topk, staging=None):
     """Rows of chunk ``c``; returns the float64 sum of their losses (in row order).
 
     ``topk``: ``RESCALING`` (margin or slack rescaling, ``params``' kind) or
@@ -574,6 +578,8 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out, topk):
     to ``topk_band_max_classes`` classes without compact output bands of 16
     in ``_topk_bands`` (SIMD across rows, the same results); a top-k band
     those leave (an ignored label, NaN, ``inf − inf``) takes the row code.
+    ``staging`` (the staged drivers' ``True``): margin rescaling's bands stage
+    their gradient blocks (``_tiles.structured_staged_rows``).
     """
     kind, split_ties, rows = params[1], params[5], params[9]
     indices = weights[3]
@@ -588,7 +594,7 @@ def _structured_chunk(c, scores, labels, weights, params, grad, loss_out, topk):
             acc = _margin_long_rows(start, stop, scores, labels, weights, params, loss_out, acc)
             start = stop
         elif bands:
-            start, acc = _margin_bands(start, stop, *args)
+            start, acc = _margin_bands(start, stop, *args, staging)
     else:
         widest = topk_band_max_classes(params[2], scores.itemsize, grad.shape[0] > 0)
         while indices.shape[0] == 0 and scores.shape[1] <= widest and start < stop:
@@ -625,6 +631,22 @@ def rescaling_parallel(scores, labels, weights, params, grad, loss_out, partials
     for c in numba.prange(partials.shape[0]):
         partials[c] = _structured_chunk(c, scores, labels, weights, params, grad, loss_out,
                                         RESCALING)  # fmt: skip
+
+
+@serial_jit
+def rescaling_staged_serial(scores, labels, weights, params, grad, loss_out, partials):
+    """``rescaling_serial`` whose margin-rescaling bands stage their gradient."""
+    for c in range(partials.shape[0]):
+        partials[c] = _structured_chunk(c, scores, labels, weights, params, grad, loss_out,
+                                        RESCALING, True)  # fmt: skip
+
+
+@parallel_jit
+def rescaling_staged_parallel(scores, labels, weights, params, grad, loss_out, partials):
+    """``rescaling_parallel`` whose margin-rescaling bands stage their gradient."""
+    for c in numba.prange(partials.shape[0]):
+        partials[c] = _structured_chunk(c, scores, labels, weights, params, grad, loss_out,
+                                        RESCALING, True)  # fmt: skip
 
 
 @serial_jit
