@@ -754,3 +754,27 @@ def test_topk_sink_leaves_the_k_largest_wrong_scores_in_the_first_half(dtype, n_
         wrong = [tile[j, r] for j in range(n_classes) if j != counts[LABEL, r]]
         expected = sorted(wrong, reverse=True)[:k] + [-np.inf] * max(0, k - len(wrong))
         np.testing.assert_array_equal(top[:k, r], expected)
+
+
+def test_kernel_modules_hold_no_intrinsic_without_the_jit():
+    """Under ``NUMBA_DISABLE_JIT=1`` (the coverage run) the kernels run as Python and an
+    intrinsic cannot be called: each one a kernel module uses is swapped for its Python
+    twin at import (``cs_staged_rows`` once missed its twin). Checked in a fresh process
+    with the JIT off, whatever this one runs with."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, fasthinge._cpu as cpu\n"
+        "from numba.core.extending import _Intrinsic\n"
+        "for m in pkgutil.iter_modules(cpu.__path__):\n"
+        "    if not m.name.startswith('_'):\n"
+        "        mod = importlib.import_module('fasthinge._cpu.' + m.name)\n"
+        "        for name, value in vars(mod).items():\n"
+        "            if isinstance(value, _Intrinsic):\n"
+        "                print(m.name, name)\n"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)  # fmt: skip
+    assert done.stdout == ""

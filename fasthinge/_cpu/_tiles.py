@@ -1536,6 +1536,6 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     ww_rows = ww_loss_rows = ww_staged_rows = _ww_rows_python
     ova_rows = ova_staged_rows = _ova_rows_python
     categorical_band = _categorical_band_python
-    cs_rows = cs_loss_rows = _cs_rows_python
-    structured_rows = structured_loss_rows = _structured_rows_python
+    cs_rows = cs_loss_rows = cs_staged_rows = _cs_rows_python
+    structured_rows = structured_loss_rows = structured_staged_rows = _structured_rows_python
     tile_rows = _tile_rows_python
