@@ -24,6 +24,7 @@ import). With ``out=`` none of this happens: nothing is allocated.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import sys
@@ -55,6 +56,19 @@ LINE_BYTES = 64
 _UNHELD = 3
 
 
+def _address(array: np.ndarray) -> int:
+    """Where ``array``'s data starts.
+
+    A ctypes view of the buffer takes ~0.3 µs where ``array.ctypes.data`` takes ~1.6
+    (two of them were most of a new (256, 10³) gradient's 3.7 µs of Python); a buffer
+    that is read-only, not contiguous or empty takes ``ctypes.data``.
+    """
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    except (TypeError, ValueError, BufferError):
+        return array.ctypes.data
+
+
 def _placed(shape: tuple, dtype: np.dtype, scores: np.ndarray | None) -> np.ndarray:
     """A new gradient array, placed ``PAGE_SHIFT`` bytes past ``scores`` in a page.
 
@@ -73,8 +87,8 @@ def _placed(shape: tuple, dtype: np.dtype, scores: np.ndarray | None) -> np.ndar
     if scores is None or nbytes < PLACED_MIN_BYTES:
         return np.empty(shape, dtype)
     raw = np.empty(nbytes + PAGE_BYTES, np.uint8)
-    want = (scores.ctypes.data + PAGE_SHIFT) % PAGE_BYTES // LINE_BYTES * LINE_BYTES
-    start = (want - raw.ctypes.data) % PAGE_BYTES
+    want = (_address(scores) + PAGE_SHIFT) % PAGE_BYTES // LINE_BYTES * LINE_BYTES
+    start = (want - _address(raw)) % PAGE_BYTES
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 

@@ -154,10 +154,12 @@ def test_a_tensor_made_from_a_gradient_keeps_it(reuse):
     assert torch.equal(tensor, before)
 
 
+@pytest.mark.parametrize("readonly", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 8, 2048, 4088])
-def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
-    """Rows a multiple of 4 KB long: score and gradient rows in different L1 sets."""
+def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset, readonly):
+    """Rows a multiple of 4 KB long: score and gradient rows in different L1 sets (the
+    scores' address read through a ctypes view, or ``ctypes.data`` when read-only)."""
     itemsize = np.dtype(dtype).itemsize
     n_rows, n_classes = 80, 1024  # 320 or 640 KB: placed (PLACED_MIN_BYTES)
     raw = np.empty(n_rows * n_classes * itemsize + 2 * _buffers.PAGE_BYTES, np.uint8)
@@ -165,6 +167,7 @@ def test_a_new_gradient_starts_apart_from_the_scores_in_a_page(dtype, offset):
     scores = raw[start : start + n_rows * n_classes * itemsize].view(dtype)
     scores = scores.reshape(n_rows, n_classes)
     scores[:] = np.random.default_rng(3).standard_normal(scores.shape)
+    scores.flags.writeable = not readonly
     labels = np.arange(n_rows) % n_classes
     before = scores.copy()
     for grad in (
