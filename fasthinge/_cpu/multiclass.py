@@ -360,7 +360,9 @@ def _cs_bands(start, stop, scores, labels, weights, params, grad, loss_out, stag
     gradient rows zeroed and each row's two non-zero entries written. In a
     band with a row that has a NaN, no wrong score above −inf or an ignored
     label, the rows are finished here, those by the row code (``_cs_row`` /
-    ``zero_row``): the results are the row path's.
+    ``zero_row``): the results are the row path's. ``staging`` given (the staged
+    drivers, for calls ``_rows.stages_gradient`` picks): the bands stage their
+    gradient blocks (``_tiles.cs_staged_rows``), then one fence.
     """
     margin, p, kink_mode, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight = weights[0], weights[1]

@@ -402,7 +402,9 @@ def _margin_bands(start, stop, scores, labels, weights, params, grad, loss_out, 
     first column, the band's gradient rows zeroed, then the two non-zero
     entries of an active row, with the row code's operations. In a band with
     a row that has a NaN, no value above −inf or an ignored label, the rows
-    are finished here, those by ``_rescaling_row`` / ``zero_row``.
+    are finished here, those by ``_rescaling_row`` / ``zero_row``. ``staging``
+    given (the staged drivers): the bands stage their gradient blocks
+    (``_tiles.structured_staged_rows``), then one fence.
     """
     margin, kind, _, kink_mode, _, split_ties, g_const, grad_denom, ignore, _ = params
     class_weight, sample_weight, cost, _, _ = weights
