@@ -108,8 +108,9 @@ def band_buffers(scores, grad, n_state):
 #:   0.74–0.75, 48 0.81–0.84, 100 0.89, 256 1.02–1.05.
 #: - Crammer–Singer (zero rows and two entries) gained nothing while its walk waited on
 #:   one chain of compares (tenth session: (2·10⁵, 48) 1.15, (10⁵, 100) 1.00); with two
-#:   chains (eleventh), float32: C = 40 1.02 (not staged), 48 0.82, 64 0.71–0.78, 100
-#:   0.65–0.67, 128 0.71–0.78, 160 0.99, 192 0.99–1.00, 256 1.01–1.02, 400 0.96, 512 0.97;
+#:   chains (eleventh), float32: C = 10 1.08, 16 0.96–1.00, 24 0.93–1.09, 32 0.90–0.96, 40
+#:   0.87–0.92, 48 0.82, 64 0.71–0.78, 100 0.65–0.67, 128 0.71–0.78, 160 0.99, 192
+#:   0.99–1.00, 256 1.01–1.02, 400 0.96, 512 0.97;
 #:   float64: C = 16 1.19, 24 1.05, 32 0.91–0.96, 48 0.83–0.90, 64 0.77, 100 0.70, 128 0.71,
 #:   256 0.99.
 #: - Margin rescaling (Crammer–Singer's walk over ``Δ[y, j] + s_j``; "rescaling": the
@@ -119,7 +120,7 @@ def band_buffers(scores, grad, n_state):
 STAGED_CLASSES = {
     "weston_watkins": {4: (48, 512), 8: (16, 256)},
     "one_vs_all": {4: (48, 512), 8: (16, 256)},
-    "crammer_singer": {4: (48, 128), 8: (32, 128)},
+    "crammer_singer": {4: (32, 128), 8: (32, 128)},
     "rescaling": {4: (64, 128), 8: (48, 128)},
     "categorical_hinge": {4: (128, 512), 8: (128, 256)},
     "multilabel_margin": {4: (32, 256), 8: (10, 128)},
