@@ -330,9 +330,10 @@ def test_staged_gradient_blocks_are_the_in_cache_results(func, dtype, n_classes,
      ("rescaling", np.float64, 129, "beyond", False),
      ("categorical_hinge", np.float32, 127, "beyond", False),
      ("categorical_hinge", np.float32, 128, "beyond", True),
-     ("multilabel_margin", np.float32, 31, "beyond", False),
-     ("multilabel_margin", np.float32, 32, "beyond", True),
-     ("multilabel_margin", np.float32, 257, "beyond", False),
+     ("multilabel_margin", np.float32, 15, "beyond", False),
+     ("multilabel_margin", np.float32, 16, "beyond", True),
+     ("multilabel_margin", np.float32, 384, "beyond", True),
+     ("multilabel_margin", np.float32, 385, "beyond", False),
      ("multilabel_margin", np.float64, 10, "beyond", True)],
 )  # fmt: skip
 def test_which_bands_stage_their_gradient(loss, dtype, n_classes, rows, staged):
