@@ -415,7 +415,7 @@ def _merge_pairs(n: int, lo: int = 0, step: int = 1) -> list[tuple[int, int]]:
 
 
 def _fold_lanes(builder, heads):  # pragma: no cover (compile-time code)
-    """The k largest of all lanes, largest first, in lane 0 of each of k vectors.
+    """The k-th largest entry over all lanes of ``heads``, in lane 0 of the vector returned.
 
     ``heads[p]`` holds each lane's (p+1)-th largest (every lane's list sorted,
     largest first). Lane i's list merges with lane i + half's, halving the lanes
