@@ -21,9 +21,19 @@ import math
 from types import SimpleNamespace
 from typing import Any
 
-from numba import float64, int64
+from numba import float64, int32, int64
 
-from ._kernels import KINK_HALF, KINK_ZERO, merge
+from ._kernels import (
+    KINK_HALF,
+    KINK_ZERO,
+    SLACK_RESCALING,
+    TOPK_ALPHA,
+    TOPK_BETA,
+    group_argmax,
+    group_min,
+    group_sum,
+    merge,
+)
 from ._runtime import cuda
 
 
@@ -237,5 +247,391 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
             j += 4 * G
         return total
 
+    @cuda.jit(device=True)
+    def rescaling_value(src, cost, r, y, j, margin, slack, s_y):
+        """Margin rescaling ``Δ[y, j] + s_j``; slack ``Δ[y, j]·(m + s_j − s_y)_+`` (NaN kept)."""
+        s = load(src[r, j])
+        if slack:
+            u = margin + s - s_y
+            if not (u > 0 or u != u):
+                u = margin - margin
+            return T(cost[y, j]) * u
+        return T(cost[y, j]) + s
+
+    @cuda.jit(device=True)
+    def rescaling_row(src, dst, r, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf, cw, sw,
+                      cost, margin, kind, kink_mode, split_ties, g_const, grad_denom,
+                      want_grad):  # fmt: skip
+        """Margin/slack rescaling of one row (``_cpu``'s ``_rescaling_row``): its loss.
+
+        Every thread of the block calls (group steps); row ``r`` of ``src``/``dst`` is
+        sample ``i``. Writes the whole gradient row of an ``inside`` row when ``want_grad``.
+        """
+        n_classes = src.shape[1]
+        has_sw = sw.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        slack = kind == SLACK_RESCALING
+        bv = -math.inf
+        bi = int64(n_classes)
+        bn = int64(0)
+        kink_j = float64(n_classes)
+        s_y = zero
+        if live:
+            s_y = load(src[r, y])
+            for j in range(lane, n_classes, G):
+                if j != y:
+                    v = rescaling_value(src, cost, r, y, j, margin, slack, s_y)
+                    bv, bi, bn = merge(bv, bi, bn, float64(v), int64(j), int64(1))
+                    at_kink = T(cost[y, j]) != 0 and margin + load(src[r, j]) - s_y == 0
+                    if slack and at_kink and j < kink_j:
+                        kink_j = float64(j)
+        bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+        kink_j = group_min(vbuf, t, lane, G, kink_j)
+        loss = zero
+        coefs = 0.0
+        z = zero
+        best = T(bv)
+        nan_row = False
+        active = False
+        frac = one
+        split = False
+        j_kink = bi
+        w_y = zero
+        g0 = g_const
+        if live and n_classes > 1:
+            w_y = T(cw[y]) if cw.shape[0] > 0 else one
+            g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+            z = best if slack else best - s_y
+            if z != z:  # NaN: the loss, and the gradient of y and of the first NaN entry
+                nan_row = True
+                loss = z
+            elif z >= 0:
+                k = bn if split_ties else int64(1)
+                usable = True
+                if z == 0:  # the kink
+                    if slack:
+                        j_kink = int64(kink_j)
+                        k = int64(1)
+                    if kink_mode == KINK_ZERO or j_kink == n_classes:
+                        usable = False
+                if usable:
+                    active = True
+                    frac = one / T(k)
+                    if z == 0 and kink_mode == KINK_HALF:
+                        frac = one / T(k + 1)
+                    split = split_ties and not (z == 0 and slack)
+                    loss = z * w_y
+        if inside and want_grad:
+            for j in range(lane, n_classes, G):
+                g = zero
+                if nan_row:
+                    if j == y or j == bi:
+                        g = z
+                elif active and j != y:
+                    v = rescaling_value(src, cost, r, y, j, margin, slack, s_y)
+                    if j == j_kink or (split and v == best):
+                        slope = T(cost[y, j]) if slack else one
+                        g = g0 * w_y * slope * frac
+                        coefs += float64(g)
+                if j != y or not active:
+                    dst[r, j] = put(g)
+        coefs = group_sum(vbuf, t, lane, G, coefs)
+        if lane == 0 and active and want_grad:
+            dst[r, y] = put(zero - T(coefs))
+        if live and has_sw:
+            loss = loss * T(sw[i])
+        return loss
+
+    @cuda.jit(device=True)
+    def topk_tau(src, r, y, live, nan_row, t, lane, G, vbuf, ibuf, nbuf, k):
+        """Top-k's ``(tau, above, n_tied)``: the k-th largest wrong score, by rounds.
+
+        Each round takes a group (max, tie count) over the wrong scores below the last
+        round's max; rounds stop when every row of the block has its ``tau``.
+        """
+        n_classes = src.shape[1]
+        done = not live or nan_row
+        tau = T(0.0)
+        above = int64(0)  # wrong scores > tau
+        n_tied = int64(0)  # wrong scores == tau
+        bound = math.inf
+        for rnd in range(k):
+            if cuda.syncthreads_or(int32(0 if done else 1)) == 0:
+                break  # every row of the block has its tau
+            bv = -math.inf
+            bi = int64(n_classes)
+            bn = int64(0)
+            if not done:
+                for j in range(lane, n_classes, G):
+                    s = float64(load(src[r, j]))
+                    if j != y and (rnd == 0 or s < bound):
+                        bv, bi, bn = merge(bv, bi, bn, s, int64(j), int64(1))
+            bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+            if not done:
+                if above + bn >= k:
+                    tau = T(bv)
+                    n_tied = bn
+                    done = True
+                else:
+                    above += bn
+                    bound = bv
+        return tau, above, n_tied
+
+    @cuda.jit(device=True)
+    def topk_cut(src, r, y, pick, slots, tau, t, lane, G, vbuf, k):
+        """Without split ties: the column of the ``slots``-th tied entry (``C`` if unpicked)."""
+        n_classes = src.shape[1]
+        cut = int64(n_classes)
+        if pick:
+            cut = int64(-1)
+        for rnd in range(k):
+            picking = pick and rnd < slots
+            if cuda.syncthreads_or(int32(1 if picking else 0)) == 0:
+                break
+            nxt = float64(n_classes)
+            if picking:
+                for j in range(lane, n_classes, G):
+                    if j > cut and j != y and load(src[r, j]) == tau:
+                        nxt = float64(j)  # the lane's first: its columns ascend
+                        break
+            nxt = group_min(vbuf, t, lane, G, nxt)
+            if picking:
+                cut = int64(nxt)
+        return cut
+
+    @cuda.jit(device=True)
+    def topk_row(src, dst, r, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf, cw, sw, margin,
+                 kind, k, kink_frac, split_ties, g_const, grad_denom, want_grad):  # fmt: skip
+        """Top-k α/β of one row (``_cpu.structured._topk_row``): its loss (as ``rescaling_row``)."""
+        n_classes = src.shape[1]
+        has_sw = sw.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        nans = 0.0
+        if live:
+            for j in range(lane, n_classes, G):
+                s = load(src[r, j])
+                if s != s:
+                    nans += 1.0
+        nans = group_sum(vbuf, t, lane, G, nans)
+        nan_row = live and nans > 0  # NaN anywhere in the row: NaN loss and gradient row
+        tau, above, n_tied = topk_tau(src, r, y, live, nan_row, t, lane, G, vbuf, ibuf, nbuf, k)
+        slots = k - above  # how many of the tied entries belong to the top k
+        inv_k = one / T(k)
+        base = zero
+        total = 0.0
+        if live and not nan_row:
+            base = margin - load(src[r, y])
+            for j in range(lane, n_classes, G):
+                s = load(src[r, j])
+                if j != y and s > tau:
+                    h = base + s
+                    total += float64(h if (kind == TOPK_ALPHA or not h <= 0) else zero)
+        total = group_sum(vbuf, t, lane, G, total)
+        h_tau = base + tau
+        tied_term = h_tau if (kind == TOPK_ALPHA or not h_tau <= 0) else zero
+        loss = (T(total) + tied_term * T(slots)) * inv_k
+        fill = zero  # the whole gradient row: NaN rows
+        ordinary = live and not nan_row
+        if live and nan_row:
+            loss = zero + T(math.nan)
+            fill = loss
+        elif ordinary and loss != loss:  # inf − inf: NaN loss and gradient row
+            fill = loss
+            ordinary = False
+        scale = one
+        if ordinary and kind == TOPK_ALPHA:
+            if loss > 0:
+                scale = one
+            elif loss == 0:
+                scale = kink_frac
+            else:
+                scale = zero
+            loss = loss if loss > 0 else zero
+        # without split ties: the tied columns up to `cut` (the slots-th one) are members
+        pick = want_grad and ordinary and not split_ties and n_tied > slots
+        cut = topk_cut(src, r, y, pick, slots, tau, t, lane, G, vbuf, k)
+        coefs = 0.0
+        w_y = one
+        if ordinary:
+            w_y = T(cw[y]) if cw.shape[0] > 0 else one
+        if inside and want_grad:
+            share_tied = one
+            g_scale = zero
+            if ordinary:
+                share_tied = T(slots) / T(n_tied)
+                g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+                g_scale = g0 * w_y * inv_k
+            for j in range(lane, n_classes, G):
+                g = fill
+                if ordinary:
+                    s = load(src[r, j])
+                    member = one
+                    if j == y or s < tau:
+                        member = zero
+                    elif s == tau:
+                        if split_ties:
+                            member = share_tied
+                        elif j > cut:
+                            member = zero
+                    if member != zero:
+                        sc = scale
+                        if kind == TOPK_BETA:
+                            h = base + s
+                            if h > 0:
+                                sc = one
+                            elif h == 0:
+                                sc = kink_frac
+                            else:
+                                sc = zero
+                        g = g_scale * member * sc
+                        coefs += float64(g)
+                if j != y or not ordinary:
+                    dst[r, j] = put(g)
+        if want_grad:
+            coefs = group_sum(vbuf, t, lane, G, coefs)
+        if lane == 0 and ordinary and want_grad:
+            dst[r, y] = put(zero - T(coefs))
+        if not live:
+            return zero
+        if ordinary:
+            loss = loss * w_y
+        if has_sw:
+            loss = loss * T(sw[i])
+        return loss
+
+    @cuda.jit(device=True)
+    def categorical_row(src, dst, r, targets, i, inside, t, lane, G, vbuf, ibuf, nbuf, sw,
+                        margin, kink_frac, split_ties, g_const, grad_denom,
+                        want_grad):  # fmt: skip
+        """Keras' categorical hinge of one row (``_cpu.targets._categorical_row``): its loss.
+
+        Scores and gradient at row ``r`` of ``src``/``dst``, targets at row ``i``.
+        """
+        n_classes = src.shape[1]
+        has_sw = sw.shape[0] > 0
+        zero = margin - margin
+        one = zero + T(1.0)
+        pos = 0.0
+        bv = -math.inf
+        bi = int64(n_classes)
+        bn = int64(0)
+        if inside:
+            for c in range(lane, n_classes, G):
+                s = load(src[r, c])
+                tc = T(targets[i, c])
+                pos += float64(tc * s)
+                bv, bi, bn = merge(bv, bi, bn, float64((one - tc) * s), int64(c), int64(1))
+        pos = group_sum(vbuf, t, lane, G, pos)
+        bv, bi, bn = group_argmax(vbuf, ibuf, nbuf, t, lane, G, bv, bi, bn)
+        loss = zero
+        if inside:
+            neg = T(bv)
+            if neg != neg:  # NaN: no index equals the max
+                bi = int64(n_classes)
+                bn = int64(0)
+            g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+            z = neg - T(pos) + margin
+            scale = zero
+            active = True
+            if z > 0:
+                scale = g0
+            elif z != z:
+                scale = z
+            elif z == 0:
+                scale = g0 * kink_frac
+            else:
+                active = False
+            if active:
+                loss = z if (z > 0 or z != z) else zero
+            share = scale
+            if split_ties and bn > 1:
+                share = scale / T(bn)
+            if want_grad:
+                for c in range(lane, n_classes, G):
+                    g = zero
+                    if active:
+                        s = load(src[r, c])
+                        tc = T(targets[i, c])
+                        wins = c == bi
+                        if split_ties:
+                            wins = (one - tc) * s == neg
+                        g = (share * (one - tc) if wins else zero) - scale * tc
+                    dst[r, c] = put(g)
+            if has_sw:
+                loss = loss * T(sw[i])
+        return loss
+
+    @cuda.jit(device=True)
+    def multilabel_row(src, dst, r, targets, i, inside, t, lane, G, buf, sw, margin, kink_frac,
+                       drop_nan, g_const, grad_denom, want_grad):  # fmt: skip
+        """PyTorch's multilabel margin of one row (``_cpu``'s ``_multilabel_row``): its loss.
+
+        ``dst`` must not be ``src``: the gradient row adds up over the targets while the
+        scores are read again. For each target ``q`` in order (rounds stop when no row of
+        the block has a ``q``-th target), lane ``l`` adds the coefficients of its
+        non-target columns; their group sum leaves the target's gradient (lane 0).
+        """
+        n_classes = src.shape[1]
+        has_sw = sw.shape[0] > 0
+        zero = margin - margin
+        end = float64(0)  # the targets end at the first negative entry
+        g0 = g_const
+        if inside:
+            g0 = T(T(sw[i]) / grad_denom) if has_sw else g_const
+            end = float64(n_classes)
+            for j in range(lane, n_classes, G):
+                if targets[i, j] < 0:
+                    end = float64(j)  # the lane's first: its columns ascend
+                    break
+            if want_grad:
+                for j in range(lane, n_classes, G):
+                    dst[r, j] = put(zero)
+        n_targets = int64(group_min(buf, t, lane, G, end))  # barrier: the zeros are written
+        total = 0.0  # PyTorch sums a row in double
+        for q in range(n_classes):
+            active = q < n_targets
+            if cuda.syncthreads_or(int32(1 if active else 0)) == 0:
+                break  # no row of the block has a q-th target
+            coefs = 0.0
+            target = int64(0)
+            if active:
+                target = int64(targets[i, q])
+                base = margin - load(src[r, target])
+                for d in range(lane, n_classes, G):
+                    is_target = False
+                    for p in range(n_targets):
+                        if targets[i, p] == d:
+                            is_target = True
+                            break
+                    if is_target:
+                        continue
+                    z = base + load(src[r, d])
+                    coef = zero
+                    if z > 0:
+                        coef = g0
+                    elif z == 0:
+                        coef = g0 * kink_frac
+                    keep_nan = z != z and not drop_nan
+                    if keep_nan:
+                        coef = z
+                    if z > 0 or keep_nan:
+                        total += float64(z)
+                    if want_grad:
+                        dst[r, d] = put(load(dst[r, d]) + coef)
+                        coefs += float64(coef)
+            if want_grad:  # the group barrier orders every lane's writes before lane 0's
+                coefs = group_sum(buf, t, lane, G, coefs)
+                if active and lane == 0:
+                    dst[r, target] = put(load(dst[r, target]) - T(coefs))
+        total = group_sum(buf, t, lane, G, total)
+        loss = T(total) / T(n_classes)
+        if has_sw and inside:
+            loss = loss * T(sw[i])
+        return loss
+
     return SimpleNamespace(clear=clear, ww_part=ww_part, cs_max=cs_max, cs_coef=cs_coef,
-                           cs_grad=cs_grad, ova_part=ova_part)  # fmt: skip
+                           cs_grad=cs_grad, ova_part=ova_part, rescaling_row=rescaling_row,
+                           topk_row=topk_row, categorical_row=categorical_row,
+                           multilabel_row=multilabel_row)  # fmt: skip
