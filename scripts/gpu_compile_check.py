@@ -147,7 +147,8 @@ def main() -> int:
     patch()
     from fasthinge._cuda import _kernels, _tiles
 
-    tiled = (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all)
+    tiled = (fh.weston_watkins, fh.crammer_singer, fh.one_vs_all, fh.structured_hinge,
+             fh.topk_hinge, fh.categorical_hinge, fh.multilabel_margin)  # fmt: skip
     for dtype in (np.float16, np.float32, np.float64, BFLOAT16):
         for fn, args, kwargs in calls(dtype):
             on_gpu(fn, args, kwargs)  # 4 classes: tiles where a function has them

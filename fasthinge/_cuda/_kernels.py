@@ -2,8 +2,8 @@
 
 Layouts (chosen by ``api`` from the shape; ``G`` is a kernel argument):
 
-- **Row groups** (Weston–Watkins, Crammer–Singer, one-vs-all, categorical
-  hinge, structured hinge, top-k, multilabel margin): a group of ``G``
+- **Row groups** (every multiclass loss above ``_tiles.MAX_CLASSES`` classes; below, the
+  tiles of ``_tiles`` run the same row functions of ``_rows``): a group of ``G``
   consecutive threads (a power of two, ``G ≥ C`` rounded up, at most a block)
   owns one row; a block of ``TPB`` threads handles ``TPB / G`` consecutive
   rows at a time, so for small C a warp reads ``32 / G`` whole consecutive
@@ -616,6 +616,7 @@ def build(T, bfloat16=False):
         t = cuda.threadIdx.x
         lane = t % G
         n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
         want_grad = grad.shape[0] > 0
         want_loss = loss_out.shape[0] > 0
         acc = 0.0
@@ -624,9 +625,9 @@ def build(T, bfloat16=False):
         while row0 < n_rows:
             i = row0 + t // G
             inside = i < n_rows
-            loss = categorical_row(scores, grad, i, targets, i, inside, t, lane, G, vbuf, ibuf,
-                                   nbuf, sw, margin, kink_frac, split_ties, g_const, grad_denom,
-                                   want_grad)  # fmt: skip
+            loss = categorical_row(scores, grad, i, targets, i, i, inside, t, lane, G, n_classes,
+                                   vbuf, ibuf, nbuf, sw, margin, kink_frac, split_ties, g_const,
+                                   grad_denom, want_grad)  # fmt: skip
             if lane == 0 and inside:
                 if want_loss:
                     loss_out[i] = loss
@@ -745,9 +746,9 @@ def build(T, bfloat16=False):
             i = row0 + t // G
             inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
                                                    first_bad)  # fmt: skip
-            loss = rescaling_row(scores, grad, i, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf,
-                                 cw, sw, cost, margin, kind, kink_mode, split_ties, g_const,
-                                 grad_denom, want_grad)  # fmt: skip
+            loss = rescaling_row(scores, grad, i, i, y, inside, live, t, lane, G, n_classes, vbuf,
+                                 ibuf, nbuf, cw, sw, cost, margin, kind, kink_mode, split_ties,
+                                 g_const, grad_denom, want_grad)  # fmt: skip
             if lane == 0 and inside:
                 if want_loss:
                     loss_out[i] = loss
@@ -784,9 +785,9 @@ def build(T, bfloat16=False):
             i = row0 + t // G
             inside, y, live, first_bad = row_label(labels, i, n_rows, n_classes, ignore, lane,
                                                    first_bad)  # fmt: skip
-            loss = topk_row(scores, grad, i, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf, cw,
-                            sw, margin, kind, k, kink_frac, split_ties, g_const, grad_denom,
-                            want_grad)  # fmt: skip
+            loss = topk_row(scores, grad, i, i, y, inside, live, t, lane, G, n_classes, vbuf, ibuf,
+                            nbuf, cw, sw, margin, kind, k, kink_frac, split_ties, g_const,
+                            grad_denom, want_grad)  # fmt: skip
             if lane == 0 and inside:
                 if want_loss:
                     loss_out[i] = loss
@@ -802,6 +803,7 @@ def build(T, bfloat16=False):
         t = cuda.threadIdx.x
         lane = t % G
         n_rows = scores.shape[0]
+        n_classes = scores.shape[1]
         want_grad = grad.shape[0] > 0
         want_loss = loss_out.shape[0] > 0
         acc = 0.0
@@ -810,8 +812,9 @@ def build(T, bfloat16=False):
         while row0 < n_rows:  # the same trip count for the whole block
             i = row0 + t // G
             inside = i < n_rows
-            loss = multilabel_row(scores, grad, i, targets, i, inside, t, lane, G, buf, sw, margin,
-                                  kink_frac, drop_nan, g_const, grad_denom, want_grad)  # fmt: skip
+            loss = multilabel_row(scores, grad, i, targets, i, inside, t, lane, G, n_classes, buf,
+                                  sw, margin, kink_frac, drop_nan, g_const, grad_denom,
+                                  want_grad)  # fmt: skip
             if lane == 0 and inside:
                 if want_loss:
                     loss_out[i] = loss

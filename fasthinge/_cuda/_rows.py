@@ -1,4 +1,4 @@
-"""The row math of Weston–Watkins, Crammer–Singer and one-vs-all, shared by two layouts.
+"""The row math of every multiclass loss, shared by two layouts.
 
 - The **row-group** kernels (``_kernels``) give a row to a group of ``G`` threads: lane
   ``l`` takes columns ``l, l + G, …`` of ``scores[i]`` and writes ``grad[i]``, and the
@@ -6,6 +6,10 @@
 - The **tile** kernels (``_tiles``) stage a block of rows in shared memory and give each
   row to one thread (``lane = 0``, ``G = 1``): the parts below then read and write the
   same tile row in place, and no group step is needed.
+
+The row functions of structured hinge, top-k, the categorical hinge and the multilabel
+margin take the row ``r`` of ``src``/``dst`` apart from the sample ``i`` (labels, weights,
+targets), and do their own group steps: every thread of the block calls them.
 
 Each part reads ``src[i, j]`` through ``load`` and writes ``dst[i, j]`` through ``put``
 (``make_rows`` binds them: the caller's array conversion for the row groups, the
@@ -259,15 +263,14 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return T(cost[y, j]) + s
 
     @cuda.jit(device=True)
-    def rescaling_row(src, dst, r, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf, cw, sw,
-                      cost, margin, kind, kink_mode, split_ties, g_const, grad_denom,
+    def rescaling_row(src, dst, r, i, y, inside, live, t, lane, G, n_classes, vbuf, ibuf, nbuf, cw,
+                      sw, cost, margin, kind, kink_mode, split_ties, g_const, grad_denom,
                       want_grad):  # fmt: skip
         """Margin/slack rescaling of one row (``_cpu``'s ``_rescaling_row``): its loss.
 
         Every thread of the block calls (group steps); row ``r`` of ``src``/``dst`` is
         sample ``i``. Writes the whole gradient row of an ``inside`` row when ``want_grad``.
         """
-        n_classes = src.shape[1]
         has_sw = sw.shape[0] > 0
         zero = margin - margin
         one = zero + T(1.0)
@@ -344,13 +347,12 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return loss
 
     @cuda.jit(device=True)
-    def topk_tau(src, r, y, live, nan_row, t, lane, G, vbuf, ibuf, nbuf, k):
+    def topk_tau(src, r, y, live, nan_row, t, lane, G, n_classes, vbuf, ibuf, nbuf, k):
         """Top-k's ``(tau, above, n_tied)``: the k-th largest wrong score, by rounds.
 
         Each round takes a group (max, tie count) over the wrong scores below the last
         round's max; rounds stop when every row of the block has its ``tau``.
         """
-        n_classes = src.shape[1]
         done = not live or nan_row
         tau = T(0.0)
         above = int64(0)  # wrong scores > tau
@@ -379,9 +381,8 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return tau, above, n_tied
 
     @cuda.jit(device=True)
-    def topk_cut(src, r, y, pick, slots, tau, t, lane, G, vbuf, k):
+    def topk_cut(src, r, y, pick, slots, tau, t, lane, G, n_classes, vbuf, k):
         """Without split ties: the column of the ``slots``-th tied entry (``C`` if unpicked)."""
-        n_classes = src.shape[1]
         cut = int64(n_classes)
         if pick:
             cut = int64(-1)
@@ -401,10 +402,10 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return cut
 
     @cuda.jit(device=True)
-    def topk_row(src, dst, r, i, y, inside, live, t, lane, G, vbuf, ibuf, nbuf, cw, sw, margin,
-                 kind, k, kink_frac, split_ties, g_const, grad_denom, want_grad):  # fmt: skip
+    def topk_row(src, dst, r, i, y, inside, live, t, lane, G, n_classes, vbuf, ibuf, nbuf, cw, sw,
+                 margin, kind, k, kink_frac, split_ties, g_const, grad_denom,
+                 want_grad):  # fmt: skip
         """Top-k α/β of one row (``_cpu.structured._topk_row``): its loss (as ``rescaling_row``)."""
-        n_classes = src.shape[1]
         has_sw = sw.shape[0] > 0
         zero = margin - margin
         one = zero + T(1.0)
@@ -416,7 +417,9 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
                     nans += 1.0
         nans = group_sum(vbuf, t, lane, G, nans)
         nan_row = live and nans > 0  # NaN anywhere in the row: NaN loss and gradient row
-        tau, above, n_tied = topk_tau(src, r, y, live, nan_row, t, lane, G, vbuf, ibuf, nbuf, k)
+        tau, above, n_tied = topk_tau(
+            src, r, y, live, nan_row, t, lane, G, n_classes, vbuf, ibuf, nbuf, k
+        )
         slots = k - above  # how many of the tied entries belong to the top k
         inv_k = one / T(k)
         base = zero
@@ -451,7 +454,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
             loss = loss if loss > 0 else zero
         # without split ties: the tied columns up to `cut` (the slots-th one) are members
         pick = want_grad and ordinary and not split_ties and n_tied > slots
-        cut = topk_cut(src, r, y, pick, slots, tau, t, lane, G, vbuf, k)
+        cut = topk_cut(src, r, y, pick, slots, tau, t, lane, G, n_classes, vbuf, k)
         coefs = 0.0
         w_y = one
         if ordinary:
@@ -502,14 +505,13 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return loss
 
     @cuda.jit(device=True)
-    def categorical_row(src, dst, r, targets, i, inside, t, lane, G, vbuf, ibuf, nbuf, sw,
-                        margin, kink_frac, split_ties, g_const, grad_denom,
+    def categorical_row(src, dst, r, targets, tr, i, inside, t, lane, G, n_classes, vbuf, ibuf,
+                        nbuf, sw, margin, kink_frac, split_ties, g_const, grad_denom,
                         want_grad):  # fmt: skip
         """Keras' categorical hinge of one row (``_cpu.targets._categorical_row``): its loss.
 
-        Scores and gradient at row ``r`` of ``src``/``dst``, targets at row ``i``.
+        Scores and gradient at row ``r`` of ``src``/``dst``, targets at row ``tr``.
         """
-        n_classes = src.shape[1]
         has_sw = sw.shape[0] > 0
         zero = margin - margin
         one = zero + T(1.0)
@@ -520,7 +522,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         if inside:
             for c in range(lane, n_classes, G):
                 s = load(src[r, c])
-                tc = T(targets[i, c])
+                tc = T(targets[tr, c])
                 pos += float64(tc * s)
                 bv, bi, bn = merge(bv, bi, bn, float64((one - tc) * s), int64(c), int64(1))
         pos = group_sum(vbuf, t, lane, G, pos)
@@ -553,7 +555,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
                     g = zero
                     if active:
                         s = load(src[r, c])
-                        tc = T(targets[i, c])
+                        tc = T(targets[tr, c])
                         wins = c == bi
                         if split_ties:
                             wins = (one - tc) * s == neg
@@ -564,8 +566,8 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         return loss
 
     @cuda.jit(device=True)
-    def multilabel_row(src, dst, r, targets, i, inside, t, lane, G, buf, sw, margin, kink_frac,
-                       drop_nan, g_const, grad_denom, want_grad):  # fmt: skip
+    def multilabel_row(src, dst, r, targets, i, inside, t, lane, G, n_classes, buf, sw, margin,
+                       kink_frac, drop_nan, g_const, grad_denom, want_grad):  # fmt: skip
         """PyTorch's multilabel margin of one row (``_cpu``'s ``_multilabel_row``): its loss.
 
         ``dst`` must not be ``src``: the gradient row adds up over the targets while the
@@ -573,7 +575,6 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         the block has a ``q``-th target), lane ``l`` adds the coefficients of its
         non-target columns; their group sum leaves the target's gradient (lane 0).
         """
-        n_classes = src.shape[1]
         has_sw = sw.shape[0] > 0
         zero = margin - margin
         end = float64(0)  # the targets end at the first negative entry

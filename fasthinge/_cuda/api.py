@@ -30,6 +30,8 @@ FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 LABEL_ENCODINGS = {"pm1": (1, -1), "01": (1, 0)}
 #: Held while a kernel is launched (``Ctx.launch``).
 _LAUNCH = threading.Lock()
+#: The start of numba-cuda's low-occupancy warning, which every small launch gets.
+LOW_OCCUPANCY = "Grid size"
 HINGE, SQUARED, SMOOTH, EMBEDDING, MODIFIED_HUBER = 1, 2, 3, 4, 5
 
 
@@ -128,6 +130,8 @@ class Ctx:
         """
         with _LAUNCH, self.dev.context(), warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            # numba-cuda 0.30 raises its own class of it (seen on an H200): match the text
+            warnings.filterwarnings("ignore", message=LOW_OCCUPANCY)
             kernel[blocks, rt.TPB, self.dev.stream](*args)
 
 
@@ -374,7 +378,8 @@ def _tiles_or_groups(ctx: Ctx, name: str) -> tuple:
         group, blocks, partials = _row_groups(ctx, n_rows, n_classes)
         return getattr(ctx.kernels, name), blocks, partials, (group,)
     kernels = tiles.build(ctx.compute, ctx.bfloat16, width)
-    blocks = max(1, min(8 * rt.MAX_BLOCKS, -(-n_rows // kernels.rows)))
+    rows = kernels.pair_rows if name in tiles.TWO_TILES else kernels.rows
+    blocks = max(1, min(8 * rt.MAX_BLOCKS, -(-n_rows // rows)))
     return getattr(kernels, name), blocks, _partials(ctx, blocks), ()
 
 
@@ -506,15 +511,16 @@ def _max_type(kind: int, scores: Any, labels: Any, *, margin: Any, k_top: int, c
         cost_view = ctx.array(cost, "cost", (n_classes, n_classes), "iuf")
         _check_cost_rows(ctx, cost_view, y, ignore)
     g_const, grad_denom = sh.scales(ctx)
-    group, blocks, partials = _row_groups(ctx, n, n_classes)  # row groups, like crammer_singer
-    if n and kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING):
-        ctx.launch(ctx.kernels.rescaling, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view,
-                   sh.loss_view, *partials, m, kind, v.KINKS.index(kink), split_ties, g_const,
-                   grad_denom, ignore, group)  # fmt: skip
+    rescaling = kind in (k.MARGIN_RESCALING, k.SLACK_RESCALING)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "rescaling" if rescaling else "topk")
+    if n and rescaling:
+        ctx.launch(kernel, blocks, ctx.s, y, cw, sh.sw, cost_view, sh.grad_view, sh.loss_view,
+                   *partials, m, kind, v.KINKS.index(kink), split_ties, g_const, grad_denom,
+                   ignore, *extra)  # fmt: skip
     elif n:
-        ctx.launch(ctx.kernels.topk, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view,
-                   *partials, m, kind, k_top, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
-                   g_const, grad_denom, ignore, group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, y, cw, sh.sw, sh.grad_view, sh.loss_view, *partials, m,
+                   kind, k_top, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties, g_const,
+                   grad_denom, ignore, *extra)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
@@ -576,14 +582,14 @@ def categorical_hinge(scores: Any, targets: Any, *, margin: Any, sample_weight: 
         scores, targets, "biuf", margin=margin, kink=kink, sample_weight=sample_weight,
         reduction=reduction, return_grad=return_grad, out=out, n_threads=n_threads,
     )  # fmt: skip
-    n, n_classes = ctx.n_rows, int(ctx.s.shape[1])
+    n = ctx.n_rows
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx)
-    group, blocks, partials = _row_groups(ctx, n, n_classes)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "categorical_hinge")
     if n:
-        ctx.launch(ctx.kernels.categorical_hinge, blocks, ctx.s, t, sh.sw, sh.grad_view,
-                   sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties,
-                   g_const, grad_denom, group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, t, sh.sw, sh.grad_view, sh.loss_view, partials[0], m,
+                   ctx.scalar(v.KINK_FRACTIONS[kink]), split_ties, g_const, grad_denom,
+                   *extra)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 
@@ -603,11 +609,11 @@ def multilabel_margin(scores: Any, targets: Any, *, margin: Any, nan: str, sampl
         raise ValueError(f"targets must be in [-1, {n_classes}), got targets[{i}, {j}] = {value}")
     _weight_sum(ctx, sh)
     g_const, grad_denom = sh.scales(ctx, float(max(1, n_classes)))
-    group, blocks, partials = _row_groups(ctx, n, n_classes)
+    kernel, blocks, partials, extra = _tiles_or_groups(ctx, "multilabel_margin")
     if n:
-        ctx.launch(ctx.kernels.multilabel_margin, blocks, ctx.s, t, sh.sw, sh.grad_view,
-                   sh.loss_view, partials[0], m, ctx.scalar(v.KINK_FRACTIONS[kink]), drop_nan,
-                   g_const, grad_denom, group)  # fmt: skip
+        ctx.launch(kernel, blocks, ctx.s, t, sh.sw, sh.grad_view, sh.loss_view, partials[0], m,
+                   ctx.scalar(v.KINK_FRACTIONS[kink]), drop_nan, g_const, grad_denom,
+                   *extra)  # fmt: skip
     return sh.finish(ctx, partials, blocks if n else 0)
 
 

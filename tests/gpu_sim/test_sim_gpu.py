@@ -43,14 +43,6 @@ except ImportError:  # pragma: no cover
     ml_dtypes = None
 
 
-@pytest.fixture(params=[None, 8])
-def group_cap(request, monkeypatch):
-    """Row groups as wide as C needs, or at most 8 threads (lanes take several columns)."""
-    if request.param is not None:
-        monkeypatch.setattr("fasthinge._cuda._runtime.MAX_GROUP", request.param)
-    return request.param
-
-
 def dev(x):
     """A device copy of a host array (bfloat16 travels as its int16 bits: numba-cuda's
     transfers use the buffer protocol, which has no bfloat16 on real hardware)."""
@@ -102,7 +94,7 @@ MULTICLASS = [fh.weston_watkins, fh.crammer_singer, fh.one_vs_all]
 
 @pytest.fixture(params=["tiles", "row groups", "groups of 8"])
 def layout(request, monkeypatch):
-    """Both layouts of Weston–Watkins, Crammer–Singer and one-vs-all (``_cuda._tiles``).
+    """Both layouts of the multiclass functions (``_cuda._tiles``, ``_cuda._kernels``).
 
     Up to ``_tiles.MAX_CLASSES`` classes they take tiles; "row groups" sets that to 0;
     "groups of 8" also caps the group size (``FASTHINGE_CUDA_MAX_GROUP``) at 8, so
@@ -154,6 +146,29 @@ def test_tiles_over_several_blocks_and_trips(fn, rng):
     compare(fn, scores, labels, reduction="sum", return_grad=False)
 
 
+def test_row_functions_in_tiles_over_several_blocks_and_trips(rng):
+    """Structured hinge, top-k, the categorical hinge (two tiles a block: scores and targets)
+    and the multilabel margin (scores and gradient) over several tiles a block, the last one
+    partial, with ignored rows, NaN and ties."""
+    from fasthinge._cuda import _tiles
+    from fasthinge._cuda._runtime import MAX_BLOCKS
+
+    n_rows = _tiles.rows_per_tile(17, 4) * min(8 * MAX_BLOCKS, 16) + 45  # the suite: 16 blocks
+    scores = grid(rng, (n_rows, 4), np.float32, nan_at=(n_rows - 2, 1))
+    labels = rng.integers(0, 4, n_rows)
+    w = rng.random(n_rows).astype(np.float32)
+    cost = (1 - np.eye(4, dtype=np.float32)) * 2
+    compare(fh.structured_hinge, scores, labels, cost, reduction="none", ignore_index=2)
+    compare(fh.topk_hinge, scores, labels, 2, ties="first", reduction="none", ignore_index=2)
+    compare(fh.topk_hinge, scores, labels, 2, reduction="sum", return_grad=False)
+    compare(fh.categorical_hinge, scores, np.eye(4, dtype=np.float32)[labels], sample_weight=w)
+    targets = np.full((n_rows, 4), -1)
+    targets[:, 0] = labels
+    targets[::3, 1] = (labels[::3] + 1) % 4
+    compare(fh.multilabel_margin, scores, targets, reduction="none", sample_weight=w)
+    compare(fh.multilabel_margin, scores, targets, reduction="sum", return_grad=False)
+
+
 def _keyword_cases(rng, n_rows, n_classes):
     w = rng.random(n_rows).astype(np.float32)
     cw = rng.random(n_classes).astype(np.float32)
@@ -189,7 +204,7 @@ def test_one_vs_all_keywords(rng, layout):
     compare(fh.one_vs_all, scores, labels, p=2, kink="full", normalize=True, sample_weight=w)
 
 
-def test_structured_and_topk(rng):
+def test_structured_and_topk(rng, layout):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, cw = _keyword_cases(rng, 9, 5)
@@ -204,7 +219,7 @@ def test_structured_and_topk(rng):
     compare(fh.topk_hinge, scores, labels, 1, variant="alpha", kink="full", sample_weight=w)
 
 
-def test_target_matrices(rng, group_cap):
+def test_target_matrices(rng, layout):
     scores = grid(rng, (9, 5), np.float32, nan_at=(2, 3))
     labels = rng.integers(0, 5, 9)
     w, _ = _keyword_cases(rng, 9, 5)
@@ -220,8 +235,8 @@ def test_target_matrices(rng, group_cap):
     compare(fh.multilabel_margin, scores, targets, nan="drop", kink="half", sample_weight=w)
 
 
-# Row groups against the CPU: G < C (C = 40 > TPB = 32: two columns a lane), G = 16 > C = 10,
-# G = 4 > C = 3. The grid's quarter steps give many ties; row 3 is all ties.
+# Tiles and row groups against the CPU: in row groups G < C (C = 40 > TPB = 32: two columns a
+# lane), G = 16 > C = 10, G = 4 > C = 3. The grid's quarter steps give many ties; row 3 is all ties.
 ROW_GROUP_CASES = [(np.float32, 3), (np.float64, 10), (np.float32, 40)]
 
 
@@ -233,7 +248,7 @@ def _row_group_scores(rng, dtype, n_classes):
 
 
 @pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
-def test_topk_row_groups(dtype, n_classes, rng, group_cap):
+def test_topk_shapes(dtype, n_classes, rng, layout):
     scores, w = _row_group_scores(rng, dtype, n_classes)
     labels = rng.integers(0, n_classes, scores.shape[0])
     labels[2] = -1  # ignored
@@ -249,7 +264,7 @@ def test_topk_row_groups(dtype, n_classes, rng, group_cap):
 
 
 @pytest.mark.parametrize(("dtype", "n_classes"), ROW_GROUP_CASES)
-def test_multilabel_margin_row_groups(dtype, n_classes, rng, group_cap):
+def test_multilabel_margin_shapes(dtype, n_classes, rng, layout):
     scores, w = _row_group_scores(rng, dtype, n_classes)
     n_rows = scores.shape[0]
     targets = rng.integers(-1, n_classes, size=(n_rows, n_classes))  # read up to the first -1
@@ -546,7 +561,7 @@ def test_kinks_ties_and_infinities(kink, layout):
 
 @pytest.mark.parametrize("n_classes", [2, 40])
 @pytest.mark.parametrize("rescaling", ["margin", "slack"])
-def test_structured_hinge_shapes(n_classes, rescaling, rng, group_cap):
+def test_structured_hinge_shapes(n_classes, rescaling, rng, layout):
     scores = grid(rng, (4, n_classes), np.float64, nan_at=(1, n_classes - 1))
     labels = rng.integers(0, n_classes, 4)
     cost = (1 - np.eye(n_classes)) * rng.integers(1, 3, size=(n_classes, n_classes))
