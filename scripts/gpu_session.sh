@@ -38,10 +38,13 @@ from fasthinge.bench.gpu_check import make_inputs
 args, _ = make_inputs('$name', 64, 10, '$dtype', np.random.default_rng(0))
 for reduction in ('mean', 'none'):
     getattr(fh, '$name')(*args, reduction=reduction)
-" >>"$OUT/warm.txt" 2>&1 &
+" >>"$OUT/warm.txt" 2>&1 || echo "warm-up of $name $dtype failed (exit $?)" >>"$OUT/warm.txt" &
     done
 done
 wait
+# 24 processes compile into one cache at once: numba's cache can race there (seen once
+# on an H200, a TypingError in one of them); the check below compiles what it needs again
+grep -q "failed (exit" "$OUT/warm.txt" && grep "failed (exit" "$OUT/warm.txt" | tee -a "$OUT/stages.txt"
 
 stage "check script: parity with the CPU path and PyTorch, timings against a copy"
 timeout "${CHECK_SECONDS:-300}" python3 -m fasthinge.bench.gpu_check ${CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu_check.txt"
