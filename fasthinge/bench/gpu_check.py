@@ -351,10 +351,14 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per measurement")
     parser.add_argument("--functions", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--dtypes", default="", help="comma-separated subset of float32,float64")
+    parser.add_argument("--shapes", default="", help="comma-separated NxC (default: issue #5's)")
     options = parser.parse_args(argv)
     backend = Backend()
     rng = np.random.default_rng(20261128)
     shapes = QUICK_SHAPES if options.quick else SHAPES
+    if options.shapes:
+        texts = options.shapes.split(",")
+        shapes = [tuple(int(float(n)) for n in text.split("x")) for text in texts]
     dtypes = ("float32",) if options.quick else ("float32", "float64")
     if options.dtypes:
         dtypes = tuple(options.dtypes.split(","))
