@@ -40,7 +40,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-from numba import float32, float64, int16, int32, int64, uint16, uint32
+from numba import float32, float64, int16, int64, uint16, uint32
 
 from ._runtime import SIMULATOR, TPB, cuda
 
@@ -65,23 +65,8 @@ def group_barrier(group):
 
 
 @cuda.jit(device=True)
-def another_round(group, flag):
-    """Whether a round of group steps runs (top-k, the multilabel margin): the block's vote.
-
-    Every thread of a block must pass the same barriers, so the round runs while any
-    thread of the block has ``flag``. A group of one thread (a tile's, or C = 1) owns
-    its row and its group steps pass no barrier: its own ``flag`` decides.
-    """
-    if group == 1:
-        return flag
-    return cuda.syncthreads_or(int32(1 if flag else 0)) != 0
-
-
-@cuda.jit(device=True)
 def group_sum(buf, t, lane, group, value):
     """The float64 sum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
-    if group == 1:  # a thread's own row: nothing to combine, no barrier
-        return value
     buf[t] = value
     group_barrier(group)
     step = group // 2
@@ -98,8 +83,6 @@ def group_sum(buf, t, lane, group, value):
 @cuda.jit(device=True)
 def group_sum2(buf, buf2, t, lane, group, a, b):
     """``group_sum`` of two values at once (one tree, half the barriers)."""
-    if group == 1:  # a thread's own row: nothing to combine, no barrier
-        return a, b
     buf[t] = a
     buf2[t] = b
     group_barrier(group)
@@ -119,8 +102,6 @@ def group_sum2(buf, buf2, t, lane, group, a, b):
 @cuda.jit(device=True)
 def group_min(buf, t, lane, group, value):
     """The minimum of ``value`` over the ``group`` threads of ``t``'s row (all threads call)."""
-    if group == 1:  # a thread's own row: nothing to combine, no barrier
-        return value
     buf[t] = value
     group_barrier(group)
     step = group // 2
@@ -225,8 +206,6 @@ def merge(v1, i1, n1, v2, i2, n2):
 @cuda.jit(device=True)
 def group_argmax(vbuf, ibuf, nbuf, t, lane, group, value, index, count):
     """``merge`` over the ``group`` threads of ``t``'s row (all threads call)."""
-    if group == 1:  # a thread's own row: nothing to combine, no barrier
-        return value, index, count
     vbuf[t] = value
     ibuf[t] = index
     nbuf[t] = count

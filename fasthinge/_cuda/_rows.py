@@ -25,7 +25,7 @@ import math
 from types import SimpleNamespace
 from typing import Any
 
-from numba import float64, int64
+from numba import float64, int32, int64
 
 from ._kernels import (
     KINK_HALF,
@@ -33,7 +33,6 @@ from ._kernels import (
     SLACK_RESCALING,
     TOPK_ALPHA,
     TOPK_BETA,
-    another_round,
     group_argmax,
     group_min,
     group_sum,
@@ -360,7 +359,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         n_tied = int64(0)  # wrong scores == tau
         bound = math.inf
         for rnd in range(k):
-            if not another_round(G, not done):
+            if cuda.syncthreads_or(int32(0 if done else 1)) == 0:
                 break  # every row of the block has its tau
             bv = -math.inf
             bi = int64(n_classes)
@@ -389,7 +388,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
             cut = int64(-1)
         for rnd in range(k):
             picking = pick and rnd < slots
-            if not another_round(G, picking):
+            if cuda.syncthreads_or(int32(1 if picking else 0)) == 0:
                 break
             nxt = float64(n_classes)
             if picking:
@@ -594,7 +593,7 @@ def make_rows(T: Any, load: Any, put: Any, quad: bool) -> SimpleNamespace:
         total = 0.0  # PyTorch sums a row in double
         for q in range(n_classes):
             active = q < n_targets
-            if not another_round(G, active):
+            if cuda.syncthreads_or(int32(1 if active else 0)) == 0:
                 break  # no row of the block has a q-th target
             coefs = 0.0
             target = int64(0)
