@@ -8,14 +8,8 @@
 # device tool's KINDS.md); --clock-control none leaves the card's clocks as they are. Carry
 # the numpy wheel in .whl/ as for scripts/gpu_session.sh. PROFILE_SECONDS (default 230)
 # bounds the profiled run.
-set -u
 OUT=${OUT:-/tmp/fasthinge_profile}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PWD"
-fi
+source scripts/gpu_env.sh
 ncu=$(command -v ncu || compgen -G "/opt/nvidia/nsight-compute/*/ncu" | head -n 1)
 echo "ncu: ${ncu:-not found}" | tee "$OUT/profile_log.txt"
 "$ncu" --version >>"$OUT/profile_log.txt" 2>&1

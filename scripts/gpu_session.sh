@@ -12,14 +12,8 @@
 # "--functions weston_watkins --dtypes float32"), CHECK_SECONDS (300), TEST_SECONDS (200:
 # the first test run), TOTAL_SECONDS (560: the second test run only starts with more than
 # a minute left of it), TEST_WORKERS (8). On an H200 the whole script took 3.5-4.5 minutes.
-set -u
 OUT=${OUT:-/tmp/fasthinge_gpu}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PWD"
-fi
+source scripts/gpu_env.sh
 stage() { echo "== $1 ($(date +%T))" | tee -a "$OUT/stages.txt"; }
 
 stage "machine and versions"
