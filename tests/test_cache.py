@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,72 @@ def test_fasthinge_cache_0_turns_caching_off(tmp_path, value):
     result = _run(root, FASTHINGE_CACHE=value)
     assert result["cache"] is False and result["warnings"] == []
     assert not list((root / "fasthinge" / "_cpu").glob("__pycache__/*.nbi"))
+
+
+#: A child process: one signature of a small cached helper (``i`` picks the dtypes),
+#: compiled when the file ``go`` appears; or, with ``check N``, the first N signatures,
+#: printing how many came from the cache and which failed.
+SIGNATURES = """
+import json, os, sys, time
+import numpy as np
+from fasthinge._cpu.small import _overlaps
+KINDS = [np.float32, np.float64, np.int64, np.int32]
+def arrays(i):
+    return np.zeros(2, KINDS[i % 4]), np.zeros(2, KINDS[i // 4 % 4])
+if sys.argv[1] == "check":
+    failed = []
+    for i in range(int(sys.argv[2])):
+        try:
+            _overlaps(*arrays(i))
+        except Exception as error:
+            failed.append([i, type(error).__name__])
+    hits = sum(_overlaps.stats.cache_hits.values())
+    print(json.dumps({"failed": failed, "hits": hits}))
+else:
+    for i in sys.argv[2:]:
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.001)
+        _overlaps(*arrays(int(i)))
+"""
+
+
+def _signatures(cache, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update(NUMBA_CACHE_DIR=str(cache))
+    return subprocess.Popen([sys.executable, "-c", SIGNATURES, *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _check(cache, count):
+    import json
+
+    out, err = _signatures(cache, "check", count).communicate(timeout=300)
+    assert out, err[-3000:]
+    return json.loads(out.splitlines()[-1])
+
+
+def test_processes_compiling_into_one_cache_at_once_leave_every_entry_loadable(tmp_path):
+    """Numba's index is read, extended and written back by each saving process: without
+    fasthinge's lock, two of three such runs here left an entry that no later process
+    could load (its data file held another signature's code) or lost entries."""
+    go, count = tmp_path / "go", 12
+    children = [_signatures(tmp_path / "cache", go, i) for i in range(count)]
+    time.sleep(3)  # every child imported and waiting
+    go.touch()
+    for child in children:
+        _, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err[-3000:]
+    assert _check(tmp_path / "cache", count) == {"failed": [], "hits": count}
+
+
+def test_an_entry_holding_another_signatures_code_is_compiled_again(tmp_path):
+    """A cache an unlocked writer (an older version, a process of another library)
+    left inconsistent: the entry counts as a miss, and compiling it repairs it."""
+    cache = tmp_path / "cache"
+    first = _signatures(cache, tmp_path, 0, 1)  # ``go`` exists: at once, in this order
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    (one,) = cache.glob("**/small._overlaps-*.1.nbc")
+    shutil.copyfile(one, one.with_name(one.name.replace(".1.nbc", ".2.nbc")))
+    assert _check(cache, 2) == {"failed": [], "hits": 1}  # signature 1 compiled again
+    assert _check(cache, 2) == {"failed": [], "hits": 2}  # and saved: loaded from now on

@@ -24,13 +24,27 @@ Where the cache goes, first that works:
 
 When none is writable, caching is turned off with a warning and kernels
 compile in each process (:data:`CACHE_ENABLED`). ``FASTHINGE_CACHE=0`` turns
-it off on purpose. The locators are inserted at the front of Numba's list and
-answer only for fasthinge's files; Numba's own locators serve everything else
+it off on purpose.
+
+Several processes compiling into one cache at once (a process pool, pytest-xdist,
+jobs sharing a home directory) raced in Numba's index: each reads the index, adds
+its entry under the first free data file number and writes the index back, so two
+signatures could take the same data file and the index keep one key pointing at
+the other's machine code. Every later process asking for that signature then failed
+to type it (seen on a GPU machine with 24 processes; ``tests/test_cache.py``
+reproduced it in two trials of three with 16). fasthinge's kernels therefore use
+:class:`FunctionCache`: the index is read and rewritten under a lock on a file beside
+it, and an entry whose machine code is for another signature counts as a miss (the
+kernel compiles, and saving rewrites the entry).
+
+The locators are inserted at the front of Numba's list and answer only for
+fasthinge's files; Numba's own locators serve everything else
 (and ``NUMBA_CACHE_LOCATOR_CLASSES``, when set, replaces them all).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -40,6 +54,11 @@ import warnings
 from pathlib import Path
 
 from numba.core import caching, config
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: Numba's unlocked index)
+    fcntl = None
 
 from ._tiles import cache_bytes, vector_bytes
 
@@ -126,6 +145,61 @@ class TempDirLocator(_KernelStamp, caching.UserWideCacheLocator):
 
 
 LOCATORS = (UserProvidedLocator, InTreeLocator, UserWideLocator, TempDirLocator)
+
+
+@contextlib.contextmanager
+def index_lock(index_path: str, exclusive: bool):
+    """Hold a lock on ``<index_path>.lock`` (shared to read, exclusive to update).
+
+    Without ``fcntl`` (Windows), or where the lock file cannot be made (a read-only
+    cache, which is only read), no lock.
+    """
+    try:
+        fd = os.open(index_path + ".lock", os.O_RDWR | os.O_CREAT, 0o666) if fcntl else -1
+    except OSError:
+        fd = -1
+    try:
+        if fd >= 0:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the lock
+
+
+class LockedIndexDataCacheFile(caching.IndexDataCacheFile):
+    """Numba's index and data files, each save and load under :func:`index_lock`.
+
+    A save reads the index, picks the entry's data file, writes the index and then
+    the data: under the exclusive lock no other process does the same in between,
+    and no load sees the index before its data file is written.
+    """
+
+    def save(self, key, data):
+        with index_lock(self._index_path, exclusive=True):
+            super().save(key, data)
+
+    def load(self, key):
+        with index_lock(self._index_path, exclusive=False):
+            return super().load(key)
+
+
+class FunctionCache(caching.FunctionCache):
+    """Numba's per-function cache with a locked index and checked entries (module docstring)."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._cache_file = LockedIndexDataCacheFile(
+            cache_path=self._cache_path,
+            filename_base=self._impl.filename_base,
+            source_stamp=self._cache_file._source_stamp,
+        )
+
+    def _load_overload(self, sig, target_context):
+        data = super()._load_overload(sig, target_context)
+        if data is not None and tuple(data.signature.args) != tuple(sig):
+            return None  # another signature's code under this key: compile again
+        return data
 
 
 def install() -> bool:

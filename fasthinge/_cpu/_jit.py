@@ -22,21 +22,37 @@ _CACHE = os.environ.get("FASTHINGE_CACHE", "1") != "0" and _cache.install()
 
 #: Options of the helpers called by the drivers. A call that takes arrays is not
 #: inlined (numba 0.68): hot per-row loops live inside the chunk functions.
-ROW = dict(cache=_CACHE, nogil=True, fastmath=False, error_model="numpy")
+ROW = dict(nogil=True, fastmath=False, error_model="numpy")
 #: Options of the serial drivers.
 SERIAL = dict(ROW)
 #: Options of the parallel drivers (``prange`` over fixed chunks).
 PARALLEL = dict(ROW, parallel=True)
 
 
+def jit(**options):
+    """``numba.njit(**options)``, cached on disk unless ``FASTHINGE_CACHE=0``.
+
+    The cache is ``_cache.FunctionCache``: Numba's, with its index locked across
+    processes (``cache=True`` would set Numba's own, unlocked).
+    """
+
+    def decorate(func):
+        dispatcher = numba.njit(**options)(func)
+        if _CACHE and hasattr(dispatcher, "enable_caching"):  # not under NUMBA_DISABLE_JIT
+            dispatcher._cache = _cache.FunctionCache(func)
+        return dispatcher
+
+    return decorate
+
+
 def row_jit(func):
     """Compile a per-row helper (lazy; compiled on first use)."""
-    return numba.njit(**ROW)(func)
+    return jit(**ROW)(func)
 
 
 def serial_jit(func):
     """Compile a serial driver (lazy)."""
-    return numba.njit(**SERIAL)(func)
+    return jit(**SERIAL)(func)
 
 
 def parallel_jit(func):
@@ -46,4 +62,4 @@ def parallel_jit(func):
     cache does not tell a ``parallel=True`` build from a ``parallel=False``
     build of the same function.
     """
-    return numba.njit(**PARALLEL)(func)
+    return jit(**PARALLEL)(func)

@@ -33,14 +33,14 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from ._jit import _CACHE
+from ._jit import jit
 from ._tiles import _splat, band_rows, vector_bytes
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
 
 
-@numba.njit(cache=_CACHE, nogil=True, fastmath={"reassoc"})
+@jit(nogil=True, fastmath={"reassoc"})
 def add(acc, x):
     """``acc + x`` with the ``reassoc`` flag only (vectorisable sums)."""
     return acc + x
@@ -513,7 +513,7 @@ def store_fence(typingctx):  # pragma: no cover (compile-time code)
     return types.none(), codegen
 
 
-@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+@jit(nogil=True, error_model="numpy")
 def first_at_least(flat, start, n, skip, value):
     """The first ``j`` in ``[0, n)``, ``j != skip``, with ``flat[start + j] >= value``, or −1.
 
