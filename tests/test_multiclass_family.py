@@ -98,9 +98,12 @@ def test_topk_hinge(rng, dtype, variant):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_classes", [31, 200, 1001])
+@pytest.mark.parametrize("n_classes", [31, 100, 200, 1001])
 def test_topk_hinge_wide_rows(rng, dtype, n_classes):
-    """Rows wider than the bands: the row code tests blocks of 16 columns at once.
+    """Rows wider than the bands: the row code tests blocks of 16 columns at once, and
+    lists the columns at or above the k-th largest by packing each block's (AVX-512,
+    up to ``structured.PACK_CLASSES_A_K`` · k classes: k = 1 at 100, 5–30 at 200, 8–30
+    at 1001) or by walking its bits.
 
     Coarse scores (ties across blocks, k-th value shared by many columns), a
     partial last block, a NaN and ±inf in a column whose block would be

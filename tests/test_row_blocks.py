@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
-from fasthinge._cpu._simd import kth_largest
+from fasthinge._cpu._simd import COMPRESS, kth_largest, list_at_least
 from fasthinge._cpu._transposed import topk_sink
 from fasthinge._cpu.targets import MULTILABEL_BAND_MAX_CLASSES
 from fasthinge._execution import BAND_ROWS, CHUNK_ELEMENTS, rows_per_chunk
@@ -721,6 +721,35 @@ def test_kth_largest_is_the_kth_of_the_sorted_wrong_entries(dtype):
         kth = wrong[k - 1] if k <= len(wrong) else -np.inf  # (−inf: fewer than k)
         expected = np.nan if np.isnan(row).any() else kth
         assert got == expected or (np.isnan(got) and np.isnan(expected)), (n, k, skip)
+
+
+@numba.njit
+def _listed(flat, start, tau, columns, n, j0, skip):
+    return list_at_least(flat, start, tau, columns, n, j0, skip)
+
+
+@pytest.mark.skipif(not COMPRESS and not numba.config.DISABLE_JIT, reason="needs AVX-512")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_list_at_least_packs_a_blocks_passing_columns_in_order(dtype):
+    """``_simd.list_at_least`` against a list: ties at the threshold pass, NaN does not,
+    ``skip`` inside and outside the block, and nothing written past the block's 16."""
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        flat = (rng.integers(-3, 4, 40) / 2).astype(dtype)
+        if trial % 4 == 0:
+            flat[int(rng.integers(0, 40))] = np.nan
+        start = int(rng.integers(0, 24))
+        tau = dtype(flat[start + int(rng.integers(0, 16))]) if trial % 3 else dtype(0.25)
+        n = int(rng.integers(0, 9))
+        j0 = n + int(rng.integers(0, 9))
+        skip = j0 + int(rng.integers(-3, 19))
+        columns = np.full(j0 + 16 + 8, -7, np.int64)
+        columns[:n] = np.arange(n)
+        expected = [*range(n)] + [j0 + b for b in range(16)
+                                  if flat[start + b] >= tau and j0 + b != skip]  # fmt: skip
+        got = _listed(flat, start, tau, columns, n, j0, skip)
+        assert got == len(expected) and list(columns[:got]) == expected, trial
+        assert (columns[j0 + 16 :] == -7).all()
 
 
 @numba.njit

@@ -34,7 +34,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._jit import jit
-from ._tiles import _splat, band_rows, vector_bytes
+from ._tiles import _splat, band_rows, host_features, vector_bytes
 
 _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
@@ -133,6 +133,70 @@ def lowest_bit(typingctx, mask):  # pragma: no cover (compile-time code)
         return builder.call(fn, [args[0], lir.Constant(lir.IntType(1), 1)])
 
     return types.int64(mask), codegen
+
+
+def _list_at_least_python(flat, start, threshold, columns, n, j0, skip):
+    """``list_at_least`` as plain Python."""
+    for b in range(BLOCK):
+        if flat[start + b] >= threshold and j0 + b != skip:
+            columns[n] = j0 + b
+            n += 1
+    return n
+
+
+#: Whether the CPU compresses vectors (AVX-512 ``vpcompressq``): ``list_at_least``.
+COMPRESS = "+avx512f" in host_features()
+
+
+@intrinsic
+def list_at_least(typingctx, flat, start, threshold, columns, n, j0, skip):  # pragma: no cover
+    """Append ``j0 + b`` (b < BLOCK) where ``flat[start + b] >= threshold``, ``j0 + b != skip``.
+
+    To ``columns[n:]`` (int64), in order; returns the new ``n``. No branch: the
+    passing columns are packed in registers (``vpcompressq``, two halves of 8), and
+    each half is stored whole, 8 entries, of which the next half or block overwrites
+    what did not pass. So ``columns[n : n + BLOCK]`` must exist: a row's list never
+    outgrows the columns read, so it does where ``j0 + BLOCK <= len(columns)`` and
+    ``n <= j0``. Needs AVX-512 (``COMPRESS``).
+    """
+    if not isinstance(flat, types.Array) or flat.ndim != 1 or flat.dtype != threshold:
+        return None
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        array, first, value, out, count, column, skipped = args
+        data = context.make_array(signature.args[0])(context, b, array).data
+        vector = lir.VectorType(value.type, BLOCK)
+        pointer = b.bitcast(b.gep(data, [first]), vector.as_pointer())
+        entries = b.load(pointer, align=context.get_abi_sizeof(value.type))
+        passing = b.fcmp_ordered(">=", entries, _splat(b, value, BLOCK))
+        lanes = lir.Constant(lir.VectorType(_I64, BLOCK), list(range(BLOCK)))
+        passing = b.and_(passing, b.icmp_signed("!=", lanes, _splat(b, b.sub(skipped, column),
+                                                                     BLOCK)))  # fmt: skip
+        indices = b.add(lanes, _splat(b, column, BLOCK))
+        half = lir.VectorType(_I64, BLOCK // 2)
+        half_mask = lir.VectorType(lir.IntType(1), BLOCK // 2)
+        compress = cgutils.get_or_insert_function(
+            b.module, lir.FunctionType(half, [half, half, half_mask]),
+            f"llvm.x86.avx512.mask.compress.v{BLOCK // 2}i64",
+        )  # fmt: skip
+        popcount = cgutils.get_or_insert_function(
+            b.module, lir.FunctionType(_I64, [_I64]), "llvm.ctpop.i64")  # fmt: skip
+        slots = context.make_array(signature.args[3])(context, b, out).data
+        for h in range(2):
+            picks = lir.Constant(lir.VectorType(_I32, BLOCK // 2),
+                                 [h * BLOCK // 2 + i for i in range(BLOCK // 2)])  # fmt: skip
+            part = b.shuffle_vector(indices, indices, picks)
+            mask = b.shuffle_vector(passing, passing, picks)
+            packed = b.call(compress, [part, lir.Constant(half, None), mask])
+            target = b.bitcast(b.gep(slots, [count]), half.as_pointer())
+            b.store(packed, target, align=8)
+            bits = b.zext(b.bitcast(mask, lir.IntType(BLOCK // 2)), _I64)
+            count = b.add(count, b.call(popcount, [bits]))
+        return count
+
+    return types.int64(flat, types.intp, threshold, columns, types.int64, types.int64,
+                       types.int64), codegen  # fmt: skip
 
 
 def _wrong_max_python(flat, start, n, skip, zeroed, addend, addend_start):
@@ -537,6 +601,7 @@ if numba.config.DISABLE_JIT:  # intrinsics only exist compiled
     maximum = _maximum_python
     above_or_nan = _above_or_nan_python
     at_least = _at_least_python
+    list_at_least = _list_at_least_python
     lowest_bit = _lowest_bit_python
     wrong_max = _wrong_max_python
     kth_largest = _kth_largest_python

@@ -67,6 +67,14 @@ _I32 = lir.IntType(32)
 _I64 = lir.IntType(64)
 
 
+def host_features() -> set:
+    """The CPU features Numba compiles for (``NUMBA_CPU_FEATURES`` when set), as a set."""
+    features = config.CPU_FEATURES
+    if features is None:
+        features = codegen.get_host_cpu_features()
+    return set(features.split(","))
+
+
 @functools.cache
 def vector_bytes() -> int:
     """Bytes of a SIMD register of the CPU Numba compiles for: 64, 32 or 16.
@@ -85,10 +93,7 @@ def vector_bytes() -> int:
         if forced not in ("16", "32", "64"):
             raise ValueError(f"FASTHINGE_VECTOR_BYTES must be 16, 32 or 64, got {forced!r}")
         return int(forced)
-    features = config.CPU_FEATURES
-    if features is None:
-        features = codegen.get_host_cpu_features()
-    enabled = set(features.split(","))
+    enabled = host_features()
     widest = 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
     name = config.CPU_NAME or llvm.get_host_cpu_name()
     return min(widest, ZEN_VECTOR_BYTES) if name.startswith("znver") else widest
