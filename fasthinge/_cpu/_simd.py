@@ -161,6 +161,8 @@ def list_at_least(typingctx, flat, start, threshold, columns, n, j0, skip):  # p
     """
     if not isinstance(flat, types.Array) or flat.ndim != 1 or flat.dtype != threshold:
         return None
+    if not isinstance(columns, types.Array) or columns.dtype != types.int64:
+        return None
 
     def codegen(context, builder, signature, args):
         b = builder
