@@ -36,8 +36,9 @@ for reduction in ('mean', 'none'):
     done
 done
 wait
-# 24 processes compile into one cache at once: numba's cache can race there (seen once
-# on an H200, a TypingError in one of them); the check below compiles what it needs again
+# 24 processes compile into one cache at once: before fasthinge locked Numba's cache index
+# (6cf17ba) one of them died there once (a TypingError); a failure is reported, and the
+# check below compiles what it needs again
 grep -q "failed (exit" "$OUT/warm.txt" && grep "failed (exit" "$OUT/warm.txt" | tee -a "$OUT/stages.txt"
 
 stage "check script: parity with the CPU path and PyTorch, timings against a copy"

@@ -216,8 +216,9 @@ def _check(cache, count):
 
 def test_processes_compiling_into_one_cache_at_once_leave_every_entry_loadable(tmp_path):
     """Numba's index is read, extended and written back by each saving process: without
-    fasthinge's lock, two of three such runs here left an entry that no later process
-    could load (its data file held another signature's code) or lost entries."""
+    fasthinge's lock, two of three runs of 16 processes here left an entry that no later
+    process could load (its data file held another signature's code), and this test
+    failed on that code."""
     go, count = tmp_path / "go", 12
     children = [_signatures(tmp_path / "cache", go, i) for i in range(count)]
     time.sleep(3)  # every child imported and waiting

@@ -31,8 +31,8 @@ jobs sharing a home directory) raced in Numba's index: each reads the index, add
 its entry under the first free data file number and writes the index back, so two
 signatures could take the same data file and the index keep one key pointing at
 the other's machine code. Every later process asking for that signature then failed
-to type it (seen on a GPU machine with 24 processes; ``tests/test_cache.py``
-reproduced it in two trials of three with 16). fasthinge's kernels therefore use
+to type it (seen on a GPU machine with 24 processes, and here in two trials of three
+with 16; ``tests/test_cache.py`` runs 12). fasthinge's kernels therefore use
 :class:`FunctionCache`: the index is read and rewritten under a lock on a file beside
 it, and an entry whose machine code is for another signature counts as a miss (the
 kernel compiles, and saving rewrites the entry).
