@@ -412,7 +412,9 @@ def multilabel_margin(
         Class scores.
     targets : array_like of shape (N, C), integer
         Target class indices, ended by −1 (entries after it are ignored but
-        must still lie in ``[−1, C)``).
+        must still lie in ``[−1, C)``). int32 and int64 are read as they are
+        (int32 halves the targets' traffic); other integer dtypes are copied
+        to int64.
     margin : float, default 1.0
         The margin ``m`` (PyTorch: 1).
     nan : {"propagate", "drop"}, default "propagate"

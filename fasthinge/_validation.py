@@ -244,13 +244,19 @@ def as_target_matrix(targets: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
 
 
 def as_multilabel_targets(targets: Any, shape: tuple, n_threads: int | None = None) -> np.ndarray:
-    """(N, C) int64 class indices ended by −1, each in ``[−1, C)`` (checked on ``n_threads``)."""
+    """(N, C) class indices ended by −1, each in ``[−1, C)`` (checked on ``n_threads``).
+
+    int32 and int64 go to the kernels as they are (C-contiguous: a copy only
+    when they are not); other integer dtypes become int64, as class labels do.
+    """
     array = as_array(targets, "targets")
     if array.dtype.kind not in "iu":
         raise TypeError(f"targets must be integers (class indices), got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"targets must have shape {shape} to match scores, got {array.shape}")
-    array = np.ascontiguousarray(array, dtype=np.int64)
+    if array.dtype not in INDEX_DTYPES:
+        array = array.astype(np.int64)
+    array = np.ascontiguousarray(array)
     first = first_bad_target(array, n_threads)
     if first >= 0:
         where = [int(i) for i in np.unravel_index(first, shape)]
@@ -260,7 +266,7 @@ def as_multilabel_targets(targets: Any, shape: tuple, n_threads: int | None = No
 
 
 def first_bad_target(targets: np.ndarray, n_threads: int | None) -> int:
-    """Flat index of the first of C-contiguous int64 (N, C) ``targets`` outside ``[-1, C)``, or -1.
+    """Flat index of the first of C-contiguous int32/int64 (N, C) ``targets`` not in [-1, C), or -1.
 
     One pass, no temporaries: class indices in ``[0, C)``, ``-1`` as the "ignored" value.
     """

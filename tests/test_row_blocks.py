@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fasthinge as fh
+from fasthinge import _validation as v
 from fasthinge._cpu._simd import COMPRESS, kth_largest, list_at_least
 from fasthinge._cpu._transposed import topk_sink
 from fasthinge._cpu.targets import MULTILABEL_BAND_MAX_CLASSES
@@ -565,6 +566,24 @@ def test_multilabel_margin_bands_match_rows(dtype, n_classes, option):
     if kw == "weights":
         kw = {"sample_weight": sample_weight}
     _check_bands_match_rows(fh.multilabel_margin, scores, targets, kw, ignore=False)
+
+
+@pytest.mark.parametrize("n_classes", [10] if numba.config.DISABLE_JIT else [10, 129, 1025])
+def test_multilabel_margin_reads_int32_targets_as_they_are(n_classes):
+    """int32 targets go to the kernels uncopied (the bands' gather widens them) and give
+    the int64 targets' results bit for bit; int16 ones become int64."""
+    rng = np.random.default_rng(n_classes)
+    scores, _, (sample_weight, _) = _cases(rng, 40, n_classes, np.float32)
+    targets = rng.integers(-1, n_classes, size=(40, n_classes))
+    targets[:, 0] = rng.integers(0, n_classes, 40)
+    narrow = targets.astype(np.int32)
+    assert v.as_multilabel_targets(narrow, narrow.shape) is narrow
+    assert v.as_multilabel_targets(narrow.astype(np.int16), narrow.shape).dtype == np.int64
+    for kw in ({}, {"nan": "drop", "sample_weight": sample_weight}, {"reduction": "none"}):
+        wide = fh.multilabel_margin(scores, targets, **kw)
+        for other in (narrow, narrow.astype(np.int16)):
+            got = fh.multilabel_margin(scores, other, **kw)
+            assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, wide, strict=True))
 
 
 # 1024: the widest whole band; 1025: two column blocks (513, 512); 3001: three (1001, 1001,

@@ -140,12 +140,13 @@ def test_class_labels_checked_in_every_chunk(dtype, ignore, small_chunks):
             ignore_index=ignore)  # fmt: skip
 
 
-def test_multilabel_targets_checked_in_every_chunk(small_chunks):
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_multilabel_targets_checked_in_every_chunk(dtype, small_chunks):
     n, n_classes = 3 * small_chunks // 8 + 3, 8  # (N, C) targets: four chunks
     s = np.zeros((n, n_classes), np.float32)
-    t = np.resize(np.arange(-1, n_classes - 1), (n, n_classes))
-    v.as_multilabel_targets(t, t.shape)  # valid
-    for bad in (-2, n_classes, np.iinfo(np.int64).min, np.iinfo(np.int64).max):
+    t = np.resize(np.arange(-1, n_classes - 1, dtype=dtype), (n, n_classes))
+    assert v.as_multilabel_targets(t, t.shape) is t  # valid, and read as it is
+    for bad in (-2, n_classes, np.iinfo(dtype).min, np.iinfo(dtype).max):
         t[n - 2, 5] = bad
         _raises(ValueError, rf"got targets\[{n - 2}, 5\] = {bad}$", fh.multilabel_margin, s, t)
         t[n - 2, 5] = 0

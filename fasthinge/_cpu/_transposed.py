@@ -455,6 +455,7 @@ def _multilabel_lanes(  # pragma: no cover (compile-time code)
         lane = lir.Constant(_I32, r)
         row = b.add(row_offset, b.mul(lir.Constant(_I64, first + r), n_cols))
         target = b.load(b.gep(targets_d, [b.add(row, t)]))  # in the row: t < C
+        target = target if target.type == _I64 else b.sext(target, _I64)  # int32 targets
         target = b.select(b.extract_element(active, lane), target, lir.Constant(_I64, 0))
         at.append(b.add(b.mul(target, lir.Constant(_I64, BAND)), lir.Constant(_I64, first + r)))
         base = b.insert_element(base, b.load(b.gep(tile_d, [at[-1]])), lane)
