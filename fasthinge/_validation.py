@@ -371,13 +371,18 @@ def check_n_threads(n_threads: Any, max_threads: Callable[[], int]) -> int | Non
     """``None`` (Numba's current setting) or an int in ``[1, max_threads()]``."""
     if n_threads is None:
         return None
-    max_threads = max_threads()
+    return check_count(n_threads, "n_threads", max_threads(), "an integer or None")
+
+
+def check_count(value: Any, name: str, high: int | None = None, kind: str = "an integer") -> int:
+    """An integer (not a bool) in ``[1, high]`` (``high=None``: no upper bound)."""
     try:
-        count = operator.index(n_threads)
+        count = operator.index(value)
     except TypeError:
-        raise TypeError(f"n_threads must be an integer or None, got {_shown(n_threads)}") from None
-    if isinstance(n_threads, bool) or not 1 <= count <= max_threads:
-        raise ValueError(f"n_threads must be in [1, {max_threads}], got {_shown(n_threads)}")
+        raise TypeError(f"{name} must be {kind}, got {_shown(value)}") from None
+    if isinstance(value, bool) or count < 1 or (high is not None and count > high):
+        bounds = f"in [1, {high}]" if high is not None else ">= 1"
+        raise ValueError(f"{name} must be {bounds}, got {_shown(value)}")
     return count
 
 
