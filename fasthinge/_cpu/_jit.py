@@ -50,6 +50,16 @@ def row_jit(func):
     return jit(**ROW)(func)
 
 
+def inline_jit(func):
+    """A ``row_jit`` helper inlined into its callers at Numba's IR level.
+
+    For block loops called once per block with slices of the caller's arrays:
+    as calls, each block's views cost reference counting (``NRT_incref`` /
+    ``NRT_decref``); inlined, Numba prunes it.
+    """
+    return jit(**ROW, inline="always")(func)
+
+
 def serial_jit(func):
     """Compile a serial driver (lazy)."""
     return jit(**SERIAL)(func)
