@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _threading
-from ._validation import SMALL_LABELS, check_count
+from ._validation import FLOAT_DTYPES, SMALL_LABELS, check_count, check_flag
 
 #: The kernels' families, longest to compile first (a family's calls share their kernels).
 FAMILIES = ("topk_hinge", "structured_hinge", "crammer_singer", "weston_watkins", "one_vs_all",
@@ -52,8 +52,8 @@ def warmup(
     processes : int, default 1
         With more than one, that many fresh Python processes first compile the
         kernels into Numba's on-disk cache (each a share of the functions and
-        dtypes), and this process then loads them from there. Entries are written under
-        a file lock, so the processes share one cache safely. Without the cache
+        dtypes), and this process then loads them from there. Entries are
+        written under a file lock, so the processes share one cache safely. Without the cache
         (``FASTHINGE_CACHE=0``) or the JIT (``NUMBA_DISABLE_JIT=1``) the kernels
         are compiled here only. A cold float32 warm-up took 77 s in one process
         and 43 s with ``processes=2`` on the 2-core machine of the Performance page.
@@ -79,6 +79,7 @@ def warmup(
     from ._cpu import _jit
 
     processes = check_count(processes, "processes")
+    parallel = check_flag(parallel, "parallel")  # (a bool: the tasks go out as JSON)
     dtypes = _dtype_names(dtypes)
     families = _families(functions)
     start = time.perf_counter()
@@ -95,11 +96,16 @@ def warmup(
 
 
 def _dtype_names(dtypes: tuple) -> list:
-    """``dtypes`` as names, each ``"float32"`` or ``"float64"``."""
-    names = [np.dtype(dtype).name for dtype in dtypes]
-    for dtype, name in zip(dtypes, names, strict=True):
-        if name not in ("float32", "float64"):
+    """``dtypes`` as names, each ``"float32"`` or ``"float64"`` (``FLOAT_DTYPES``)."""
+    names = []
+    for dtype in dtypes:
+        try:
+            kind = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtypes must hold NumPy dtypes, got {dtype!r}") from None
+        if kind not in FLOAT_DTYPES:
             raise ValueError(f"dtypes must be float32 or float64, got {dtype!r}")
+        names.append(kind.name)  # (a name: warm-up processes get the tasks as JSON)
     return names
 
 

@@ -104,6 +104,8 @@ def test_warm_family_calls_each_function_of_its_family(monkeypatch):
         ({"functions": "weston_watkins"}, TypeError, r"functions must be a tuple of names"),
         ({"functions": ("weston",)}, ValueError, r"unknown function 'weston'; expected one of"),
         ({"dtypes": ("float16",)}, ValueError, r"dtypes must be float32 or float64, got 'float16'"),
+        ({"dtypes": ("floaty",)}, TypeError, r"dtypes must hold NumPy dtypes, got 'floaty'"),
+        ({"parallel": "yes"}, TypeError, r"parallel must be True or False, got 'yes'"),
     ],
 )
 def test_warmup_rejects_bad_arguments_before_compiling(kwargs, error, message):
